@@ -1,0 +1,354 @@
+/*
+ * chain.c - the chain driver: build the layers of a route line, connect
+ * them bottom to top without blocking, fail over between route lines,
+ * and tell the agent what to wait for.
+ *
+ * The whole walk is one loop (chain_step):
+ *
+ *   deadline passed?           -> fail with timeout
+ *   layer not opened?          -> open it
+ *   layer connect()            -> PS_OK: next layer / ready
+ *                                 PS_AGAIN: return, the agent polls
+ *                                 error: tear down; the route line's
+ *                                 action for that class says try the
+ *                                 next line or stop here
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "chain.h"
+#include "error.h"
+
+long long chain_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+long long chain_now_ms(void)
+{
+	return chain_now_us() / 1000;
+}
+
+static int dest_needs_tls(const struct url *dest)
+{
+	return !strcmp(dest->scheme, "tls") || !strcmp(dest->scheme, "https") ||
+	       !strcmp(dest->scheme, "wss");
+}
+
+/* ------------------------------------------------------------------ */
+/* building the layers of one route line                               */
+/* ------------------------------------------------------------------ */
+
+static void layer_init(struct ps_conn *conn, size_t i, const char *name,
+		       const struct ps_module_ops *ops, void *instance,
+		       const struct instance *inst)
+{
+	struct ps_layer *l = &conn->layers[i];
+
+	memset(l, 0, sizeof(*l));
+	l->conn = conn;
+	l->hop = (int)i;
+	l->name = name;
+	l->ops = ops;
+	l->instance = instance;
+	l->inst = inst;
+	buf_init(&l->unread);
+}
+
+static void layer_set_target(struct ps_layer *l, const char *host,
+			     unsigned port)
+{
+	snprintf(l->target_host, sizeof(l->target_host), "%s", host);
+	l->target_port = port;
+}
+
+int chain_setup_line(struct ps_conn *conn)
+{
+	const struct stack *st = conn->choice.lines[conn->line].stack;
+	size_t n = 0;
+
+	if (st->nhops + 2 > CHAIN_MAX_LAYERS)
+		return err_set(&conn->err, PS_ERR_CONFIG, "chain", -1,
+			       "use fewer hops", "stack %s has too many hops",
+			       st->name);
+	for (size_t i = 0; i < st->nhops; i++, n++) {
+		const struct instance *inst = st->hops[i];
+
+		layer_init(conn, n, inst->mod->name, &inst->mod->ops,
+			   inst->state, inst);
+	}
+	/* Each hop leads to the next hop's proxy, the last to the destination. */
+	for (size_t i = 0; i < st->nhops; i++) {
+		const struct instance *next = i + 1 < st->nhops
+						      ? st->hops[i + 1]
+						      : NULL;
+
+		if (!next) {
+			layer_set_target(&conn->layers[i], conn->dest.host,
+					 conn->dest.port);
+		} else if (next->proxy_host) {
+			layer_set_target(&conn->layers[i], next->proxy_host,
+					 next->proxy_port);
+		} else {
+			return err_set(&conn->err, PS_ERR_CONFIG, "chain",
+				       (int)i + 1, "give the section a url",
+				       "[transport %s] has no proxy address"
+				       " for the hop below it to reach",
+				       next->name);
+		}
+	}
+	if (dest_needs_tls(&conn->dest)) {
+		layer_init(conn, n, "tls", &tls_layer_ops, NULL, NULL);
+		layer_set_target(&conn->layers[n], conn->dest.host,
+				 conn->dest.port);
+		n++;
+	}
+	conn->nlayers = n;
+	conn->next = 0;
+	conn->deadline_ms = chain_now_ms() + conn->opt.timeout_ms;
+	/* The description follows the route line really being tried. */
+	free(conn->description);
+	conn->description = chain_describe_stack(st, &conn->dest);
+	if (!conn->description)
+		return err_nomem(&conn->err);
+	return PS_OK;
+}
+
+void chain_teardown(struct ps_conn *conn)
+{
+	/* Top to bottom, as the layers were stacked. */
+	for (size_t i = conn->nlayers; i-- > 0;) {
+		struct ps_layer *l = &conn->layers[i];
+
+		if (l->opened && l->ops->close)
+			l->ops->close(l, l->state);
+		l->opened = 0;
+		l->established = 0;
+		buf_free(&l->unread);
+		resolve_release(l->resolve);
+		l->resolve = NULL;
+	}
+	conn->nlayers = 0;
+	conn->next = 0;
+	conn->nwants = 0;
+	conn->wake_at_ms = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* stepping                                                            */
+/* ------------------------------------------------------------------ */
+
+void chain_clear_wants(struct ps_conn *conn)
+{
+	conn->nwants = 0;
+	conn->wake_at_ms = 0;
+}
+
+static void report_step(struct ps_conn *conn, struct ps_layer *l)
+{
+	ps_step step = {
+		.hop = l->hop,
+		.layer = l->name,
+		.detail = l->detail,
+		.elapsed_us = (long)(chain_now_us() - conn->started_us),
+	};
+
+	log_msg(&conn->snap->lg, PS_LOG_DEBUG, "[%d] %s established %s",
+		l->hop, l->name, l->detail);
+	if (conn->opt.on_step)
+		conn->opt.on_step(conn->opt.step_user, &step);
+}
+
+static int layer_open(struct ps_layer *l)
+{
+	int rc = PS_OK;
+
+	if (l->ops->open)
+		rc = l->ops->open(l, l->instance, &l->state);
+	if (rc != PS_OK)
+		return rc;
+	l->opened = 1;
+	return PS_OK;
+}
+
+/* Fill in a generic error when a layer failed without saying why. */
+static void ensure_error(struct ps_conn *conn, struct ps_layer *l, int rc)
+{
+	if (conn->err.code != PS_OK)
+		return;
+	err_set(&conn->err, rc, l ? l->name : "chain", l ? l->hop : -1, NULL,
+		"%s failed (%s)", l ? l->name : "chain", ps_code_name(rc));
+}
+
+static int fail_timeout(struct ps_conn *conn)
+{
+	struct ps_layer *l = &conn->layers[conn->next];
+	char where[300];
+
+	url_format_authority(l->target_host, l->target_port, where,
+			     sizeof(where));
+	return err_set(&conn->err, PS_ERR_TIMEOUT, l->name, l->hop,
+		       "is the host or proxy reachable? raise connect_timeout"
+		       " if the path is just slow",
+		       "%s toward %s did not finish within %ld ms", l->name,
+		       where, conn->opt.timeout_ms);
+}
+
+/* A line failed: next alternative or the end.  Returns the step result. */
+static int line_failed(struct ps_conn *conn, int rc)
+{
+	const struct route_line *line = &conn->choice.lines[conn->line];
+	ps_error cause;
+
+	ensure_error(conn, conn->next < conn->nlayers
+				   ? &conn->layers[conn->next] : NULL, rc);
+	chain_teardown(conn);
+	if (route_action_for(line, conn->err.code) == ACT_NEXT &&
+	    conn->line + 1 < conn->choice.nlines) {
+		cause = conn->err;
+		log_msg(&conn->snap->lg, PS_LOG_INFO, "stack %s failed (%s: %s);"
+			" trying %s (%s)", line->stack->name,
+			ps_code_name(cause.code), cause.message,
+			conn->choice.lines[conn->line + 1].stack->name,
+			line->control);
+		conn->line++;
+		ps_error_clear(&conn->err);
+		if (chain_setup_line(conn) == PS_OK)
+			return PS_AGAIN;	/* the caller loops on */
+	}
+	conn->state = CONN_FAILED;
+	return conn->err.code;
+}
+
+int chain_step(struct ps_conn *conn)
+{
+	int rc;
+
+	if (conn->state == CONN_READY)
+		return PS_OK;
+	if (conn->state == CONN_FAILED)
+		return conn->err.code;
+	for (;;) {
+		struct ps_layer *l;
+
+		if (conn->next == conn->nlayers) {
+			conn->state = CONN_READY;
+			chain_clear_wants(conn);
+			return PS_OK;
+		}
+		chain_clear_wants(conn);
+		l = &conn->layers[conn->next];
+		if (chain_now_ms() >= conn->deadline_ms) {
+			rc = fail_timeout(conn);
+		} else if (!l->opened && (rc = layer_open(l)) != PS_OK) {
+			/* rc is the open error */
+		} else {
+			rc = l->ops->connect ? l->ops->connect(l, l->state)
+					     : PS_OK;
+		}
+		if (rc == PS_OK) {
+			l->established = 1;
+			report_step(conn, l);
+			conn->next++;
+			continue;
+		}
+		if (rc == PS_AGAIN)
+			return PS_AGAIN;
+		rc = line_failed(conn, rc);
+		if (rc != PS_AGAIN)
+			return rc;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* what to wait for                                                    */
+/* ------------------------------------------------------------------ */
+
+static int want_registered(const struct ps_conn *conn,
+			   const struct chain_want *w)
+{
+	for (size_t i = 0; i < conn->nregistered; i++)
+		if (conn->registered[i].fd == w->fd &&
+		    conn->registered[i].events == w->events)
+			return 1;
+	return 0;
+}
+
+/* Make the epoll set equal to the wants; returns the epoll fd or -1. */
+static int sync_epoll(struct ps_conn *conn)
+{
+	if (conn->epfd < 0) {
+		conn->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (conn->epfd < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < conn->nregistered; i++)
+		epoll_ctl(conn->epfd, EPOLL_CTL_DEL, conn->registered[i].fd,
+			  NULL);
+	conn->nregistered = 0;
+	for (size_t i = 0; i < conn->nwants; i++) {
+		struct chain_want *w = &conn->wants[i];
+		struct epoll_event ev = { 0 };
+
+		if (want_registered(conn, w))
+			continue;
+		ev.events = (w->events & POLLIN ? EPOLLIN : 0) |
+			    (w->events & POLLOUT ? EPOLLOUT : 0);
+		ev.data.fd = w->fd;
+		if (epoll_ctl(conn->epfd, EPOLL_CTL_ADD, w->fd, &ev) == 0)
+			conn->registered[conn->nregistered++] = *w;
+	}
+	return conn->epfd;
+}
+
+void chain_poll(struct ps_conn *conn, int *fd, short *events,
+		int *timeout_ms)
+{
+	long long now = chain_now_ms(), until = -1;
+
+	*fd = -1;
+	*events = 0;
+	if (conn->state == CONN_BUILDING)
+		until = conn->deadline_ms;
+	if (conn->wake_at_ms && (until < 0 || conn->wake_at_ms < until))
+		until = conn->wake_at_ms;
+	*timeout_ms = until < 0 ? -1 : until <= now ? 0 : (int)(until - now);
+	if (conn->nwants == 1) {
+		*fd = conn->wants[0].fd;
+		*events = conn->wants[0].events;
+	} else if (conn->nwants > 1) {
+		/* Several sockets (happy eyeballs): one fd stands for all. */
+		*fd = sync_epoll(conn);
+		*events = POLLIN;
+		if (*fd < 0)
+			*timeout_ms = 10;	/* degrade to polling */
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* description                                                         */
+/* ------------------------------------------------------------------ */
+
+char *chain_describe_stack(const struct stack *st, const struct url *dest)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < st->nhops; i++)
+		buf_printf(&b, "%s%s", i ? " -> " : "", st->hops[i]->display);
+	if (dest_needs_tls(dest))
+		buf_puts(&b, " -> tls");
+	if (!strcmp(dest->scheme, "ws") || !strcmp(dest->scheme, "wss"))
+		buf_puts(&b, " -> websocket");
+	return buf_steal(&b);
+}

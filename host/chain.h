@@ -1,0 +1,127 @@
+/*
+ * chain.h - a connection as a chain of layers, and the driver that
+ * connects them bottom to top (internal).
+ *
+ * A layer is one module instance (or a host-internal layer such as tls)
+ * on one connection.  Layers are connected strictly in order: layer i's
+ * connect() is called only once layers 0..i-1 are established.  I/O on
+ * an established chain enters at the top layer and walks down through
+ * transparent layers (those without send/recv ops) at no cost.
+ */
+#ifndef HOST_CHAIN_H
+#define HOST_CHAIN_H
+
+#include <proxystack/module.h>
+
+#include "buf.h"
+#include "resolve.h"
+#include "route.h"
+#include "snapshot.h"
+#include "url.h"
+
+#define CHAIN_MAX_LAYERS 16
+#define CHAIN_MAX_WANTS 8
+
+struct ps_layer {
+	struct ps_conn *conn;
+	int hop;                          /* index in conn->layers */
+	const char *name;                 /* module or internal layer name */
+	const struct ps_module_ops *ops;
+	void *instance;                   /* the module instance (shared) */
+	void *state;                      /* per connection, from open() */
+	const struct instance *inst;      /* NULL for internal layers */
+	int opened;
+	int established;
+	char target_host[256];
+	unsigned target_port;
+	struct buf unread;                /* bytes given back for the layer above */
+	struct resolve_job *resolve;
+	char detail[200];
+};
+
+struct chain_want {
+	int fd;
+	short events;
+};
+
+enum conn_state {
+	CONN_BUILDING,
+	CONN_READY,
+	CONN_FAILED
+};
+
+/* Connection options after defaults and the snapshot are applied. */
+struct conn_options {
+	char *ca_file;
+	char *client_cert_file;
+	char *client_key_file;
+	char *alpn;
+	int insecure;
+	long timeout_ms;
+	ps_step_fn on_step;
+	void *step_user;
+};
+
+struct ps_conn {
+	struct snapshot *snap;
+	struct url dest;
+	struct conn_options opt;
+	int nonblocking;
+	enum conn_state state;
+
+	struct route_choice choice;
+	size_t line;                      /* alternative being tried */
+
+	struct ps_layer layers[CHAIN_MAX_LAYERS];
+	size_t nlayers;
+	size_t next;                      /* first layer not yet established */
+
+	struct chain_want wants[CHAIN_MAX_WANTS];
+	size_t nwants;
+	long long wake_at_ms;             /* 0: none */
+	long long started_us;             /* for step timings */
+	long long deadline_ms;            /* of the current alternative */
+
+	int epfd;                         /* when several fds are wanted */
+	struct chain_want registered[CHAIN_MAX_WANTS];
+	size_t nregistered;
+
+	ps_error err;
+	char *description;
+};
+
+/* Monotonic clock. */
+long long chain_now_ms(void);
+long long chain_now_us(void);
+
+/*
+ * Build the layers of the current route line (conn->line) and arm its
+ * deadline.  PS_OK or an error in conn->err.
+ */
+int chain_setup_line(struct ps_conn *conn);
+
+/* Advance the chain as far as it goes without blocking (ps_conn_step). */
+int chain_step(struct ps_conn *conn);
+
+/* Close established/opened layers top to bottom and forget them. */
+void chain_teardown(struct ps_conn *conn);
+
+/* What to wait for now (ps_conn_poll). */
+void chain_poll(struct ps_conn *conn, int *fd, short *events,
+		int *timeout_ms);
+
+/* Clear the wait set before a step or an I/O call. */
+void chain_clear_wants(struct ps_conn *conn);
+
+/* I/O through layer 'l' (the top layer for the channel). */
+int layer_send(struct ps_layer *l, const void *buf, size_t len, size_t *n);
+int layer_recv(struct ps_layer *l, void *buf, size_t len, size_t *n);
+int layer_shutdown_write(struct ps_layer *l);
+
+/* The layer description "direct -> http-connect(url) -> tls". */
+char *chain_describe_stack(const struct stack *st, const struct url *dest);
+
+/* The internal destination TLS layer (tls.c). */
+extern const struct ps_module_ops tls_layer_ops;
+
+#endif

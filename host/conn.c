@@ -1,0 +1,281 @@
+/*
+ * conn.c - the public connection API: start, step, poll, read, write,
+ * close; the blocking forms are loops over the non-blocking ones.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "ctx.h"
+#include "error.h"
+
+void ps_connect_options_init(ps_connect_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->struct_size = sizeof(*opts);
+}
+
+static int dup_opt(char **dst, const char *src, const char *dflt)
+{
+	const char *v = src ? src : dflt;
+
+	*dst = NULL;
+	if (!v)
+		return 0;
+	*dst = strdup(v);
+	return *dst ? 0 : -1;
+}
+
+/* Options: what the caller gave, else the snapshot's settings. */
+static int conn_set_options(struct ps_conn *conn,
+			    const ps_connect_options *o)
+{
+	const struct snapshot *s = conn->snap;
+	ps_connect_options dflt;
+	int rc = 0;
+
+	if (!o) {
+		ps_connect_options_init(&dflt);
+		o = &dflt;
+	}
+	rc |= dup_opt(&conn->opt.ca_file, o->ca_file, s->ca_file.value);
+	if (o->client_cert_file || o->client_key_file) {
+		rc |= dup_opt(&conn->opt.client_cert_file, o->client_cert_file,
+			      NULL);
+		rc |= dup_opt(&conn->opt.client_key_file, o->client_key_file,
+			      NULL);
+	} else {
+		rc |= dup_opt(&conn->opt.client_cert_file, NULL,
+			      s->client_cert_file.value);
+		rc |= dup_opt(&conn->opt.client_key_file, NULL,
+			      s->client_key_file.value);
+	}
+	rc |= dup_opt(&conn->opt.alpn, o->alpn, NULL);
+	if (rc)
+		return err_nomem(&conn->err);
+	if (!!conn->opt.client_cert_file != !!conn->opt.client_key_file)
+		return err_set(&conn->err, PS_ERR_USAGE, NULL, -1,
+			       "give --cert and --key together",
+			       "a client certificate needs its key");
+	conn->opt.insecure = o->insecure_tls || s->insecure;
+	conn->opt.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms
+						 : s->connect_timeout_ms;
+	conn->opt.on_step = o->on_step;
+	conn->opt.step_user = o->step_user;
+	return PS_OK;
+}
+
+static void conn_free(struct ps_conn *conn)
+{
+	chain_teardown(conn);
+	if (conn->epfd >= 0)
+		close(conn->epfd);
+	free(conn->opt.ca_file);
+	free(conn->opt.client_cert_file);
+	free(conn->opt.client_key_file);
+	free(conn->opt.alpn);
+	free(conn->description);
+	url_clear(&conn->dest);
+	snapshot_unref(conn->snap);
+	free(conn);
+}
+
+static int conn_prepare(struct ps_conn *conn, const char *url,
+			const ps_connect_options *opts)
+{
+	int rc = ctx_parse_dest(url, &conn->dest, &conn->err);
+
+	if (rc == PS_OK && (!strcmp(conn->dest.scheme, "ws") ||
+			    !strcmp(conn->dest.scheme, "wss")))
+		rc = err_set(&conn->err, PS_ERR_UNSUPPORTED, "websocket", -1,
+			     "use tcp://, tls:// or https:// until the"
+			     " websocket layer ships",
+			     "ws:// and wss:// are not supported by this build"
+			     " yet");
+	if (rc == PS_OK)
+		rc = conn_set_options(conn, opts);
+	if (rc == PS_OK)
+		rc = route_choose(conn->snap, &conn->dest, &conn->choice,
+				  &conn->err);
+	if (rc == PS_OK) {
+		log_msg(&conn->snap->lg, PS_LOG_DEBUG, "%s", conn->choice.why);
+		rc = chain_setup_line(conn);
+	}
+	return rc;
+}
+
+ps_conn *ps_conn_start(ps_ctx *ctx, const char *url,
+		       const ps_connect_options *opts, ps_error *err)
+{
+	struct ps_conn *conn = calloc(1, sizeof(*conn));
+
+	ps_error_clear(err);
+	if (!conn) {
+		err_nomem(err);
+		return NULL;
+	}
+	conn->epfd = -1;
+	ps_error_clear(&conn->err);
+	conn->snap = ctx_snapshot(ctx);
+	conn->nonblocking = 1;
+	conn->started_us = chain_now_us();
+	if (conn_prepare(conn, url, opts) != PS_OK) {
+		err_copy(err, &conn->err);
+		conn_free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+int ps_conn_step(ps_conn *conn)
+{
+	return chain_step(conn);
+}
+
+void ps_conn_poll(const ps_conn *conn, ps_poll *p)
+{
+	chain_poll((struct ps_conn *)conn, &p->fd, &p->events,
+		   &p->timeout_ms);
+}
+
+/* Block until what ps_conn_poll names is ready (or its timeout). */
+static void conn_wait(struct ps_conn *conn)
+{
+	struct pollfd pfd;
+	ps_poll p;
+
+	ps_conn_poll(conn, &p);
+	pfd.fd = p.fd;
+	pfd.events = p.events;
+	pfd.revents = 0;
+	if (poll(&pfd, p.fd >= 0 ? 1 : 0, p.timeout_ms) < 0 && errno != EINTR)
+		usleep(1000);	/* never spin hard on a poll failure */
+}
+
+ps_conn *ps_connect(ps_ctx *ctx, const char *url,
+		    const ps_connect_options *opts, ps_error *err)
+{
+	struct ps_conn *conn = ps_conn_start(ctx, url, opts, err);
+	int rc;
+
+	if (!conn)
+		return NULL;
+	while ((rc = ps_conn_step(conn)) == PS_AGAIN)
+		conn_wait(conn);
+	if (rc != PS_OK) {
+		err_copy(err, &conn->err);
+		conn_free(conn);
+		return NULL;
+	}
+	conn->nonblocking = 0;
+	return conn;
+}
+
+static struct ps_layer *conn_top(struct ps_conn *conn)
+{
+	return &conn->layers[conn->nlayers - 1];
+}
+
+/* Common entry for I/O: only on a ready channel. */
+static int conn_io_check(struct ps_conn *conn)
+{
+	if (conn->state == CONN_READY)
+		return PS_OK;
+	if (conn->state == CONN_FAILED)
+		return conn->err.code;
+	return err_set(&conn->err, PS_ERR_USAGE, NULL, -1,
+		       "finish ps_conn_step() first",
+		       "the channel is not established yet");
+}
+
+/* An I/O error ends the channel for good. */
+static int conn_io_result(struct ps_conn *conn, int rc)
+{
+	if (rc != PS_OK && rc != PS_AGAIN) {
+		if (conn->err.code == PS_OK)
+			err_set(&conn->err, rc, NULL, -1, NULL, "%s",
+				ps_code_name(rc));
+		conn->state = CONN_FAILED;
+	}
+	return rc;
+}
+
+int ps_conn_read(ps_conn *conn, void *buf, size_t len, size_t *nread)
+{
+	int rc = conn_io_check(conn);
+
+	*nread = 0;
+	while (rc == PS_OK) {
+		chain_clear_wants(conn);
+		rc = conn_io_result(conn, layer_recv(conn_top(conn), buf, len,
+						     nread));
+		if (rc != PS_AGAIN || conn->nonblocking)
+			break;
+		conn_wait(conn);
+		rc = PS_OK;
+	}
+	return rc;
+}
+
+int ps_conn_write(ps_conn *conn, const void *buf, size_t len,
+		  size_t *nwritten)
+{
+	const char *p = buf;
+	size_t done = 0, n;
+	int rc = conn_io_check(conn);
+
+	*nwritten = 0;
+	while (rc == PS_OK && done < len) {
+		chain_clear_wants(conn);
+		rc = conn_io_result(conn, layer_send(conn_top(conn), p + done,
+						     len - done, &n));
+		if (rc == PS_OK) {
+			done += n;
+			if (conn->nonblocking)
+				break;
+			continue;
+		}
+		if (rc == PS_AGAIN && !conn->nonblocking) {
+			conn_wait(conn);
+			rc = PS_OK;
+		}
+	}
+	*nwritten = done;
+	/* Progress is success even if the next chunk would block. */
+	return done > 0 && rc == PS_AGAIN ? PS_OK : rc;
+}
+
+int ps_conn_shutdown_write(ps_conn *conn)
+{
+	int rc = conn_io_check(conn);
+
+	while (rc == PS_OK) {
+		chain_clear_wants(conn);
+		rc = conn_io_result(conn,
+				    layer_shutdown_write(conn_top(conn)));
+		if (rc != PS_AGAIN || conn->nonblocking)
+			break;
+		conn_wait(conn);
+		rc = PS_OK;
+	}
+	return rc;
+}
+
+const char *ps_conn_describe(const ps_conn *conn)
+{
+	return conn->description ? conn->description : "";
+}
+
+const ps_error *ps_conn_error(const ps_conn *conn)
+{
+	return &conn->err;
+}
+
+void ps_conn_close(ps_conn *conn)
+{
+	if (conn)
+		conn_free(conn);
+}

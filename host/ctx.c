@@ -1,0 +1,142 @@
+/*
+ * ctx.c - the context: creation from options, the current snapshot and
+ * its atomic replacement on reload.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "error.h"
+
+void ps_ctx_options_init(ps_ctx_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->struct_size = sizeof(*opts);
+	opts->log_level = PS_LOG_WARN;
+}
+
+void ps_free(void *p)
+{
+	free(p);
+}
+
+/* The directory: option, then <prefix>CONF_DIR, then the default. */
+static char *choose_conf_dir(const ps_ctx_options *o, const char *prefix,
+			     int *missing_ok)
+{
+	char name[128];
+	const char *env;
+
+	*missing_ok = 0;
+	if (o->conf_dir)
+		return strdup(o->conf_dir);
+	snprintf(name, sizeof(name), "%sCONF_DIR", prefix);
+	env = o->ignore_environment ? NULL : getenv(name);
+	if (env && *env)
+		return strdup(env);
+	/* No configuration at all is a valid site: environment only. */
+	*missing_ok = 1;
+	return strdup(PS_CONF_DIR);
+}
+
+ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err)
+{
+	ps_ctx_options dflt;
+	ps_ctx *ctx;
+	int rc;
+
+	ps_error_clear(err);
+	if (!opts) {
+		ps_ctx_options_init(&dflt);
+		opts = &dflt;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		err_nomem(err);
+		return NULL;
+	}
+	pthread_mutex_init(&ctx->lock, NULL);
+	ctx->env_prefix = strdup(opts->env_prefix ? opts->env_prefix
+						  : "PROXYSTACK_");
+	if (ctx->env_prefix)
+		ctx->conf_dir = choose_conf_dir(
+			opts, ctx->env_prefix,
+			&ctx->params.conf_dir_missing_ok);
+	if (!ctx->env_prefix || !ctx->conf_dir) {
+		err_nomem(err);
+		ps_ctx_free(ctx);
+		return NULL;
+	}
+	ctx->params.conf_dir = ctx->conf_dir;
+	ctx->params.env_prefix = ctx->env_prefix;
+	ctx->params.env_lookup = opts->ignore_environment ? NULL
+							  : env_lookup_process;
+	ctx->params.lg.fn = opts->log_fn;
+	ctx->params.lg.user = opts->log_user;
+	ctx->params.lg.level = opts->log_level;
+	rc = snapshot_build(&ctx->params, &ctx->current, err);
+	if (rc != PS_OK) {
+		ps_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void ps_ctx_free(ps_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	snapshot_unref(ctx->current);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx->conf_dir);
+	free(ctx->env_prefix);
+	free(ctx);
+}
+
+struct snapshot *ctx_snapshot(ps_ctx *ctx)
+{
+	struct snapshot *s;
+
+	pthread_mutex_lock(&ctx->lock);
+	s = snapshot_ref(ctx->current);
+	pthread_mutex_unlock(&ctx->lock);
+	return s;
+}
+
+int ps_ctx_reload(ps_ctx *ctx, ps_error *err)
+{
+	struct snapshot *fresh, *old;
+	int rc;
+
+	ps_error_clear(err);
+	rc = snapshot_build(&ctx->params, &fresh, err);
+	if (rc != PS_OK) {
+		log_msg(&ctx->params.lg, PS_LOG_ERROR, "reload refused, the"
+			" previous configuration stays: %s",
+			err ? err->message : ps_code_name(rc));
+		return rc;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	old = ctx->current;
+	ctx->current = fresh;
+	pthread_mutex_unlock(&ctx->lock);
+	/* Connections still holding 'old' keep it alive. */
+	snapshot_unref(old);
+	return PS_OK;
+}
+
+int ctx_parse_dest(const char *url, struct url *dest, ps_error *err)
+{
+	char why[256];
+
+	if (!url)
+		return err_set(err, PS_ERR_USAGE, NULL, -1, NULL, "no URL");
+	if (url_parse_dest(url, dest, why, sizeof(why)) < 0)
+		return err_set(err, PS_ERR_USAGE, NULL, -1,
+			       "use tcp://host:port, tls://host:port,"
+			       " https://host, ws://host/path or"
+			       " wss://host/path", "bad destination URL: %s",
+			       why);
+	return PS_OK;
+}

@@ -1,0 +1,26 @@
+/*
+ * ctx.h - the context: options and the current snapshot (internal).
+ */
+#ifndef HOST_CTX_H
+#define HOST_CTX_H
+
+#include <pthread.h>
+
+#include "snapshot.h"
+#include "url.h"
+
+struct ps_ctx {
+	pthread_mutex_t lock;        /* guards 'current' */
+	struct snapshot *current;
+	struct snapshot_params params;
+	char *conf_dir;
+	char *env_prefix;
+};
+
+/* A reference to the current snapshot (release with snapshot_unref). */
+struct snapshot *ctx_snapshot(ps_ctx *ctx);
+
+/* Parse a destination URL into *dest with a usage error in *err. */
+int ctx_parse_dest(const char *url, struct url *dest, ps_error *err);
+
+#endif

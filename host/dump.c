@@ -1,0 +1,400 @@
+/*
+ * dump.c - what the configuration says, for people and child processes:
+ * ps_ctx_which, ps_ctx_dump_config (secrets redacted), ps_ctx_env_exports
+ * and ps_ctx_list_modules.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "chain.h"
+#include "ctx.h"
+#include "error.h"
+#include "route.h"
+
+#define REDACTED "<redacted>"
+
+/* Keys whose values are secrets wherever they appear. */
+static int key_is_secret(const char *key)
+{
+	size_t n = strlen(key);
+
+	return strstr(key, "password") && !strstr(key, "password_file") ? 1
+	       : (n >= 6 && !strcmp(key + n - 6, "secret")) ||
+			 (n >= 5 && !strcmp(key + n - 5, "token"));
+}
+
+/* Keys whose values are URLs that may carry credentials. */
+static int key_is_url(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n >= 3 && !strcmp(key + n - 3, "url");
+}
+
+/* Append a value as it may be shown: secrets and URL userinfo hidden. */
+static void put_shown_value(struct buf *b, const char *key,
+			    const char *value)
+{
+	char *shown;
+
+	if (!value) {
+		buf_puts(b, "(unset)");
+		return;
+	}
+	if (key_is_secret(key)) {
+		buf_puts(b, REDACTED);
+		return;
+	}
+	if (!key_is_url(key)) {
+		buf_puts(b, value);
+		return;
+	}
+	shown = url_display_text(value);
+	buf_puts(b, shown ? shown : REDACTED);
+	if (shown && strchr(value, '@'))
+		buf_puts(b, " (credentials " REDACTED ")");
+	free(shown);
+}
+
+static void put_setting(struct buf *b, const char *key,
+			const struct setting *st)
+{
+	buf_printf(b, "%-20s = ", key);
+	if (st->secret && st->value && !key_is_url(key))
+		buf_puts(b, REDACTED);
+	else
+		put_shown_value(b, key, st->value);
+	buf_printf(b, "    ; %s\n", st->value || st->source[0]
+					      ? st->source : "unset");
+}
+
+static void dump_files(struct buf *b, const struct snapshot *s)
+{
+	buf_printf(b, "# configuration directory: %s\n",
+		   s->doc.dir ? s->doc.dir : "(none)");
+	for (size_t i = 0; i < s->doc.nfiles; i++)
+		buf_printf(b, "#   read %s\n", s->doc.files[i]);
+	if (!s->doc.nfiles)
+		buf_puts(b, "#   (no *.conf files)\n");
+}
+
+static void dump_global(struct buf *b, const struct snapshot *s)
+{
+	buf_puts(b, "\n[global]\n");
+	put_setting(b, "module_path", &s->module_path);
+	put_setting(b, "connect_timeout", &s->connect_timeout);
+	put_setting(b, "ws_ping_interval", &s->ws_ping_interval);
+	put_setting(b, "ca_file", &s->ca_file);
+	put_setting(b, "client_cert_file", &s->client_cert_file);
+	put_setting(b, "client_key_file", &s->client_key_file);
+	put_setting(b, "insecure_tls", &s->insecure_tls);
+}
+
+static void put_env(struct buf *b, const struct env_value *v)
+{
+	if (!v->value)
+		return;
+	buf_printf(b, "%-20s = ", v->name);
+	put_shown_value(b, "proxy_url", v->value);
+	buf_puts(b, "    ; system variable (fallback)\n");
+}
+
+static void dump_default(struct buf *b, const struct snapshot *s)
+{
+	buf_puts(b, "\n[default]\n");
+	put_setting(b, "proxy_url", &s->proxy_url);
+	put_setting(b, "proxy_username", &s->proxy_username);
+	put_setting(b, "proxy_password", &s->proxy_password);
+	put_setting(b, "proxy_password_file", &s->proxy_password_file);
+	put_setting(b, "no_proxy", &s->no_proxy);
+	put_env(b, &s->env.https_proxy);
+	put_env(b, &s->env.http_proxy);
+	put_env(b, &s->env.all_proxy);
+}
+
+static void dump_section(struct buf *b, const struct ini_section *sec)
+{
+	char where[SOURCE_MAX];
+
+	buf_printf(b, "\n[%s %s]    ; %s:%d\n", sec->kind, sec->name,
+		   sec->file, sec->line);
+	for (size_t i = 0; i < sec->n; i++) {
+		const struct ini_entry *e = &sec->entries[i];
+
+		ini_where(e, where, sizeof(where));
+		buf_printf(b, "%-20s = ", e->key);
+		put_shown_value(b, e->key, e->value);
+		buf_printf(b, "    ; %s\n", where);
+	}
+}
+
+static void dump_sections(struct buf *b, const struct snapshot *s)
+{
+	for (size_t i = 0; i < s->doc.nsections; i++) {
+		const struct ini_section *sec = &s->doc.sections[i];
+
+		if (strcmp(sec->kind, "global") && strcmp(sec->kind, "default"))
+			dump_section(b, sec);
+	}
+}
+
+static void dump_stacks(struct buf *b, const struct snapshot *s)
+{
+	static const struct url plain = { .scheme = (char *)"tcp" };
+
+	buf_puts(b, "\n# stacks (hops bottom to top)\n");
+	for (size_t i = 0; i < s->nstacks; i++) {
+		char *d = chain_describe_stack(s->stacks[i], &plain);
+
+		buf_printf(b, "#   %-16s %s", s->stacks[i]->name,
+			   d ? d : "?");
+		for (size_t t = 0; t < s->stacks[i]->ntrusts; t++)
+			buf_printf(b, "%s%s", t ? ", " : "  trust: ",
+				   s->stacks[i]->trusts[t]->name);
+		buf_puts(b, "\n");
+		free(d);
+	}
+}
+
+static void dump_choice(struct buf *b, const struct snapshot *s,
+			const struct url *dest, const char *url)
+{
+	struct route_choice choice;
+	ps_error err;
+
+	buf_printf(b, "\n# for %s://%s:%u\n", dest->scheme, dest->host,
+		   dest->port);
+	(void)url;
+	if (route_choose(s, dest, &choice, &err) != PS_OK) {
+		buf_printf(b, "#   no chain: %s: %s\n", ps_code_name(err.code),
+			   err.message);
+		return;
+	}
+	buf_printf(b, "#   chosen by: %s\n", choice.why);
+	for (size_t i = 0; i < choice.nlines; i++) {
+		const struct route_line *rl = &choice.lines[i];
+		char *d = chain_describe_stack(rl->stack, dest);
+
+		buf_printf(b, "#   %zu. stack %s (%s, %s): %s\n", i + 1,
+			   rl->stack->name, i + 1 == choice.nlines
+						    ? "last line: requisite"
+						    : rl->control,
+			   rl->source, d ? d : "?");
+		free(d);
+	}
+}
+
+char *ps_ctx_dump_config(ps_ctx *ctx, const char *url, ps_error *err)
+{
+	struct snapshot *s = ctx_snapshot(ctx);
+	struct url dest = { 0 };
+	struct buf b;
+
+	ps_error_clear(err);
+	if (url && ctx_parse_dest(url, &dest, err) != PS_OK) {
+		snapshot_unref(s);
+		return NULL;
+	}
+	buf_init(&b);
+	buf_puts(&b, "# proxystack effective configuration; each line ends"
+		 " with where it came from\n");
+	dump_files(&b, s);
+	dump_global(&b, s);
+	dump_default(&b, s);
+	dump_sections(&b, s);
+	dump_stacks(&b, s);
+	if (url)
+		dump_choice(&b, s, &dest, url);
+	url_clear(&dest);
+	snapshot_unref(s);
+	if (b.oom) {
+		buf_free(&b);
+		err_nomem(err);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+char *ps_ctx_which(ps_ctx *ctx, const char *url, ps_error *err)
+{
+	struct snapshot *s = ctx_snapshot(ctx);
+	struct route_choice choice;
+	struct url dest = { 0 };
+	char *out = NULL;
+
+	ps_error_clear(err);
+	if (ctx_parse_dest(url, &dest, err) == PS_OK &&
+	    route_choose(s, &dest, &choice, err) == PS_OK) {
+		out = chain_describe_stack(choice.lines[0].stack, &dest);
+		if (!out)
+			err_nomem(err);
+	}
+	url_clear(&dest);
+	snapshot_unref(s);
+	return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* env                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Single-quote for sh: ' becomes '\''. */
+static void put_sh_quoted(struct buf *b, const char *v)
+{
+	buf_puts(b, "'");
+	for (; *v; v++) {
+		if (*v == '\'')
+			buf_puts(b, "'\\''");
+		else
+			buf_append(b, v, 1);
+	}
+	buf_puts(b, "'");
+}
+
+static const struct ini_entry *section_value(const struct snapshot *s,
+					     const struct instance *inst,
+					     const char *key)
+{
+	const struct ini_doc *docs[2] = { &s->doc, &s->synthetic };
+
+	for (size_t d = 0; d < 2; d++) {
+		struct ini_section *sec = ini_find(docs[d], inst->kind,
+						   inst->name);
+		const struct ini_entry *found = NULL;
+
+		for (size_t i = 0; sec && i < sec->n; i++)
+			if (!strcmp(sec->entries[i].key, key))
+				found = &sec->entries[i];
+		if (sec)
+			return found;
+	}
+	return NULL;
+}
+
+static void put_percent_encoded(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if (isalnum(c) || strchr("-._~", c))
+			buf_append(b, v, 1);
+		else
+			buf_printf(b, "%%%02X", c);
+	}
+}
+
+/* The proxy URL with credentials, as child processes expect it. */
+static int proxy_url_for_env(const struct snapshot *s,
+			     const struct instance *inst, struct buf *out)
+{
+	const struct ini_entry *url = section_value(s, inst, "url");
+	const struct ini_entry *user = section_value(s, inst, "username");
+	const struct ini_entry *pw = section_value(s, inst, "password");
+	const char *sep;
+
+	if (!url)
+		return -1;
+	sep = strstr(url->value, "://");
+	if (!user || strchr(url->value, '@') || !sep) {
+		buf_puts(out, url->value);
+		return 0;
+	}
+	buf_append(out, url->value, (size_t)(sep + 3 - url->value));
+	put_percent_encoded(out, user->value);
+	if (pw) {
+		buf_puts(out, ":");
+		put_percent_encoded(out, pw->value);
+	}
+	buf_puts(out, "@");
+	buf_puts(out, sep + 3);
+	return 0;
+}
+
+static void put_export(struct buf *b, const char *name, const char *value)
+{
+	buf_printf(b, "export %s=", name);
+	put_sh_quoted(b, value);
+	buf_puts(b, "\n");
+}
+
+static int env_for_stack(const struct snapshot *s, const struct stack *st,
+			 struct buf *b, ps_error *err)
+{
+	static const char *const proxy_vars[] = {
+		"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+	};
+	const struct instance *proxy = NULL;
+	struct buf url;
+	size_t nproxies = 0;
+
+	for (size_t i = 0; i < st->nhops; i++) {
+		if (st->hops[i]->mod->desc->caps & PS_CAP_PROXY) {
+			proxy = st->hops[i];
+			nproxies++;
+		}
+	}
+	if (nproxies == 0) {
+		buf_puts(b, "unset http_proxy https_proxy HTTP_PROXY"
+			 " HTTPS_PROXY all_proxy ALL_PROXY\n");
+		return PS_OK;
+	}
+	buf_init(&url);
+	if (nproxies > 1 || proxy_url_for_env(s, proxy, &url) < 0) {
+		buf_free(&url);
+		return err_set(err, PS_ERR_UNSUPPORTED, NULL, -1,
+			       "child processes need a single proxy URL",
+			       "stack %s (%zu proxies) cannot be expressed in"
+			       " http_proxy variables", st->name, nproxies);
+	}
+	for (size_t i = 0; i < 4 && !url.oom; i++)
+		put_export(b, proxy_vars[i], url.data);
+	buf_free(&url);
+	return PS_OK;
+}
+
+char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err)
+{
+	struct snapshot *s = ctx_snapshot(ctx);
+	struct route_choice choice;
+	struct url dest = { 0 };
+	struct buf b;
+	int rc;
+
+	ps_error_clear(err);
+	buf_init(&b);
+	rc = ctx_parse_dest(url, &dest, err);
+	if (rc == PS_OK)
+		rc = route_choose(s, &dest, &choice, err);
+	if (rc == PS_OK)
+		rc = env_for_stack(s, choice.lines[0].stack, &b, err);
+	if (rc == PS_OK && s->no_proxy.value) {
+		put_export(&b, "no_proxy", s->no_proxy.value);
+		put_export(&b, "NO_PROXY", s->no_proxy.value);
+	}
+	url_clear(&dest);
+	snapshot_unref(s);
+	if (rc == PS_OK && b.oom)
+		rc = err_nomem(err);
+	if (rc != PS_OK) {
+		if (b.data)
+			explicit_bzero(b.data, b.len);
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+char *ps_ctx_list_modules(ps_ctx *ctx, ps_error *err)
+{
+	struct snapshot *s = ctx_snapshot(ctx);
+	char *out = loader_list(s->module_path.value);
+
+	ps_error_clear(err);
+	snapshot_unref(s);
+	if (!out)
+		err_nomem(err);
+	return out;
+}

@@ -1,0 +1,268 @@
+/*
+ * layer.c - the services a layer may call (module.h), and I/O through a
+ * chain of layers.
+ */
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chain.h"
+#include "error.h"
+
+const char *ps_layer_target_host(const ps_layer *layer)
+{
+	return layer->target_host;
+}
+
+unsigned ps_layer_target_port(const ps_layer *layer)
+{
+	return layer->target_port;
+}
+
+int ps_layer_hop(const ps_layer *layer)
+{
+	return layer->hop;
+}
+
+long ps_layer_remaining_ms(const ps_layer *layer)
+{
+	long long left = layer->conn->deadline_ms - chain_now_ms();
+
+	return left > 0 ? (long)left : 0;
+}
+
+void ps_layer_want(ps_layer *layer, int fd, short events)
+{
+	struct ps_conn *conn = layer->conn;
+
+	for (size_t i = 0; i < conn->nwants; i++) {
+		if (conn->wants[i].fd == fd) {
+			conn->wants[i].events |= events;
+			return;
+		}
+	}
+	if (conn->nwants < CHAIN_MAX_WANTS) {
+		conn->wants[conn->nwants].fd = fd;
+		conn->wants[conn->nwants].events = events;
+		conn->nwants++;
+	}
+}
+
+void ps_layer_wake_in(ps_layer *layer, long ms)
+{
+	struct ps_conn *conn = layer->conn;
+	long long at = chain_now_ms() + (ms > 0 ? ms : 0);
+
+	if (!conn->wake_at_ms || at < conn->wake_at_ms)
+		conn->wake_at_ms = at;
+}
+
+int ps_layer_fail(ps_layer *layer, int code, const char *hint,
+		  const char *fmt, ...)
+{
+	struct ps_conn *conn = layer->conn;
+	va_list ap;
+
+	/* The first failure is the cause; layers above only relay it. */
+	if (conn->err.code != PS_OK)
+		return conn->err.code;
+	va_start(ap, fmt);
+	err_setv(&conn->err, code, layer->name, layer->hop, hint, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void ps_layer_log(ps_layer *layer, int level, const char *fmt, ...)
+{
+	char msg[800];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(&layer->conn->snap->lg, level, "[%d] %s: %s", layer->hop,
+		layer->name, msg);
+}
+
+void ps_layer_set_detail(ps_layer *layer, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(layer->detail, sizeof(layer->detail), fmt, ap);
+	va_end(ap);
+}
+
+int ps_layer_unread(ps_layer *layer, const void *buf, size_t len)
+{
+	struct buf *b = &layer->unread;
+
+	if (len == 0)
+		return PS_OK;
+	/* Given-back bytes go in front of anything still unread. */
+	if (buf_unread(b) == 0)
+		return buf_append(b, buf, len) ? PS_ERR_NOMEM : PS_OK;
+	{
+		struct buf merged;
+
+		buf_init(&merged);
+		buf_append(&merged, buf, len);
+		buf_append(&merged, b->data + b->start, buf_unread(b));
+		if (merged.oom) {
+			buf_free(&merged);
+			return PS_ERR_NOMEM;
+		}
+		buf_free(b);
+		*b = merged;
+	}
+	return PS_OK;
+}
+
+int ps_layer_resolve(ps_layer *layer, const char *host, unsigned port,
+		     const struct addrinfo **res)
+{
+	int gai_error;
+
+	*res = NULL;
+	if (!layer->resolve && resolve_start(host, port, &layer->resolve) < 0)
+		return ps_layer_fail(layer, PS_ERR_RESOLVE, NULL,
+				     "cannot start resolving %s: %m", host);
+	if (resolve_result(layer->resolve, res, &gai_error)) {
+		ps_layer_want(layer, resolve_fd(layer->resolve), POLLIN);
+		return PS_AGAIN;
+	}
+	if (!*res)
+		return ps_layer_fail(layer, PS_ERR_RESOLVE,
+				     "check the host name, /etc/hosts and"
+				     " /etc/resolv.conf",
+				     "cannot resolve %s: %s", host,
+				     gai_strerror(gai_error));
+	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* I/O through the chain                                               */
+/* ------------------------------------------------------------------ */
+
+static struct ps_layer *layer_below(struct ps_layer *l)
+{
+	return l->hop > 0 ? &l->conn->layers[l->hop - 1] : NULL;
+}
+
+int layer_send(struct ps_layer *l, const void *buf, size_t len, size_t *n)
+{
+	*n = 0;
+	for (; l; l = layer_below(l)) {
+		if (l->ops->send)
+			return l->ops->send(l, l->state, buf, len, n);
+	}
+	return PS_ERR_INTERNAL;
+}
+
+int layer_recv(struct ps_layer *l, void *buf, size_t len, size_t *n)
+{
+	*n = 0;
+	for (; l; l = layer_below(l)) {
+		if (buf_unread(&l->unread)) {
+			*n = buf_take(&l->unread, buf, len);
+			return PS_OK;
+		}
+		if (l->ops->recv)
+			return l->ops->recv(l, l->state, buf, len, n);
+	}
+	return PS_ERR_INTERNAL;
+}
+
+int layer_shutdown_write(struct ps_layer *l)
+{
+	for (; l; l = layer_below(l)) {
+		if (l->ops->shutdown_write)
+			return l->ops->shutdown_write(l, l->state);
+		if (l->ops->send)
+			break;	/* transforms bytes but cannot half-close */
+	}
+	return PS_OK;
+}
+
+int ps_layer_send_below(ps_layer *layer, const void *buf, size_t len,
+			size_t *n)
+{
+	struct ps_layer *below = layer_below(layer);
+
+	*n = 0;
+	if (!below)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "no layer below %s", layer->name);
+	return layer_send(below, buf, len, n);
+}
+
+int ps_layer_recv_below(ps_layer *layer, void *buf, size_t len, size_t *n)
+{
+	struct ps_layer *below = layer_below(layer);
+
+	*n = 0;
+	if (!below)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "no layer below %s", layer->name);
+	return layer_recv(below, buf, len, n);
+}
+
+/* End of an HTTP head in buf[0..len): index past it, or 0. */
+static size_t head_end(const char *buf, size_t len, size_t from)
+{
+	for (size_t i = from; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (i >= 1 && buf[i - 1] == '\n')
+			return i + 1;
+		if (i >= 3 && buf[i - 1] == '\r' && buf[i - 2] == '\n')
+			return i + 1;
+	}
+	return 0;
+}
+
+int ps_layer_read_head(ps_layer *layer, char *head, size_t cap,
+		       size_t *filled, size_t *head_len)
+{
+	size_t n, end;
+	int rc;
+
+	*head_len = 0;
+	for (;;) {
+		if (*filled >= cap)
+			return ps_layer_fail(layer, PS_ERR_PROXY_PROTOCOL,
+					     "the proxy's answer is not HTTP or"
+					     " is hostile",
+					     "response head longer than %zu"
+					     " bytes", cap);
+		/* Our own given-back bytes first (a second head on the
+		 * same connection, after a 407). */
+		if (buf_unread(&layer->unread)) {
+			n = buf_take(&layer->unread, head + *filled,
+				     cap - *filled);
+			rc = PS_OK;
+		} else {
+			rc = ps_layer_recv_below(layer, head + *filled,
+						 cap - *filled, &n);
+		}
+		if (rc != PS_OK)
+			return rc;
+		if (n == 0)
+			return ps_layer_fail(layer, PS_ERR_PROXY_PROTOCOL,
+					     "the proxy closed the connection;"
+					     " see its logs",
+					     "connection closed after %zu bytes"
+					     " of the response head", *filled);
+		end = head_end(head, *filled + n, *filled > 3 ? *filled - 3 : 0);
+		*filled += n;
+		if (end) {
+			*head_len = end;
+			if (*filled > end &&
+			    ps_layer_unread(layer, head + end, *filled - end))
+				return ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
+						     "out of memory");
+			return PS_OK;
+		}
+	}
+}

@@ -1,0 +1,265 @@
+/*
+ * loader.c - module loading with the refusals DESIGN.md lists.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ltdl.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "error.h"
+#include "loader.h"
+
+/* The smallest ops table a 1.x module may carry: ABI 1.0's, up to select. */
+#define OPS_SIZE_1_0                                                      \
+	(offsetof(struct ps_module_ops, select) +                         \
+	 sizeof(((struct ps_module_ops *)0)->select))
+
+static pthread_mutex_t ltdl_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ltdl_ready;
+
+static int loader_fail(ps_error *err, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int loader_fail(ps_error *err, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_setv(err, PS_ERR_MODULE, "loader", -1, hint, fmt, ap);
+	va_end(ap);
+	return PS_ERR_MODULE;
+}
+
+static int name_is_valid(const char *name)
+{
+	if (!*name || strlen(name) > 64)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+		    *p != '-' && *p != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * Like sshd with key files: someone who can write the module (or swap it
+ * in the directory) can run code in every agent.
+ */
+static int check_owner_and_mode(const char *path, const char *what,
+				ps_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return loader_fail(err, "check module_path in [global]",
+				   "%s %s: %s", what, path, strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return loader_fail(err, "chown it to root",
+				   "%s %s is owned by uid %u, not by root or"
+				   " us: refused", what, path,
+				   (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return loader_fail(err, "chmod go-w it",
+				   "%s %s is writable by group or others:"
+				   " refused", what, path);
+	return PS_OK;
+}
+
+static int ltdl_init_locked(ps_error *err)
+{
+	if (ltdl_ready)
+		return PS_OK;
+	if (lt_dlinit() != 0)
+		return loader_fail(err, NULL, "libltdl init failed: %s",
+				   lt_dlerror());
+	ltdl_ready = 1;
+	return PS_OK;
+}
+
+static lt_dlhandle open_local(const char *path)
+{
+	lt_dladvise advise;
+	lt_dlhandle h = NULL;
+
+	if (lt_dladvise_init(&advise))
+		return NULL;
+	if (!lt_dladvise_local(&advise))
+		h = lt_dlopenadvise(path, advise);
+	lt_dladvise_destroy(&advise);
+	return h;
+}
+
+static int check_descriptor(const struct ps_module *d, const char *name,
+			    const char *path, ps_error *err)
+{
+	if (d->magic != PS_MODULE_MAGIC)
+		return loader_fail(err, "is it a proxystack module?",
+				   "%s: bad descriptor magic 0x%08x", path,
+				   (unsigned)d->magic);
+	if (d->abi_major != PS_MODULE_ABI_MAJOR)
+		return loader_fail(err, "rebuild the module against this"
+				   " proxystack's headers",
+				   "%s: module ABI %u.%u, host ABI %u.%u: major"
+				   " version differs, refused", path,
+				   d->abi_major, d->abi_minor,
+				   PS_MODULE_ABI_MAJOR, PS_MODULE_ABI_MINOR);
+	if (!d->name || strcmp(d->name, name))
+		return loader_fail(err, "rename the file to match the module,"
+				   " or fix the descriptor",
+				   "%s: module calls itself '%.64s' but the file"
+				   " is named '%s': name mismatch, refused",
+				   path, d->name ? d->name : "(null)", name);
+	if (!d->ops || d->ops_size < OPS_SIZE_1_0)
+		return loader_fail(err, NULL, "%s: module ops table missing"
+				   " or too small", path);
+	if (!(d->phases & (PS_PHASE_SELECT | PS_PHASE_TRANSPORT |
+			   PS_PHASE_TRUST)))
+		return loader_fail(err, NULL, "%s: module serves no phase",
+				   path);
+	return PS_OK;
+}
+
+int loader_open(const char *module_path, const char *name,
+		struct loaded_module **out, ps_error *err)
+{
+	struct loaded_module *m;
+	const struct ps_module *desc;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	if (!module_path || module_path[0] != '/')
+		return loader_fail(err, "set module_path in [global] to an"
+				   " absolute directory",
+				   "module path '%s' is not absolute",
+				   module_path ? module_path : "");
+	if (!name_is_valid(name))
+		return loader_fail(err, "module names use a-z, 0-9, '-', '_'",
+				   "bad module name '%.64s'", name);
+	snprintf(path, sizeof(path), "%s/%s.so", module_path, name);
+	rc = check_owner_and_mode(module_path, "module directory", err);
+	if (rc == PS_OK)
+		rc = check_owner_and_mode(path, "module", err);
+	if (rc != PS_OK)
+		return rc;
+
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->name = strdup(name)) || !(m->path = strdup(path))) {
+		loader_close(m);
+		return err_nomem(err);
+	}
+	pthread_mutex_lock(&ltdl_lock);
+	rc = ltdl_init_locked(err);
+	if (rc == PS_OK) {
+		m->handle = open_local(path);
+		if (!m->handle)
+			rc = loader_fail(err, NULL, "%s: cannot load: %s", path,
+					 lt_dlerror());
+	}
+	if (rc == PS_OK) {
+		desc = lt_dlsym((lt_dlhandle)m->handle, PS_MODULE_SYMBOL);
+		if (!desc)
+			rc = loader_fail(err, "a module exports one symbol, "
+					 PS_MODULE_SYMBOL,
+					 "%s: no symbol %s", path,
+					 PS_MODULE_SYMBOL);
+		else
+			rc = check_descriptor(desc, name, path, err);
+		if (rc == PS_OK)
+			m->desc = desc;
+	}
+	pthread_mutex_unlock(&ltdl_lock);
+	if (rc != PS_OK) {
+		loader_close(m);
+		return rc;
+	}
+	memcpy(&m->ops, m->desc->ops,
+	       m->desc->ops_size < sizeof(m->ops) ? m->desc->ops_size
+						  : sizeof(m->ops));
+	*out = m;
+	return PS_OK;
+}
+
+void loader_close(struct loaded_module *m)
+{
+	if (!m)
+		return;
+	if (m->handle) {
+		pthread_mutex_lock(&ltdl_lock);
+		lt_dlclose((lt_dlhandle)m->handle);
+		pthread_mutex_unlock(&ltdl_lock);
+	}
+	free(m->name);
+	free(m->path);
+	free(m);
+}
+
+void loader_phase_names(unsigned phases, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s%s%s",
+		 phases & PS_PHASE_SELECT ? "select," : "",
+		 phases & PS_PHASE_TRANSPORT ? "transport," : "",
+		 phases & PS_PHASE_TRUST ? "trust," : "");
+	if (*out)
+		out[strlen(out) - 1] = '\0';
+}
+
+static int so_name(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 3 && !strcmp(d->d_name + n - 3, ".so");
+}
+
+static int bytewise_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void list_one(struct buf *out, const char *module_path,
+		     const char *file)
+{
+	char name[256], phases[64];
+	struct loaded_module *m;
+	ps_error err;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(strlen(file) - 3), file);
+	if (loader_open(module_path, name, &m, &err) != PS_OK) {
+		buf_printf(out, "%-20s refused: %s\n", name, err.message);
+		return;
+	}
+	loader_phase_names(m->desc->phases, phases, sizeof(phases));
+	buf_printf(out, "%-20s abi %u.%u  %-16s ok  %s\n", name,
+		   m->desc->abi_major, m->desc->abi_minor, phases,
+		   m->desc->summary ? m->desc->summary : "");
+	loader_close(m);
+}
+
+char *loader_list(const char *module_path)
+{
+	struct dirent **names = NULL;
+	struct buf out;
+	int n;
+
+	buf_init(&out);
+	buf_printf(&out, "module path: %s\n", module_path);
+	n = scandir(module_path, &names, so_name, bytewise_order);
+	if (n < 0) {
+		buf_printf(&out, "cannot read: %s\n", strerror(errno));
+		return buf_steal(&out);
+	}
+	for (int i = 0; i < n; i++) {
+		list_one(&out, module_path, names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return buf_steal(&out);
+}

@@ -1,0 +1,42 @@
+/*
+ * loader.h - finding, checking and loading modules with libltdl
+ * (internal).
+ *
+ * A module NAME is the file MODULE_PATH/NAME.so, opened by absolute path
+ * only, with local symbol scope.  Refused, with the reason in the error:
+ * a relative module path, a file or directory writable by group or others
+ * or owned by someone other than root or us, a missing PS_MODULE_SYMBOL,
+ * a wrong magic or ABI major, a descriptor name that differs from the
+ * file name, an ops table smaller than ABI 1.0's.  libltdl is not
+ * thread-safe: every lt_dl* call is made under one lock.
+ */
+#ifndef HOST_LOADER_H
+#define HOST_LOADER_H
+
+#include <proxystack/module.h>
+
+struct loaded_module {
+	char *name;
+	char *path;
+	void *handle;                     /* lt_dlhandle */
+	const struct ps_module *desc;     /* lives in the module's memory */
+	struct ps_module_ops ops;         /* copy, zero-extended to ours */
+};
+
+/* Load module 'name' from 'module_path'.  PS_OK or PS_ERR_MODULE. */
+int loader_open(const char *module_path, const char *name,
+		struct loaded_module **out, ps_error *err);
+
+/* Drop our reference (libltdl unloads when the last one goes). */
+void loader_close(struct loaded_module *m);
+
+/*
+ * One line per *.so in module_path: name, ABI, phases and "ok" or why it
+ * is refused.  Caller frees.  NULL on ENOMEM.
+ */
+char *loader_list(const char *module_path);
+
+/* "transport", "trust,transport", ... for the phase bits, into out. */
+void loader_phase_names(unsigned phases, char *out, size_t outsz);
+
+#endif

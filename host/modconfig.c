@@ -1,0 +1,276 @@
+/*
+ * modconfig.c - the configuration services a module calls from its
+ * configure hook, and the unknown-key check that makes configuration
+ * fail closed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "modconfig.h"
+
+const char *ps_config_name(const ps_config *cfg)
+{
+	return cfg->inst->name;
+}
+
+const char *ps_config_get(ps_config *cfg, const char *key)
+{
+	struct ini_entry *e = ini_get(cfg->sec, key);
+
+	return e ? e->value : NULL;
+}
+
+int ps_config_get_each(ps_config *cfg, const char *key,
+		       int (*fn)(void *user, const char *value), void *user)
+{
+	for (size_t i = 0; i < cfg->sec->n; i++) {
+		struct ini_entry *e = &cfg->sec->entries[i];
+		int rc;
+
+		if (strcmp(e->key, key))
+			continue;
+		e->used = 1;
+		rc = fn(user, e->value);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static struct ini_entry *last_entry(ps_config *cfg, const char *key)
+{
+	struct ini_entry *found = NULL;
+
+	for (size_t i = 0; cfg->sec && i < cfg->sec->n; i++)
+		if (!strcmp(cfg->sec->entries[i].key, key))
+			found = &cfg->sec->entries[i];
+	return found;
+}
+
+static int config_errorv(ps_config *cfg, const char *key, const char *fmt,
+			 va_list ap) __attribute__((format(printf, 3, 0)));
+
+static int config_errorv(ps_config *cfg, const char *key, const char *fmt,
+			 va_list ap)
+{
+	struct ini_entry *e = key ? last_entry(cfg, key) : NULL;
+	char where[SOURCE_MAX], msg[400];
+
+	if (e)
+		ini_where(e, where, sizeof(where));
+	else if (cfg->sec && cfg->sec->line > 0)
+		snprintf(where, sizeof(where), "%s:%d", cfg->sec->file,
+			 cfg->sec->line);
+	else
+		snprintf(where, sizeof(where), "%s", cfg->inst->source);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!cfg->failed) {
+		cfg->failed = 1;
+		err_set(cfg->err, PS_ERR_CONFIG, cfg->inst->mod->name, -1,
+			"fix the setting; the configuration is refused as a"
+			" whole", "%s: [%s %s] %s%s%s", where,
+			cfg->inst->kind, cfg->inst->name, key ? key : "",
+			key ? ": " : "", msg);
+	}
+	return PS_ERR_CONFIG;
+}
+
+int ps_config_error(ps_config *cfg, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	config_errorv(cfg, key, fmt, ap);
+	va_end(ap);
+	return PS_ERR_CONFIG;
+}
+
+static int config_error_value(ps_config *cfg, const char *key,
+			      const char *want, const char *got)
+{
+	return ps_config_error(cfg, key, "expected %s, got '%.64s'", want,
+			       got);
+}
+
+void ps_config_log(ps_config *cfg, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(&cfg->snap->lg, level, "[%s %s] %s", cfg->inst->kind,
+		cfg->inst->name, msg);
+}
+
+int ps_config_get_bool(ps_config *cfg, const char *key, int dflt, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	const char *v = ps_config_get(cfg, key);
+
+	*out = dflt;
+	if (!v)
+		return PS_OK;
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = 1;
+			return PS_OK;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = 0;
+			return PS_OK;
+		}
+	}
+	return config_error_value(cfg, key, "true or false", v);
+}
+
+int ps_config_get_long(ps_config *cfg, const char *key, long dflt, long min,
+		       long max, long *out)
+{
+	const char *v = ps_config_get(cfg, key);
+	char *end;
+	long n;
+
+	*out = dflt;
+	if (!v)
+		return PS_OK;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "a whole number from %ld to %ld",
+			 min, max);
+		return config_error_value(cfg, key, want, v);
+	}
+	*out = n;
+	return PS_OK;
+}
+
+void modconfig_warn_loose_secret(const struct logger *lg, const char *path,
+				 const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		log_msg(lg, PS_LOG_WARN, "%s %s is readable by others:"
+			" chmod o-r it", what, path);
+}
+
+static char *read_first_line(const char *path, int *err_no)
+{
+	char line[1024];
+	FILE *fp = fopen(path, "re");
+	size_t n;
+
+	*err_no = 0;
+	if (!fp) {
+		*err_no = errno;
+		return NULL;
+	}
+	if (!fgets(line, sizeof(line), fp))
+		line[0] = '\0';
+	fclose(fp);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	return strdup(line);
+}
+
+int ps_config_get_secret(ps_config *cfg, const char *key,
+			 const char *file_key, char **out)
+{
+	struct ini_entry *inline_e = key ? ini_get(cfg->sec, key) : NULL;
+	struct ini_entry *file_e = file_key ? ini_get(cfg->sec, file_key)
+					    : NULL;
+	int err_no;
+
+	*out = NULL;
+	if (inline_e && file_e)
+		return ps_config_error(cfg, file_key, "give either %s or %s,"
+				       " not both", key, file_key);
+	if (inline_e) {
+		if (inline_e->line > 0)
+			modconfig_warn_loose_secret(&cfg->snap->lg,
+						    inline_e->file,
+						    "configuration file with a"
+						    " password,");
+		*out = strdup(inline_e->value);
+		return *out ? PS_OK : err_nomem(cfg->err);
+	}
+	if (!file_e)
+		return PS_OK;
+	*out = read_first_line(file_e->value, &err_no);
+	if (!*out) {
+		if (err_no)
+			return ps_config_error(cfg, file_key, "cannot read %s:"
+					       " %s", file_e->value,
+					       strerror(err_no));
+		return err_nomem(cfg->err);
+	}
+	modconfig_warn_loose_secret(&cfg->snap->lg, file_e->value,
+				    "secret file");
+	return PS_OK;
+}
+
+void ps_secret_free(char *secret)
+{
+	if (!secret)
+		return;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
+
+int modconfig_check_unknown(struct ini_section *sec, const char *what,
+			    ps_error *err)
+{
+	char where[SOURCE_MAX];
+
+	for (size_t i = 0; sec && i < sec->n; i++) {
+		struct ini_entry *e = &sec->entries[i];
+
+		if (e->used)
+			continue;
+		ini_where(e, where, sizeof(where));
+		return err_set(err, PS_ERR_CONFIG, "config", -1,
+			       "remove it or check its spelling; unknown keys"
+			       " are errors, not warnings",
+			       "%s: unknown key '%.64s' in %s", where, e->key,
+			       what);
+	}
+	return PS_OK;
+}
+
+int modconfig_run(struct snapshot *snap, struct instance *inst,
+		  struct ini_section *sec, ps_error *err)
+{
+	struct ps_config cfg = {
+		.snap = snap, .inst = inst, .sec = sec, .err = err,
+	};
+	char what[200];
+	int rc = PS_OK;
+
+	ini_get(sec, "module");
+	if (inst->mod->ops.configure)
+		rc = inst->mod->ops.configure(&cfg, &inst->state);
+	if (rc != PS_OK) {
+		if (!cfg.failed && rc != PS_ERR_NOMEM)
+			ps_config_error(&cfg, NULL, "module %s refused its"
+					" configuration (%s)",
+					inst->mod->name, ps_code_name(rc));
+		else if (rc == PS_ERR_NOMEM && !cfg.failed)
+			err_nomem(err);
+		return rc == PS_ERR_NOMEM ? rc : PS_ERR_CONFIG;
+	}
+	inst->configured = 1;
+	snprintf(what, sizeof(what), "[%s %s] (module %s)", inst->kind,
+		 inst->name, inst->mod->name);
+	return modconfig_check_unknown(sec, what, err);
+}

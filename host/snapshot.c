@@ -1,0 +1,990 @@
+/*
+ * snapshot.c - turning the configuration directory and the environment
+ * into one immutable snapshot: settings with their sources, loaded
+ * modules, configured instances, stacks and routes.
+ *
+ * Build order (each step fails the whole build):
+ *   1. read *.conf (ini_load.c) and the environment (env.c)
+ *   2. [global] and [default], level-1 variables overriding [default]
+ *   3. instances: every [transport|trust|select] section, the implied
+ *      direct, and the proxies named by [default] and the environment
+ *   4. stacks, then routes, which refer to them by name
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+#include "hostmatch.h"
+#include "modconfig.h"
+#include "snapshot.h"
+#include "tls.h"
+#include "url.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_S 15
+#define DEFAULT_WS_PING_INTERVAL_S 300
+
+struct build {
+	struct snapshot *s;
+	ps_error *err;
+	const struct snapshot_params *p;
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static int build_fail(struct build *b, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int build_fail(struct build *b, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_setv(b->err, PS_ERR_CONFIG, "config", -1, hint, fmt, ap);
+	va_end(ap);
+	return PS_ERR_CONFIG;
+}
+
+static int setting_set(struct setting *st, const char *value,
+		       const char *source)
+{
+	char *copy = value ? strdup(value) : NULL;
+
+	if (value && !copy)
+		return -1;
+	if (st->value && st->secret)
+		explicit_bzero(st->value, strlen(st->value));
+	free(st->value);
+	st->value = copy;
+	snprintf(st->source, sizeof(st->source), "%s", source);
+	return 0;
+}
+
+static void setting_free(struct setting *st)
+{
+	setting_set(st, NULL, "");
+}
+
+/* Take key from section into *st when present; 0 or -1 (ENOMEM). */
+static int setting_from_ini(struct setting *st, struct ini_section *sec,
+			    const char *key)
+{
+	struct ini_entry *e = ini_get(sec, key);
+	char where[SOURCE_MAX];
+
+	if (!e)
+		return 0;
+	ini_where(e, where, sizeof(where));
+	return setting_set(st, e->value, where);
+}
+
+static int setting_from_env(struct setting *st, const struct env_value *v)
+{
+	char where[SOURCE_MAX];
+
+	if (!v->value)
+		return 0;
+	snprintf(where, sizeof(where), "environment %s", v->name);
+	return setting_set(st, v->value, where);
+}
+
+static int parse_bool_text(const char *v, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(v, yes[i]))
+			return *out = 1, 0;
+		if (!strcasecmp(v, no[i]))
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int parse_seconds(const char *v, long max, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int push_ptr(void ***arr, size_t *n, void *item)
+{
+	void **grown = realloc(*arr, (*n + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	grown[*n] = item;
+	*arr = grown;
+	(*n)++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* [global] and [default]                                              */
+/* ------------------------------------------------------------------ */
+
+static int read_global(struct build *b)
+{
+	struct snapshot *s = b->s;
+	struct ini_section *g = ini_find(&s->doc, "global", "");
+	int rc = 0;
+
+	rc |= setting_set(&s->module_path, PS_MODULE_DIR, "default");
+	rc |= setting_set(&s->connect_timeout, "15", "default");
+	rc |= setting_set(&s->ws_ping_interval, "300", "default");
+	rc |= setting_set(&s->insecure_tls, "false", "default");
+	rc |= setting_set(&s->ca_file, NULL, "default: system store");
+	rc |= setting_from_ini(&s->module_path, g, "module_path");
+	rc |= setting_from_ini(&s->connect_timeout, g, "connect_timeout");
+	rc |= setting_from_ini(&s->ws_ping_interval, g, "ws_ping_interval");
+	rc |= setting_from_ini(&s->ca_file, g, "ca_file");
+	rc |= setting_from_ini(&s->client_cert_file, g, "client_cert_file");
+	rc |= setting_from_ini(&s->client_key_file, g, "client_key_file");
+	rc |= setting_from_ini(&s->insecure_tls, g, "insecure_tls");
+	rc |= setting_from_env(&s->ca_file, &s->env.ca_file);
+	rc |= setting_from_env(&s->insecure_tls, &s->env.insecure_tls);
+	if (rc)
+		return err_nomem(b->err);
+
+	if (parse_seconds(s->connect_timeout.value, 3600,
+			  &s->connect_timeout_ms))
+		return build_fail(b, "seconds, from 1 to 3600",
+				  "%s: connect_timeout: bad value '%.32s'",
+				  s->connect_timeout.source,
+				  s->connect_timeout.value);
+	s->connect_timeout_ms *= 1000;
+	if (parse_seconds(s->ws_ping_interval.value, 86400,
+			  &s->ws_ping_interval_s))
+		return build_fail(b, "seconds, from 1 to 86400",
+				  "%s: ws_ping_interval: bad value '%.32s'",
+				  s->ws_ping_interval.source,
+				  s->ws_ping_interval.value);
+	if (parse_bool_text(s->insecure_tls.value, &s->insecure))
+		return build_fail(b, "true or false",
+				  "%s: insecure_tls: bad value '%.32s'",
+				  s->insecure_tls.source,
+				  s->insecure_tls.value);
+	if (!!s->client_cert_file.value != !!s->client_key_file.value)
+		return build_fail(b, "set both client_cert_file and"
+				  " client_key_file, or neither",
+				  "%s: client certificate and key must be"
+				  " given together",
+				  s->client_cert_file.value
+					  ? s->client_cert_file.source
+					  : s->client_key_file.source);
+	if (s->insecure)
+		log_msg(&s->lg, PS_LOG_WARN, "insecure_tls is on (%s):"
+			" destination certificates are NOT verified",
+			s->insecure_tls.source);
+	return modconfig_check_unknown(g, "[global]", b->err);
+}
+
+static int read_default(struct build *b)
+{
+	struct snapshot *s = b->s;
+	struct ini_section *d = ini_find(&s->doc, "default", "");
+	char why[128];
+	int rc = 0;
+
+	s->proxy_password.secret = 1;
+	s->proxy_url.secret = 1;	/* may hold credentials */
+	rc |= setting_from_ini(&s->proxy_url, d, "proxy_url");
+	rc |= setting_from_ini(&s->proxy_username, d, "proxy_username");
+	rc |= setting_from_ini(&s->proxy_password, d, "proxy_password");
+	rc |= setting_from_ini(&s->proxy_password_file, d,
+			       "proxy_password_file");
+	rc |= setting_from_ini(&s->no_proxy, d, "no_proxy");
+	/* Level 1 overrides [default] key by key. */
+	rc |= setting_from_env(&s->proxy_url, &s->env.proxy_url);
+	rc |= setting_from_env(&s->proxy_username, &s->env.proxy_username);
+	rc |= setting_from_env(&s->proxy_password, &s->env.proxy_password);
+	rc |= setting_from_env(&s->no_proxy, &s->env.no_proxy);
+	if (!s->no_proxy.value)
+		rc |= setting_from_env(&s->no_proxy, &s->env.sys_no_proxy);
+	if (rc)
+		return err_nomem(b->err);
+	if (s->env.proxy_password.value)
+		setting_free(&s->proxy_password_file);
+	if (s->proxy_password.value && s->proxy_password_file.value)
+		return build_fail(b, "keep proxy_password_file only",
+				  "%s: [default] gives both proxy_password"
+				  " and proxy_password_file",
+				  s->proxy_password_file.source);
+	if (s->proxy_password.value && d && !s->env.proxy_password.value) {
+		struct ini_entry *e = ini_get(d, "proxy_password");
+
+		modconfig_warn_loose_secret(&s->lg, e->file,
+					    "configuration file with a"
+					    " password,");
+	}
+	if (s->no_proxy.value &&
+	    hostmatch_validate(s->no_proxy.value, why, sizeof(why)))
+		return build_fail(b, "see NO_PROXY in proxystack.conf(5)",
+				  "%s: no_proxy: %s", s->no_proxy.source, why);
+	return modconfig_check_unknown(d, "[default]", b->err);
+}
+
+/* ------------------------------------------------------------------ */
+/* modules and instances                                               */
+/* ------------------------------------------------------------------ */
+
+static int get_module(struct build *b, const char *name,
+		      struct loaded_module **out)
+{
+	struct snapshot *s = b->s;
+	struct loaded_module *m;
+	int rc;
+
+	for (size_t i = 0; i < s->nmodules; i++) {
+		if (!strcmp(s->modules[i]->name, name)) {
+			*out = s->modules[i];
+			return PS_OK;
+		}
+	}
+	rc = loader_open(s->module_path.value, name, &m, b->err);
+	if (rc != PS_OK)
+		return rc;
+	if (push_ptr((void ***)&s->modules, &s->nmodules, m) < 0) {
+		loader_close(m);
+		return err_nomem(b->err);
+	}
+	*out = m;
+	return PS_OK;
+}
+
+static unsigned phase_of_kind(const char *kind)
+{
+	if (!strcmp(kind, "transport"))
+		return PS_PHASE_TRANSPORT;
+	if (!strcmp(kind, "trust"))
+		return PS_PHASE_TRUST;
+	return PS_PHASE_SELECT;
+}
+
+static int make_display(struct instance *inst, struct ini_section *sec)
+{
+	struct ini_entry *url = NULL;
+	char *shown;
+	size_t n;
+
+	for (size_t i = 0; i < sec->n; i++)
+		if (!strcmp(sec->entries[i].key, "url"))
+			url = &sec->entries[i];
+	if (!(inst->mod->desc->caps & PS_CAP_PROXY) || !url) {
+		inst->display = strdup(inst->mod->name);
+		return inst->display ? 0 : -1;
+	}
+	shown = url_display_text(url->value);
+	if (!shown)
+		return -1;
+	{
+		struct url u;
+		char why[160];
+
+		if (url_parse_proxy(url->value, &u, why, sizeof(why)) == 0) {
+			inst->proxy_host = strdup(u.host);
+			inst->proxy_port = u.port;
+			url_clear(&u);
+			if (!inst->proxy_host) {
+				free(shown);
+				return -1;
+			}
+		}
+	}
+	n = strlen(inst->mod->name) + strlen(shown) + 3;
+	inst->display = malloc(n);
+	if (inst->display)
+		snprintf(inst->display, n, "%s(%s)", inst->mod->name, shown);
+	free(shown);
+	return inst->display ? 0 : -1;
+}
+
+/*
+ * Configure one instance of 'module' from 'sec'.  The section is passed
+ * by kind and name because adding sections may move the array.
+ */
+static int add_instance(struct build *b, struct ini_doc *doc,
+			const char *kind, const char *name,
+			const char *module, struct instance **out)
+{
+	struct snapshot *s = b->s;
+	struct ini_section *sec = ini_find(doc, kind, name);
+	struct ini_section builtin = {
+		.kind = (char *)kind, .name = (char *)name,
+		.file = "built in",
+	};
+	struct instance *inst;
+	int rc;
+
+	/* Built-in instances (direct) have no keys and no section. */
+	if (!sec)
+		sec = &builtin;
+	inst = calloc(1, sizeof(*inst));
+	if (!inst || !(inst->kind = strdup(kind)) ||
+	    !(inst->name = strdup(name)) ||
+	    push_ptr((void ***)&s->instances, &s->ninstances, inst) < 0) {
+		if (inst) {
+			free(inst->kind);
+			free(inst->name);
+		}
+		free(inst);
+		return err_nomem(b->err);
+	}
+	if (sec->line > 0)
+		snprintf(inst->source, sizeof(inst->source), "%s:%d",
+			 sec->file, sec->line);
+	else
+		snprintf(inst->source, sizeof(inst->source), "%s", sec->file);
+	rc = get_module(b, module, &inst->mod);
+	if (rc != PS_OK)
+		return rc;
+	if (!(inst->mod->desc->phases & phase_of_kind(kind)))
+		return build_fail(b, "pick a module that serves this phase"
+				  " (proxystack modules)",
+				  "%s: [%s %s]: module %s does not serve the"
+				  " %s phase", inst->source, kind, name,
+				  module, kind);
+	if (make_display(inst, sec) < 0)
+		return err_nomem(b->err);
+	rc = modconfig_run(s, inst, sec, b->err);
+	if (out)
+		*out = inst;
+	return rc;
+}
+
+static struct instance *find_instance(const struct snapshot *s,
+				      const char *kind, const char *name)
+{
+	for (size_t i = 0; i < s->ninstances; i++)
+		if (!strcmp(s->instances[i]->kind, kind) &&
+		    !strcmp(s->instances[i]->name, name))
+			return s->instances[i];
+	return NULL;
+}
+
+static int add_configured_sections(struct build *b)
+{
+	struct snapshot *s = b->s;
+
+	for (size_t i = 0; i < s->doc.nsections; i++) {
+		struct ini_section *sec = &s->doc.sections[i];
+		struct ini_entry *mod;
+		int rc;
+
+		if (strcmp(sec->kind, "transport") && strcmp(sec->kind, "trust")
+		    && strcmp(sec->kind, "select"))
+			continue;
+		if (!strcmp(sec->name, "direct") || !strcmp(sec->name, "default"))
+			return build_fail(b, "pick another name",
+					  "%s:%d: [%s %s]: the name '%s' is"
+					  " reserved", sec->file, sec->line,
+					  sec->kind, sec->name, sec->name);
+		mod = ini_get(sec, "module");
+		if (!mod)
+			return build_fail(b, "add module = NAME (proxystack"
+					  " modules lists them)",
+					  "%s:%d: [%s %s] has no module key",
+					  sec->file, sec->line, sec->kind,
+					  sec->name);
+		rc = add_instance(b, &s->doc, sec->kind, sec->name, mod->value,
+				  NULL);
+		if (rc != PS_OK)
+			return rc;
+	}
+	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* stacks                                                              */
+/* ------------------------------------------------------------------ */
+
+static struct stack *new_stack(struct build *b, const char *name,
+			       const char *source)
+{
+	struct snapshot *s = b->s;
+	struct stack *st = calloc(1, sizeof(*st));
+
+	if (!st || !(st->name = strdup(name)) ||
+	    push_ptr((void ***)&s->stacks, &s->nstacks, st) < 0) {
+		if (st)
+			free(st->name);
+		free(st);
+		err_nomem(b->err);
+		return NULL;
+	}
+	snprintf(st->source, sizeof(st->source), "%s", source);
+	return st;
+}
+
+static int stack_push_hop(struct build *b, struct stack *st,
+			  struct instance *inst)
+{
+	/* direct to the first hop is implied, unless it opens its own. */
+	if (st->nhops == 0 && !(inst->mod->desc->caps & PS_CAP_BOTTOM)) {
+		struct instance *direct = find_instance(b->s, "transport",
+							"direct");
+
+		if (push_ptr((void ***)&st->hops, &st->nhops, direct) < 0)
+			return err_nomem(b->err);
+	}
+	if (st->nhops > 0 && (inst->mod->desc->caps & PS_CAP_BOTTOM))
+		return build_fail(b, "put it first in the stack",
+				  "%s: stack %s: %s opens its own connection"
+				  " and can only be the first hop", st->source,
+				  st->name, inst->name);
+	if (push_ptr((void ***)&st->hops, &st->nhops, inst) < 0)
+		return err_nomem(b->err);
+	return PS_OK;
+}
+
+/* A stack of one proxy instance (the [default] and environment ones). */
+static int proxy_stack(struct build *b, const char *name,
+		       struct instance *inst, struct stack **out)
+{
+	struct stack *st = new_stack(b, name, inst->source);
+
+	if (!st)
+		return PS_ERR_NOMEM;
+	*out = st;
+	return stack_push_hop(b, st, inst);
+}
+
+struct words_ctx {
+	struct build *b;
+	struct stack *st;
+	const char *kind;
+	const struct ini_entry *e;
+	int rc;
+};
+
+static int stack_add_words(struct words_ctx *w, const char *value)
+{
+	char copy[256], *save = NULL, *word;
+
+	snprintf(copy, sizeof(copy), "%s", value);
+	for (word = strtok_r(copy, " \t,", &save); word;
+	     word = strtok_r(NULL, " \t,", &save)) {
+		struct instance *inst;
+		char where[SOURCE_MAX];
+
+		ini_where(w->e, where, sizeof(where));
+		if (!strcmp(w->kind, "transport") && !strcmp(word, "direct")) {
+			if (w->st->nhops == 0)
+				w->rc = stack_push_hop(w->b, w->st,
+					find_instance(w->b->s, "transport",
+						      "direct"));
+			else
+				w->rc = build_fail(w->b, NULL, "%s: direct can"
+						   " only be the first hop",
+						   where);
+			if (w->rc)
+				return w->rc;
+			continue;
+		}
+		inst = find_instance(w->b->s, w->kind, word);
+		if (!inst)
+			return w->rc = build_fail(w->b, "define the section or"
+						  " fix the name",
+						  "%s: no [%s %s] section",
+						  where, w->kind, word);
+		if (!strcmp(w->kind, "transport"))
+			w->rc = stack_push_hop(w->b, w->st, inst);
+		else if (push_ptr((void ***)&w->st->trusts, &w->st->ntrusts,
+				  inst) < 0)
+			w->rc = err_nomem(w->b->err);
+		if (w->rc)
+			return w->rc;
+	}
+	return PS_OK;
+}
+
+static int read_stack_section(struct build *b, struct ini_section *sec)
+{
+	static const char *const kinds[] = { "transport", "trust" };
+	char where[SOURCE_MAX], what[200];
+	struct words_ctx w = { .b = b };
+
+	snprintf(where, sizeof(where), "%s:%d", sec->file, sec->line);
+	if (!strcmp(sec->name, "direct") || !strcmp(sec->name, "default"))
+		return build_fail(b, "pick another name", "%s: [stack %s]: the"
+				  " name is reserved", where, sec->name);
+	w.st = new_stack(b, sec->name, where);
+	if (!w.st)
+		return PS_ERR_NOMEM;
+	w.st->origin = STACK_SECTION;
+	for (size_t k = 0; k < 2; k++) {
+		w.kind = kinds[k];
+		for (size_t i = 0; i < sec->n; i++) {
+			w.e = &sec->entries[i];
+			if (strcmp(w.e->key, w.kind))
+				continue;
+			sec->entries[i].used = 1;
+			if (stack_add_words(&w, w.e->value))
+				return w.rc;
+		}
+	}
+	if (w.st->nhops == 0 &&
+	    stack_push_hop(b, w.st, find_instance(b->s, "transport", "direct")))
+		return PS_ERR_NOMEM;
+	snprintf(what, sizeof(what), "[stack %s]", sec->name);
+	return modconfig_check_unknown(sec, what, b->err);
+}
+
+/*
+ * The one-proxy stacks from [default] and the environment: their
+ * sections are synthetic, with sources naming the variable or line.
+ */
+static int add_proxy_source(struct build *b, const char *inst_name,
+			    const struct setting *url,
+			    const struct setting *user,
+			    const struct setting *pw,
+			    const struct setting *pw_file,
+			    struct stack **out)
+{
+	struct snapshot *s = b->s;
+	struct instance *inst;
+	const char *module;
+	int rc = 0;
+
+	module = url_proxy_module(url->value);
+	if (!module)
+		return build_fail(b, "use http://, https://, socks5:// or a"
+				  " PAC URL",
+				  "%s: unsupported proxy URL scheme in %s",
+				  url->source, url->source);
+	rc |= ini_add(&s->synthetic, "transport", inst_name, "url", url->value,
+		      url->source, 0);
+	if (user && user->value)
+		rc |= ini_add(&s->synthetic, "transport", inst_name,
+			      "username", user->value, user->source, 0);
+	if (pw && pw->value)
+		rc |= ini_add(&s->synthetic, "transport", inst_name,
+			      "password", pw->value, pw->source, 0);
+	if (pw_file && pw_file->value)
+		rc |= ini_add(&s->synthetic, "transport", inst_name,
+			      "password_file", pw_file->value,
+			      pw_file->source, 0);
+	if (rc)
+		return err_nomem(b->err);
+	rc = add_instance(b, &s->synthetic, "transport", inst_name, module,
+			  &inst);
+	if (rc != PS_OK)
+		return rc;
+	return proxy_stack(b, inst_name, inst, out);
+}
+
+static int add_env_proxy(struct build *b, const char *name,
+			 const struct env_value *v, struct stack **out)
+{
+	struct setting url = { 0 };
+	int rc;
+
+	if (!v->value)
+		return PS_OK;
+	if (setting_from_env(&url, v))
+		return err_nomem(b->err);
+	url.secret = 1;
+	rc = add_proxy_source(b, name, &url, NULL, NULL, NULL, out);
+	setting_free(&url);
+	return rc;
+}
+
+static int add_stacks(struct build *b)
+{
+	struct snapshot *s = b->s;
+	int rc;
+
+	rc = add_instance(b, &s->synthetic, "transport", "direct", "direct",
+			  NULL);
+	if (rc == PS_OK) {
+		s->direct_stack = new_stack(b, "direct", "built in");
+		if (!s->direct_stack)
+			return PS_ERR_NOMEM;
+		rc = stack_push_hop(b, s->direct_stack,
+				    find_instance(s, "transport", "direct"));
+	}
+	if (rc == PS_OK)
+		rc = add_configured_sections(b);
+	if (rc == PS_OK && s->proxy_url.value)
+		rc = add_proxy_source(b, "default", &s->proxy_url,
+				      &s->proxy_username, &s->proxy_password,
+				      &s->proxy_password_file,
+				      &s->default_stack);
+	if (rc == PS_OK)
+		rc = add_env_proxy(b, "env-https", &s->env.https_proxy,
+				   &s->env_https_stack);
+	if (rc == PS_OK)
+		rc = add_env_proxy(b, "env-http", &s->env.http_proxy,
+				   &s->env_http_stack);
+	if (rc == PS_OK)
+		rc = add_env_proxy(b, "env-all", &s->env.all_proxy,
+				   &s->env_all_stack);
+	for (size_t i = 0; rc == PS_OK && i < s->doc.nsections; i++)
+		if (!strcmp(s->doc.sections[i].kind, "stack"))
+			rc = read_stack_section(b, &s->doc.sections[i]);
+	return rc;
+}
+
+struct stack *snapshot_find_stack(const struct snapshot *s, const char *name)
+{
+	if (!strcmp(name, "direct"))
+		return s->direct_stack;
+	if (!strcmp(name, "default"))
+		return s->default_stack;
+	/* [stack NAME] sections win over a transport used alone. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->nstacks; i++)
+			if (s->stacks[i]->origin ==
+				    (pass ? STACK_TRANSPORT : STACK_SECTION) &&
+			    !strcmp(s->stacks[i]->name, name))
+				return s->stacks[i];
+	return NULL;
+}
+
+/* A route may name a [transport NAME] directly: a stack of that hop. */
+static struct stack *find_or_make_stack(struct build *b, const char *name)
+{
+	struct stack *st = snapshot_find_stack(b->s, name);
+	struct instance *inst;
+
+	if (st || !(inst = find_instance(b->s, "transport", name)))
+		return st;
+	if (proxy_stack(b, name, inst, &st) != PS_OK)
+		return NULL;
+	st->origin = STACK_TRANSPORT;
+	return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* routes                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char *const class_names[RC_COUNT] = {
+	"resolve", "connect", "timeout", "proxy_auth", "proxy_denied",
+	"proxy_protocol", "tls_verify", "tls", "websocket", "unsupported",
+	"default",
+};
+
+const char *result_class_name(enum result_class rc)
+{
+	return rc < RC_COUNT ? class_names[rc] : "default";
+}
+
+enum result_class result_class_of(int code)
+{
+	switch (code) {
+	case PS_ERR_RESOLVE: return RC_RESOLVE;
+	case PS_ERR_CONNECT: return RC_CONNECT;
+	case PS_ERR_TIMEOUT: return RC_TIMEOUT;
+	case PS_ERR_PROXY_AUTH: return RC_PROXY_AUTH;
+	case PS_ERR_PROXY_DENIED: return RC_PROXY_DENIED;
+	case PS_ERR_PROXY_PROTOCOL: return RC_PROXY_PROTOCOL;
+	case PS_ERR_TLS_VERIFY: return RC_TLS_VERIFY;
+	case PS_ERR_TLS: return RC_TLS;
+	case PS_ERR_WEBSOCKET:
+	case PS_ERR_WEBSOCKET_HANDSHAKE: return RC_WEBSOCKET;
+	case PS_ERR_UNSUPPORTED: return RC_UNSUPPORTED;
+	default: return RC_DEFAULT;
+	}
+}
+
+/* "[timeout=next connect=next proxy_auth=die default=die]" */
+static int parse_bracket_control(struct route_line *rl, char *text,
+				 char *bad, size_t badsz)
+{
+	unsigned char dflt = ACT_DIE;
+	int given[RC_COUNT] = { 0 };
+	char *save = NULL, *word;
+
+	for (word = strtok_r(text, " \t", &save); word;
+	     word = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(word, '=');
+		size_t c;
+
+		if (!eq)
+			goto bad_word;
+		*eq = '\0';
+		for (c = 0; c < RC_COUNT; c++)
+			if (!strcmp(word, class_names[c]))
+				break;
+		if (c == RC_COUNT || given[c])
+			goto bad_word;
+		given[c] = 1;
+		if (!strcmp(eq + 1, "next"))
+			rl->action[c] = ACT_NEXT;
+		else if (!strcmp(eq + 1, "die"))
+			rl->action[c] = ACT_DIE;
+		else
+			goto bad_word;
+		if (c == RC_DEFAULT)
+			dflt = rl->action[c];
+		continue;
+bad_word:
+		if (eq)
+			*eq = '=';
+		snprintf(bad, badsz, "%s", word);
+		return -1;
+	}
+	for (size_t c = 0; c < RC_COUNT; c++)
+		if (!given[c])
+			rl->action[c] = dflt;
+	return 0;
+}
+
+static int parse_route_line(struct build *b, struct route_line *rl,
+			    const struct ini_entry *e)
+{
+	char copy[256], bad[64] = "", *name, *control, *save = NULL;
+	unsigned char act = ACT_NEXT;
+
+	ini_where(e, rl->source, sizeof(rl->source));
+	snprintf(copy, sizeof(copy), "%s", e->value);
+	control = strchr(copy, '[');
+	if (control) {
+		char *close = strchr(control, ']');
+
+		if (!close || close[1])
+			return build_fail(b, "write stack = NAME [class=next"
+					  " ... default=die]",
+					  "%s: unterminated [...] control",
+					  rl->source);
+		*close = '\0';
+		*control++ = '\0';
+	}
+	name = strtok_r(copy, " \t", &save);
+	if (!name)
+		return build_fail(b, "write stack = NAME [sufficient|requisite]",
+				  "%s: stack line names no stack", rl->source);
+	rl->stack = find_or_make_stack(b, name);
+	if (!rl->stack && b->err && b->err->code == PS_ERR_NOMEM)
+		return PS_ERR_NOMEM;
+	if (!rl->stack)
+		return build_fail(b, "define [stack NAME] or [transport NAME],"
+				  " or use direct",
+				  "%s: no stack or transport named '%.64s'",
+				  rl->source, name);
+	if (control) {
+		snprintf(rl->control, sizeof(rl->control), "[%.60s]", control);
+		if (strtok_r(NULL, " \t", &save) ||
+		    parse_bracket_control(rl, control, bad, sizeof(bad)))
+			return build_fail(b, "classes: resolve connect timeout"
+					  " proxy_auth proxy_denied"
+					  " proxy_protocol tls_verify tls"
+					  " websocket unsupported default;"
+					  " actions: next die",
+					  "%s: bad control '%s'", rl->source,
+					  bad);
+		return PS_OK;
+	}
+	control = strtok_r(NULL, " \t", &save);
+	if (control && !strcmp(control, "requisite"))
+		act = ACT_DIE;
+	else if (control && strcmp(control, "sufficient"))
+		return build_fail(b, "use sufficient, requisite or [...]",
+				  "%s: unknown control '%.32s'", rl->source,
+				  control);
+	if (strtok_r(NULL, " \t", &save))
+		return build_fail(b, NULL, "%s: extra words after the control",
+				  rl->source);
+	snprintf(rl->control, sizeof(rl->control), "%s",
+		 control ? control : "sufficient");
+	memset(rl->action, act, sizeof(rl->action));
+	return PS_OK;
+}
+
+static int read_route_section(struct build *b, struct ini_section *sec,
+			      struct route *r)
+{
+	struct ini_entry *match, *select;
+	char what[200], why[128];
+	int rc;
+
+	snprintf(r->source, sizeof(r->source), "%s:%d", sec->file, sec->line);
+	r->name = strdup(sec->name);
+	if (!r->name)
+		return err_nomem(b->err);
+	match = ini_get(sec, "match");
+	if (!match)
+		return build_fail(b, "add match = host patterns",
+				  "%s: [route %s] has no match key", r->source,
+				  sec->name);
+	ini_where(match, what, sizeof(what));
+	if (hostmatch_validate(match->value, why, sizeof(why)))
+		return build_fail(b, "see ROUTES in proxystack.conf(5)",
+				  "%s: match: %s", what, why);
+	r->match = match->value;
+	select = ini_get(sec, "select");
+	if (select) {
+		r->select = find_instance(b->s, "select", select->value);
+		if (!r->select)
+			return build_fail(b, NULL, "%s: no [select %.64s]"
+					  " section", r->source, select->value);
+	}
+	for (size_t i = 0; i < sec->n; i++) {
+		struct ini_entry *e = &sec->entries[i];
+		struct route_line *grown;
+
+		if (strcmp(e->key, "stack"))
+			continue;
+		e->used = 1;
+		if (r->select)
+			return build_fail(b, "use either select or stack lines",
+					  "%s: [route %s] has both select and"
+					  " stack lines", r->source, r->name);
+		grown = realloc(r->lines, (r->nlines + 1) * sizeof(*grown));
+		if (!grown)
+			return err_nomem(b->err);
+		r->lines = grown;
+		memset(&r->lines[r->nlines], 0, sizeof(*grown));
+		rc = parse_route_line(b, &r->lines[r->nlines++], e);
+		if (rc != PS_OK)
+			return rc;
+	}
+	snprintf(what, sizeof(what), "[route %s]", r->name);
+	return modconfig_check_unknown(sec, what, b->err);
+}
+
+static int add_routes(struct build *b)
+{
+	struct snapshot *s = b->s;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->doc.nsections; i++)
+		n += !strcmp(s->doc.sections[i].kind, "route");
+	if (!n)
+		return PS_OK;
+	s->routes = calloc(n, sizeof(*s->routes));
+	if (!s->routes)
+		return err_nomem(b->err);
+	for (size_t i = 0; i < s->doc.nsections; i++) {
+		int rc;
+
+		if (strcmp(s->doc.sections[i].kind, "route"))
+			continue;
+		rc = read_route_section(b, &s->doc.sections[i],
+					&s->routes[s->nroutes++]);
+		if (rc != PS_OK)
+			return rc;
+	}
+	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
+		   ps_error *err)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct build b = { .s = s, .err = err, .p = p };
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return err_nomem(err);
+	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->tls_lock, NULL);
+	s->lg = p->lg;
+	s->env_prefix = strdup(p->env_prefix ? p->env_prefix : "PROXYSTACK_");
+	if (!s->env_prefix ||
+	    env_read(&s->env, s->env_prefix, p->env_lookup, p->env_user)) {
+		snapshot_unref(s);
+		return err_nomem(err);
+	}
+	rc = ini_load_dir(p->conf_dir, p->conf_dir_missing_ok, &s->doc, err);
+	if (rc == PS_OK)
+		rc = read_global(&b);
+	if (rc == PS_OK)
+		rc = read_default(&b);
+	if (rc == PS_OK)
+		rc = add_stacks(&b);
+	if (rc == PS_OK)
+		rc = add_routes(&b);
+	/* Sections of kinds nobody reads would be silently ignored. */
+	if (rc != PS_OK) {
+		snapshot_unref(s);
+		return rc;
+	}
+	*out = s;
+	return PS_OK;
+}
+
+struct snapshot *snapshot_ref(struct snapshot *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+static void free_instances(struct snapshot *s)
+{
+	/* Unconfigure in reverse order of creation. */
+	for (size_t i = s->ninstances; i-- > 0;) {
+		struct instance *inst = s->instances[i];
+
+		if (inst->configured && inst->mod->ops.unconfigure)
+			inst->mod->ops.unconfigure(inst->state);
+		free(inst->kind);
+		free(inst->name);
+		free(inst->display);
+		free(inst->proxy_host);
+		free(inst);
+	}
+	free(s->instances);
+}
+
+static void free_stacks_and_routes(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->nstacks; i++) {
+		free(s->stacks[i]->hops);
+		free(s->stacks[i]->trusts);
+		free(s->stacks[i]->name);
+		free(s->stacks[i]);
+	}
+	free(s->stacks);
+	for (size_t i = 0; i < s->nroutes; i++) {
+		free(s->routes[i].name);
+		free(s->routes[i].lines);
+	}
+	free(s->routes);
+}
+
+void snapshot_unref(struct snapshot *s)
+{
+	struct setting *settings[] = {
+		&s->module_path, &s->connect_timeout, &s->ws_ping_interval,
+		&s->ca_file, &s->client_cert_file, &s->client_key_file,
+		&s->insecure_tls, &s->proxy_url, &s->proxy_username,
+		&s->proxy_password, &s->proxy_password_file, &s->no_proxy,
+	};
+
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	tls_cache_free(s);
+	free_instances(s);
+	free_stacks_and_routes(s);
+	for (size_t i = 0; i < s->nmodules; i++)
+		loader_close(s->modules[i]);
+	free(s->modules);
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		setting_free(settings[i]);
+	ini_doc_free(&s->doc);
+	ini_doc_free(&s->synthetic);
+	env_free(&s->env);
+	free(s->env_prefix);
+	pthread_mutex_destroy(&s->tls_lock);
+	free(s);
+}

@@ -1,0 +1,568 @@
+/*
+ * tls.c - the destination TLS layer: OpenSSL over any layer below.
+ *
+ * States are OpenSSL's own (SSL_connect is restartable); this file maps
+ * its retry signals to ours through a BIO whose read and write call the
+ * layer below, and turns verification failures into errors a person can
+ * act on.
+ */
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "error.h"
+#include "tls.h"
+
+struct ps_trust {
+	X509_STORE *store;
+	int failed;
+	char why[256];
+};
+
+/* One cached SSL_CTX per distinct trust and client identity. */
+struct tls_cache_entry {
+	struct tls_cache_entry *next;
+	char *key;
+	SSL_CTX *ctx;
+};
+
+/* First verification failure, recorded by the verify callback. */
+struct tls_verify_info {
+	int error;
+	int depth;
+	char subject[256];
+	char issuer[256];
+};
+
+struct tls_state {
+	SSL *ssl;
+	struct tls_verify_info verify;
+	int verify_index_set;
+};
+
+static int verify_info_index = -1;
+static BIO_METHOD *layer_bio_method;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* ------------------------------------------------------------------ */
+/* the BIO that runs over the layer below                              */
+/* ------------------------------------------------------------------ */
+
+static int layer_bio_write(BIO *bio, const char *data, size_t len,
+			   size_t *written)
+{
+	ps_layer *layer = BIO_get_data(bio);
+	int rc;
+
+	BIO_clear_retry_flags(bio);
+	rc = ps_layer_send_below(layer, data, len, written);
+	if (rc == PS_OK)
+		return 1;
+	if (rc == PS_AGAIN)
+		BIO_set_retry_write(bio);
+	return 0;
+}
+
+static int layer_bio_read(BIO *bio, char *data, size_t len, size_t *nread)
+{
+	ps_layer *layer = BIO_get_data(bio);
+	int rc;
+
+	BIO_clear_retry_flags(bio);
+	rc = ps_layer_recv_below(layer, data, len, nread);
+	if (rc == PS_OK)
+		return *nread > 0;	/* 0 bytes: end of stream */
+	if (rc == PS_AGAIN)
+		BIO_set_retry_read(bio);
+	return 0;
+}
+
+static long layer_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	(void)bio;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int layer_bio_create(BIO *bio)
+{
+	BIO_set_init(bio, 1);
+	return 1;
+}
+
+static void tls_init_once(void)
+{
+	verify_info_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	layer_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+					"proxystack layer");
+	if (!layer_bio_method)
+		return;
+	BIO_meth_set_write_ex(layer_bio_method, layer_bio_write);
+	BIO_meth_set_read_ex(layer_bio_method, layer_bio_read);
+	BIO_meth_set_ctrl(layer_bio_method, layer_bio_ctrl);
+	BIO_meth_set_create(layer_bio_method, layer_bio_create);
+}
+
+/* ------------------------------------------------------------------ */
+/* trust (host services for trust modules)                             */
+/* ------------------------------------------------------------------ */
+
+static int trust_fail(ps_trust *trust, const char *what, const char *path)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	trust->failed = 1;
+	snprintf(trust->why, sizeof(trust->why), "cannot load %s %s: %s", what,
+		 path, e ? ERR_reason_error_string(e) : "unknown error");
+	ERR_clear_error();
+	return PS_ERR_CONFIG;
+}
+
+int ps_trust_add_ca_file(ps_trust *trust, const char *path)
+{
+	if (X509_STORE_load_file(trust->store, path) != 1)
+		return trust_fail(trust, "CA file", path);
+	return PS_OK;
+}
+
+int ps_trust_add_ca_dir(ps_trust *trust, const char *path)
+{
+	if (X509_STORE_load_path(trust->store, path) != 1)
+		return trust_fail(trust, "CA directory", path);
+	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* SSL_CTX per trust configuration, cached in the snapshot             */
+/* ------------------------------------------------------------------ */
+
+static const struct stack *conn_stack(const struct ps_conn *conn)
+{
+	return conn->choice.lines[conn->line].stack;
+}
+
+static int tls_fail_openssl(ps_layer *layer, int code, const char *hint,
+			    const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char reason[256];
+
+	ERR_error_string_n(e, reason, sizeof(reason));
+	ERR_clear_error();
+	return ps_layer_fail(layer, code, hint, "%s: %s", what,
+			     e ? reason : "unknown error");
+}
+
+static int ctx_load_trust(ps_layer *layer, SSL_CTX *ctx)
+{
+	struct ps_conn *conn = layer->conn;
+	const struct stack *st = conn_stack(conn);
+	ps_trust trust = { .store = SSL_CTX_get_cert_store(ctx) };
+
+	if (conn->opt.ca_file) {
+		if (SSL_CTX_load_verify_file(ctx, conn->opt.ca_file) != 1)
+			return tls_fail_openssl(layer, PS_ERR_CONFIG,
+						"check ca_file / --ca-file",
+						conn->opt.ca_file);
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		return tls_fail_openssl(layer, PS_ERR_TLS, NULL,
+					"cannot load the system CA store");
+	}
+	for (size_t i = 0; i < st->ntrusts; i++) {
+		const struct instance *t = st->trusts[i];
+
+		if (!t->mod->ops.add_trust)
+			continue;
+		if (t->mod->ops.add_trust(t->state, &trust,
+					  layer->target_host) != PS_OK)
+			return ps_layer_fail(layer, PS_ERR_CONFIG, NULL,
+					     "trust %s: %s", t->name,
+					     trust.failed ? trust.why
+							  : "failed");
+	}
+	return PS_OK;
+}
+
+static int ctx_load_identity(ps_layer *layer, SSL_CTX *ctx)
+{
+	const struct conn_options *o = &layer->conn->opt;
+
+	if (!o->client_cert_file)
+		return PS_OK;
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->client_cert_file) != 1)
+		return tls_fail_openssl(layer, PS_ERR_CONFIG,
+					"check client_cert_file / --cert",
+					o->client_cert_file);
+	if (SSL_CTX_use_PrivateKey_file(ctx, o->client_key_file,
+					SSL_FILETYPE_PEM) != 1)
+		return tls_fail_openssl(layer, PS_ERR_CONFIG,
+					"check client_key_file / --key",
+					o->client_key_file);
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		return tls_fail_openssl(layer, PS_ERR_CONFIG,
+					"the key must belong to the certificate",
+					"client certificate and key");
+	return PS_OK;
+}
+
+static int new_ssl_ctx(ps_layer *layer, SSL_CTX **out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int rc;
+
+	*out = NULL;
+	if (!ctx)
+		return tls_fail_openssl(layer, PS_ERR_NOMEM, NULL, "SSL_CTX_new");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * Many servers end with a TCP close and no close_notify; the
+	 * channel is a byte stream whose framing is the application's, so
+	 * such an end reads as end of stream, as it would over TCP.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	rc = ctx_load_trust(layer, ctx);
+	if (rc == PS_OK)
+		rc = ctx_load_identity(layer, ctx);
+	if (rc != PS_OK) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
+	*out = ctx;
+	return PS_OK;
+}
+
+/* What makes two connections' SSL_CTXs interchangeable. */
+static char *cache_key(ps_layer *layer)
+{
+	const struct conn_options *o = &layer->conn->opt;
+	const struct stack *st = conn_stack(layer->conn);
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s|%s|%s|%s|%s", o->ca_file ? o->ca_file : "",
+		   o->client_cert_file ? o->client_cert_file : "",
+		   o->client_key_file ? o->client_key_file : "", st->name,
+		   st->ntrusts ? layer->target_host : "");
+	return buf_steal(&b);
+}
+
+static int get_ssl_ctx(ps_layer *layer, SSL_CTX **out)
+{
+	struct snapshot *snap = layer->conn->snap;
+	struct tls_cache_entry *e;
+	char *key = cache_key(layer);
+	int rc = PS_OK;
+
+	if (!key)
+		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
+	pthread_mutex_lock(&snap->tls_lock);
+	for (e = snap->tls_cache; e; e = e->next)
+		if (!strcmp(e->key, key))
+			break;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			rc = ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
+					   "out of memory");
+		else
+			rc = new_ssl_ctx(layer, &e->ctx);
+		if (rc == PS_OK) {
+			e->key = key;
+			key = NULL;
+			e->next = snap->tls_cache;
+			snap->tls_cache = e;
+		} else {
+			free(e);
+			e = NULL;
+		}
+	}
+	if (e) {
+		SSL_CTX_up_ref(e->ctx);
+		*out = e->ctx;
+	}
+	pthread_mutex_unlock(&snap->tls_lock);
+	free(key);
+	return rc;
+}
+
+void tls_cache_free(struct snapshot *s)
+{
+	struct tls_cache_entry *e = s->tls_cache, *next;
+
+	for (; e; e = next) {
+		next = e->next;
+		SSL_CTX_free(e->ctx);
+		free(e->key);
+		free(e);
+	}
+	s->tls_cache = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* the layer                                                           */
+/* ------------------------------------------------------------------ */
+
+static int record_verify_failure(int ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		store, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_verify_info *vi = SSL_get_ex_data(ssl, verify_info_index);
+	X509 *cert = X509_STORE_CTX_get_current_cert(store);
+
+	if (!ok && vi && !vi->error) {
+		vi->error = X509_STORE_CTX_get_error(store);
+		vi->depth = X509_STORE_CTX_get_error_depth(store);
+		if (cert) {
+			X509_NAME_oneline(X509_get_subject_name(cert),
+					  vi->subject, sizeof(vi->subject));
+			X509_NAME_oneline(X509_get_issuer_name(cert),
+					  vi->issuer, sizeof(vi->issuer));
+		}
+	}
+	return ok;
+}
+
+static int set_alpn(SSL *ssl, const char *list)
+{
+	unsigned char wire[256];
+	size_t n = 0;
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 0 || len > 255 || n + 1 + len > sizeof(wire))
+			return -1;
+		wire[n++] = (unsigned char)len;
+		memcpy(wire + n, p, len);
+		n += len;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return SSL_set_alpn_protos(ssl, wire, (unsigned)n) == 0 ? 0 : -1;
+}
+
+static int tls_configure_ssl(ps_layer *layer, struct tls_state *ts)
+{
+	const struct conn_options *o = &layer->conn->opt;
+	const char *host = layer->target_host;
+	int is_ip = layer->conn->dest.host_is_ip;
+	BIO *bio;
+
+	SSL_set_ex_data(ts->ssl, verify_info_index, &ts->verify);
+	if (o->insecure) {
+		SSL_set_verify(ts->ssl, SSL_VERIFY_NONE, NULL);
+		ps_layer_log(layer, PS_LOG_WARN, "insecure_tls: the certificate"
+			     " of %s is NOT verified", host);
+	} else {
+		SSL_set_verify(ts->ssl, SSL_VERIFY_PEER, record_verify_failure);
+		if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(
+				    SSL_get0_param(ts->ssl), host) != 1
+			  : SSL_set1_host(ts->ssl, host) != 1)
+			return tls_fail_openssl(layer, PS_ERR_TLS, NULL,
+						"cannot set the name to verify");
+	}
+	/* SNI carries names only, never addresses (RFC 6066). */
+	if (!is_ip && SSL_set_tlsext_host_name(ts->ssl, host) != 1)
+		return tls_fail_openssl(layer, PS_ERR_TLS, NULL, "SNI");
+	if (o->alpn && set_alpn(ts->ssl, o->alpn))
+		return ps_layer_fail(layer, PS_ERR_USAGE, "e.g. h2,http/1.1",
+				     "bad ALPN list");
+	bio = BIO_new(layer_bio_method);
+	if (!bio)
+		return tls_fail_openssl(layer, PS_ERR_NOMEM, NULL, "BIO_new");
+	BIO_set_data(bio, layer);
+	SSL_set_bio(ts->ssl, bio, bio);
+	SSL_set_connect_state(ts->ssl);
+	return PS_OK;
+}
+
+static int tls_open(ps_layer *layer, void *instance, void **state)
+{
+	struct tls_state *ts;
+	SSL_CTX *ctx = NULL;
+	int rc;
+
+	(void)instance;
+	pthread_once(&tls_once, tls_init_once);
+	if (!layer_bio_method || verify_info_index < 0)
+		return ps_layer_fail(layer, PS_ERR_TLS, NULL,
+				     "OpenSSL initialisation failed");
+	ts = calloc(1, sizeof(*ts));
+	if (!ts)
+		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
+	*state = ts;
+	rc = get_ssl_ctx(layer, &ctx);
+	if (rc != PS_OK)
+		return rc;
+	ts->ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);
+	if (!ts->ssl)
+		return tls_fail_openssl(layer, PS_ERR_NOMEM, NULL, "SSL_new");
+	return tls_configure_ssl(layer, ts);
+}
+
+static const char *verify_hint(int error)
+{
+	switch (error) {
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return "the certificate does not name this host: connect by a"
+		       " name it lists, or fix the server's certificate";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "renew the certificate (or check this machine's clock)";
+	default:
+		return "trust the issuer with ca_file or --ca-file; behind a"
+		       " TLS-inspecting proxy, add its root CA with a"
+		       " tls-intercept-trust module";
+	}
+}
+
+static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
+{
+	const struct tls_verify_info *vi = &ts->verify;
+	long res = SSL_get_verify_result(ts->ssl);
+	int error = vi->error ? vi->error : (int)res;
+
+	ERR_clear_error();
+	return ps_layer_fail(layer, PS_ERR_TLS_VERIFY, verify_hint(error),
+			     "certificate verify failed for %s: %s"
+			     " (depth %d, subject %s, issuer %s)",
+			     layer->target_host,
+			     X509_verify_cert_error_string(error), vi->depth,
+			     vi->subject[0] ? vi->subject : "?",
+			     vi->issuer[0] ? vi->issuer : "?");
+}
+
+/* Map an SSL_get_error() result; 'what' names the operation. */
+static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
+		      const char *what)
+{
+	int err = SSL_get_error(ts->ssl, ret);
+
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		/* The layer below recorded what to wait for. */
+		return PS_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return PS_OK;
+	case SSL_ERROR_SSL:
+		if (ts->verify.error ||
+		    SSL_get_verify_result(ts->ssl) != X509_V_OK)
+			return tls_fail_verify(layer, ts);
+		return tls_fail_openssl(layer, PS_ERR_TLS,
+					"is the destination speaking TLS on"
+					" this port?", what);
+	default:
+		/* The layer below failed (its error is kept) or closed. */
+		ERR_clear_error();
+		return ps_layer_fail(layer, PS_ERR_TLS,
+				     "is the destination speaking TLS on this"
+				     " port?", "%s: connection closed by %s",
+				     what, layer->target_host);
+	}
+}
+
+static int tls_connect(ps_layer *layer, void *state)
+{
+	struct tls_state *ts = state;
+	const unsigned char *alpn = NULL;
+	unsigned alpn_len = 0;
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_connect(ts->ssl);
+	if (ret != 1) {
+		int rc = tls_result(layer, ts, ret, "TLS handshake");
+
+		return rc == PS_OK ? ps_layer_fail(layer, PS_ERR_TLS, NULL,
+						   "TLS handshake: peer closed")
+				   : rc;
+	}
+	SSL_get0_alpn_selected(ts->ssl, &alpn, &alpn_len);
+	ps_layer_set_detail(layer, "%s %s%s%.*s%s", SSL_get_version(ts->ssl),
+			    SSL_get_cipher_name(ts->ssl),
+			    alpn_len ? " alpn " : "", (int)alpn_len,
+			    alpn ? (const char *)alpn : "",
+			    layer->conn->opt.insecure ? " (NOT verified)"
+						      : " verified");
+	return PS_OK;
+}
+
+static int tls_send(ps_layer *layer, void *state, const void *buf,
+		    size_t len, size_t *n)
+{
+	struct tls_state *ts = state;
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_write_ex(ts->ssl, buf, len, n);
+	if (ret == 1)
+		return PS_OK;
+	ret = tls_result(layer, ts, ret, "TLS write");
+	return ret == PS_OK ? ps_layer_fail(layer, PS_ERR_IO, NULL,
+					    "TLS write after close") : ret;
+}
+
+static int tls_recv(ps_layer *layer, void *state, void *buf, size_t len,
+		    size_t *n)
+{
+	struct tls_state *ts = state;
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_read_ex(ts->ssl, buf, len, n);
+	if (ret == 1)
+		return PS_OK;
+	*n = 0;
+	return tls_result(layer, ts, ret, "TLS read");
+}
+
+static int tls_shutdown_write(ps_layer *layer, void *state)
+{
+	struct tls_state *ts = state;
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_shutdown(ts->ssl);
+	if (ret < 0) {
+		ret = tls_result(layer, ts, ret, "TLS close_notify");
+		if (ret != PS_OK)
+			return ret;
+	}
+	/* close_notify is out: half-close the transport too. */
+	return layer_shutdown_write(&layer->conn->layers[layer->hop - 1]);
+}
+
+static void tls_close(ps_layer *layer, void *state)
+{
+	struct tls_state *ts = state;
+
+	(void)layer;
+	if (!ts)
+		return;
+	SSL_free(ts->ssl);
+	free(ts);
+}
+
+const struct ps_module_ops tls_layer_ops = {
+	.open = tls_open,
+	.connect = tls_connect,
+	.send = tls_send,
+	.recv = tls_recv,
+	.shutdown_write = tls_shutdown_write,
+	.close = tls_close,
+};

@@ -1,0 +1,20 @@
+/*
+ * tls.h - end-to-end TLS to the destination (internal).
+ *
+ * The tls layer runs OpenSSL over the layer below through a custom BIO,
+ * so the same code serves TLS over TCP, inside a CONNECT tunnel, and
+ * inside another TLS session (an HTTPS proxy).  Trust: the connection's
+ * ca_file, else [global] ca_file, else the system store; plus what the
+ * stack's trust modules add.  Verification is on unless insecure_tls.
+ */
+#ifndef HOST_TLS_H
+#define HOST_TLS_H
+
+#include "snapshot.h"
+
+struct ps_trust;
+
+/* Free the snapshot's cached SSL_CTXs (snapshot teardown). */
+void tls_cache_free(struct snapshot *s);
+
+#endif

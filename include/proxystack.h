@@ -1,0 +1,336 @@
+/*
+ * proxystack.h - the host API of libproxystack.
+ *
+ * An agent creates one context (ps_ctx) from a configuration directory,
+ * then asks it for channels to destinations named by URL:
+ *
+ *   tcp://host:port     TCP through the configured proxy chain
+ *   tls://host:port     plus end-to-end TLS to the destination
+ *   https://host[:port] same as tls:// with port 443 by default
+ *   ws:// and wss://    plus an RFC 6455 websocket session (websocket issue)
+ *
+ * Two ways to build a channel:
+ *
+ *   blocking      ps_connect() returns a ready connection or NULL.
+ *   non-blocking  ps_conn_start() returns at once; the agent polls the fd
+ *                 that ps_conn_poll() names, for the events it names, with
+ *                 the timeout it names, and calls ps_conn_step() until it
+ *                 returns PS_OK or an error.  Nothing on this path blocks:
+ *                 DNS runs on a helper thread, connects and handshakes are
+ *                 non-blocking state machines.
+ *
+ * Threads: a ps_ctx may be used from any number of threads at once.  A
+ * ps_conn belongs to one thread at a time (no internal locking).
+ *
+ * Errors: every failure fills a ps_error with a stable code, the layer and
+ * hop that failed, a message and a hint a person can act on.  Secrets never
+ * appear in errors, logs or dumps.
+ */
+#ifndef PROXYSTACK_H
+#define PROXYSTACK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Result codes (contract: values never change)                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every function that can fail returns one of these.  PS_OK and PS_AGAIN
+ * are not failures; everything from PS_ERR_CONFIG on is.
+ */
+typedef enum ps_code {
+	PS_OK = 0,                  /* done */
+	PS_AGAIN = 1,               /* non-blocking: poll, then call again */
+	PS_ERR_CONFIG = 10,         /* configuration does not parse or is invalid */
+	PS_ERR_MODULE = 11,         /* a module was refused or failed to load */
+	PS_ERR_RESOLVE = 12,        /* a host name did not resolve */
+	PS_ERR_CONNECT = 13,        /* TCP connect failed (refused, unreachable) */
+	PS_ERR_TIMEOUT = 14,        /* the chain's deadline passed */
+	PS_ERR_PROXY_AUTH = 15,     /* a proxy wants (other) credentials: 407 */
+	PS_ERR_PROXY_DENIED = 16,   /* a proxy refused: 403 and other refusals */
+	PS_ERR_PROXY_PROTOCOL = 17, /* a proxy answered something malformed */
+	PS_ERR_TLS_VERIFY = 18,     /* a certificate did not verify */
+	PS_ERR_TLS = 19,            /* any other TLS failure */
+	PS_ERR_WEBSOCKET_HANDSHAKE = 20, /* the websocket upgrade was refused */
+	PS_ERR_WEBSOCKET = 21,      /* websocket protocol violation / close */
+	PS_ERR_UNSUPPORTED = 22,    /* configured feature not supported (socks, pac) */
+	PS_ERR_USAGE = 23,          /* bad argument from the caller (e.g. bad URL) */
+	PS_ERR_NOMEM = 24,          /* an allocation failed */
+	PS_ERR_IO = 25,             /* read/write failure on an established channel */
+	PS_ERR_INTERNAL = 26        /* a bug: please report */
+} ps_code;
+
+/*
+ * Stable, lower-case name of a code ("proxy-auth", "tls-verify", ...).
+ * Never NULL; unknown values give "unknown".  Thread-safe.
+ */
+const char *ps_code_name(int code);
+
+/*
+ * The proxystack(1) exit status for a code: 0 success, 1 other, 2 usage or
+ * configuration, 3 proxy-auth, 4 proxy-denied, 5 tls-verify, 6 resolve,
+ * connect or timeout, 7 unsupported.  Thread-safe.
+ */
+int ps_code_exit_status(int code);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+#define PS_ERROR_MESSAGE_MAX 512
+#define PS_ERROR_HINT_MAX 256
+#define PS_ERROR_LAYER_MAX 32
+
+/*
+ * A failure, filled by the library, owned by the caller (usually on its
+ * stack).  All strings are NUL-terminated and never hold a secret.
+ */
+typedef struct ps_error {
+	int code;                          /* a ps_code, PS_OK when unset */
+	int hop;                           /* 0-based layer index, -1 if none */
+	char layer[PS_ERROR_LAYER_MAX];    /* module or layer name ("direct", "tls"), or "" */
+	char message[PS_ERROR_MESSAGE_MAX];/* what happened */
+	char hint[PS_ERROR_HINT_MAX];      /* what a person can do about it, or "" */
+} ps_error;
+
+/* Reset *err to "no error" (code PS_OK, hop -1, empty strings). */
+void ps_error_clear(ps_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+enum ps_log_level {
+	PS_LOG_ERROR = 0,
+	PS_LOG_WARN = 1,
+	PS_LOG_INFO = 2,
+	PS_LOG_DEBUG = 3
+};
+
+/*
+ * Log sink.  Called from whichever thread is working (config load, reload,
+ * connection building); it must be thread-safe itself.  'msg' has no
+ * trailing newline, never holds a secret, and is valid only during the call.
+ */
+typedef void (*ps_log_fn)(void *user, int level, const char *msg);
+
+/* ------------------------------------------------------------------ */
+/* Context                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct ps_ctx ps_ctx;
+
+/* Options for ps_ctx_new().  Initialise with ps_ctx_options_init(). */
+typedef struct ps_ctx_options {
+	size_t struct_size;     /* sizeof(ps_ctx_options), set by _init */
+	/*
+	 * Configuration directory.  NULL: $<prefix>CONF_DIR if set, else the
+	 * compiled-in default (/etc/proxystack.d).  Copied.
+	 */
+	const char *conf_dir;
+	/*
+	 * Prefix of the highest-precedence environment variables, e.g.
+	 * "GATEWAY_CONNECT_" reads GATEWAY_CONNECT_PROXY_URL.  NULL means
+	 * "PROXYSTACK_".  Copied.
+	 */
+	const char *env_prefix;
+	ps_log_fn log_fn;       /* NULL: warnings and errors go to stderr */
+	void *log_user;         /* passed to log_fn */
+	int log_level;          /* highest ps_log_level passed on; default WARN */
+	/*
+	 * Do not read the process environment at all (tests, sandboxes).
+	 * Default 0: the environment is read as DESIGN.md describes.
+	 */
+	int ignore_environment;
+} ps_ctx_options;
+
+/* Fill *opts with defaults.  Never fails. */
+void ps_ctx_options_init(ps_ctx_options *opts);
+
+/*
+ * Create a context: read the configuration directory, apply environment
+ * variables, load and configure modules.  Fails closed: on any error
+ * (PS_ERR_CONFIG with file:line in the message, PS_ERR_MODULE) it returns
+ * NULL and fills *err (err may be NULL).  'opts' may be NULL for defaults.
+ * The returned context is released with ps_ctx_free().
+ */
+ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err);
+
+/*
+ * Release a context.  Connections still open keep the configuration
+ * snapshot they were built with alive until they are closed; only then are
+ * its modules unloaded.  NULL is allowed.
+ */
+void ps_ctx_free(ps_ctx *ctx);
+
+/*
+ * Build a new snapshot from the configuration directory and the
+ * environment, and swap it in only if every step succeeded.  On failure the
+ * old snapshot stays and *err says why (file:line).  Open connections are
+ * never affected.  Thread-safe.
+ */
+int ps_ctx_reload(ps_ctx *ctx, ps_error *err);
+
+/*
+ * The chain that a connection to 'url' would use, without connecting or
+ * resolving: layers bottom to top joined by " -> ", each "module" or
+ * "module(proxy-url-without-credentials)", e.g.
+ * "direct -> http-connect(http://proxy:8080) -> tls".  Returns a string the
+ * caller frees with ps_free(), or NULL with *err filled.  Thread-safe.
+ */
+char *ps_ctx_which(ps_ctx *ctx, const char *url, ps_error *err);
+
+/*
+ * The effective configuration as text, one setting a line with the source
+ * it came from (file:line, environment variable, default).  With a
+ * non-NULL 'url', also which route, stack and source were chosen for it
+ * and why.  Secrets are shown as "<redacted>".  Caller frees with
+ * ps_free(); NULL with *err on failure.  Thread-safe.
+ */
+char *ps_ctx_dump_config(ps_ctx *ctx, const char *url, ps_error *err);
+
+/*
+ * Shell export lines (http_proxy, https_proxy, HTTP_PROXY, HTTPS_PROXY,
+ * no_proxy, NO_PROXY) that make child processes use the proxy this
+ * context would use for 'url'; credentials are included, as those
+ * variables require, so treat the text as a secret.  Caller frees with
+ * ps_free(); NULL with *err on failure.  Thread-safe.
+ */
+char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err);
+
+/*
+ * One line per module found in the module path: name, ABI, phases,
+ * status ("ok" or why it was refused).  Caller frees with ps_free().
+ * Thread-safe.
+ */
+char *ps_ctx_list_modules(ps_ctx *ctx, ps_error *err);
+
+/* Free memory returned by this library.  NULL is allowed. */
+void ps_free(void *p);
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                         */
+/* ------------------------------------------------------------------ */
+
+typedef struct ps_conn ps_conn;
+
+/* One completed step of a chain, reported to ps_connect_options.on_step. */
+typedef struct ps_step {
+	int hop;                /* 0-based layer index */
+	const char *layer;      /* layer name, e.g. "direct", "tls" */
+	const char *detail;     /* e.g. "127.0.0.1:8443", "TLSv1.3 ..." ; may be "" */
+	long elapsed_us;        /* microseconds since the chain started */
+} ps_step;
+
+typedef void (*ps_step_fn)(void *user, const ps_step *step);
+
+/* Options for one connection.  Initialise with ps_connect_options_init(). */
+typedef struct ps_connect_options {
+	size_t struct_size;      /* sizeof(ps_connect_options), set by _init */
+	/*
+	 * Destination TLS overrides; NULL/0 means "as configured".  Strings are
+	 * copied during ps_connect()/ps_conn_start().
+	 */
+	const char *ca_file;         /* trust only this CA bundle */
+	const char *client_cert_file;/* mutual TLS: our certificate (PEM) */
+	const char *client_key_file; /* mutual TLS: its key (PEM) */
+	int insecure_tls;            /* 1: skip verification (logged as a warning) */
+	const char *alpn;            /* comma-separated ALPN list, e.g. "h2,http/1.1" */
+	int timeout_ms;              /* whole chain; 0: the configured connect_timeout */
+	ps_step_fn on_step;          /* called as each layer completes; may be NULL */
+	void *step_user;             /* passed to on_step */
+} ps_connect_options;
+
+/* Fill *opts with defaults.  Never fails. */
+void ps_connect_options_init(ps_connect_options *opts);
+
+/*
+ * Build a channel to 'url' and return it ready, or NULL with *err filled.
+ * Blocks at most the chain timeout.  'opts' may be NULL.  The connection
+ * keeps the context's current snapshot alive until ps_conn_close().
+ * Thread-safe with respect to 'ctx'.
+ */
+ps_conn *ps_connect(ps_ctx *ctx, const char *url,
+		    const ps_connect_options *opts, ps_error *err);
+
+/*
+ * Start building a channel without blocking.  Returns a connection in
+ * progress (drive it with ps_conn_step()), or NULL with *err filled for
+ * errors found before any I/O (bad URL, no route).  A connection started
+ * this way stays non-blocking: ps_conn_read()/ps_conn_write() return
+ * PS_AGAIN instead of waiting.
+ */
+ps_conn *ps_conn_start(ps_ctx *ctx, const char *url,
+		       const ps_connect_options *opts, ps_error *err);
+
+/* What to wait for before calling ps_conn_step/read/write again. */
+typedef struct ps_poll {
+	int fd;          /* file descriptor to poll, -1 if only the timeout matters */
+	short events;    /* POLLIN and/or POLLOUT */
+	int timeout_ms;  /* next deadline from now, -1 if none (established) */
+} ps_poll;
+
+/*
+ * Advance the chain as far as it can go without blocking.  Returns PS_OK
+ * when the channel is ready, PS_AGAIN when it waits for what
+ * ps_conn_poll() says (call again when that fd is ready or the timeout
+ * passed), or an error code (details in ps_conn_error()).  After PS_OK or
+ * an error, further calls return the same result.
+ */
+int ps_conn_step(ps_conn *conn);
+
+/*
+ * Fill *p with what to wait for.  Valid after ps_conn_step(),
+ * ps_conn_read() or ps_conn_write() returned PS_AGAIN.  The fd is owned by
+ * the connection: poll it, never read, write or close it.
+ */
+void ps_conn_poll(const ps_conn *conn, ps_poll *p);
+
+/*
+ * Read up to 'len' bytes of the channel into 'buf'.  Returns PS_OK with
+ * *nread > 0 for data, PS_OK with *nread == 0 at the peer's orderly end of
+ * stream, PS_AGAIN (non-blocking connections only) or an error code.
+ * Blocking connections wait as long as needed.
+ */
+int ps_conn_read(ps_conn *conn, void *buf, size_t len, size_t *nread);
+
+/*
+ * Write up to 'len' bytes.  Returns PS_OK with *nwritten > 0, PS_AGAIN
+ * (non-blocking only) or an error.  Blocking connections write all of
+ * 'len' before they return PS_OK.
+ */
+int ps_conn_write(ps_conn *conn, const void *buf, size_t len,
+		  size_t *nwritten);
+
+/*
+ * Close our sending side only (TCP half-close, TLS close_notify) and keep
+ * reading.  Returns PS_OK, PS_AGAIN (non-blocking) or an error.
+ */
+int ps_conn_shutdown_write(ps_conn *conn);
+
+/*
+ * The layers that were built, bottom to top, in the ps_ctx_which() format.
+ * Owned by the connection; valid until ps_conn_close().
+ */
+const char *ps_conn_describe(const ps_conn *conn);
+
+/* The error that ended the connection or the last call; owned by 'conn'. */
+const ps_error *ps_conn_error(const ps_conn *conn);
+
+/*
+ * Tear down the layers that were established, top to bottom, release the
+ * connection and its hold on the configuration snapshot.  NULL is allowed.
+ */
+void ps_conn_close(ps_conn *conn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROXYSTACK_H */

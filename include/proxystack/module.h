@@ -1,0 +1,330 @@
+/*
+ * proxystack/module.h - the module ABI: what a transport, trust or select
+ * module exports, and the host services it may call.
+ *
+ * A module is a shared object in the module path that exports exactly one
+ * symbol, PS_MODULE_SYMBOL ("proxystack_module"): a const struct ps_module.
+ * Build it with `pkg-config --cflags --libs proxystack` and libtool
+ * `-module -avoid-version -export-symbols-regex '^proxystack_module$'`.
+ *
+ * Life cycle (all calls come from the host; see proxystack-module(7)):
+ *
+ *   per configuration snapshot   configure() once per section that names
+ *                                the module, unconfigure() when the snapshot
+ *                                dies.  The returned instance is shared,
+ *                                read-only, by every connection of the
+ *                                snapshot and may be used from several
+ *                                threads at once: do not modify it.
+ *   per connection               open() -> connect()... -> send()/recv()...
+ *                                -> close().  One thread at a time.
+ *
+ * The connect hook is NON-BLOCKING AND RESTARTABLE, as in curl's connection
+ * filters: the host calls it again and again, and each call advances a
+ * small state machine as far as it can without blocking, then returns
+ *
+ *   PS_OK      this layer is established; connect() is not called again
+ *   PS_AGAIN   waiting for I/O: the layer below recorded what to wait for
+ *              (a bottom layer calls ps_layer_want() itself)
+ *   an error   after ps_layer_fail() recorded code, message and hint
+ *
+ * The host calls a layer's connect() only after every layer below it is
+ * established, owns the poll loop, and enforces one deadline for the whole
+ * chain: a module never sleeps, never blocks, never loops waiting.
+ *
+ * After connect, a layer whose tunnel is transparent (an HTTP CONNECT
+ * tunnel) leaves send and recv NULL: the host then passes bytes straight
+ * to the layer below at no cost.  A layer that transforms bytes (TLS to a
+ * proxy, an HTTP/2 stream) provides send and recv.
+ *
+ * Memory: strings the host passes are valid for the duration of the call
+ * unless said otherwise.  What a module allocates, it frees (in
+ * unconfigure or close).  Secrets read through ps_config_get_secret() must
+ * be wiped by the module with ps_secret_free().
+ */
+#ifndef PROXYSTACK_MODULE_H
+#define PROXYSTACK_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netdb.h>
+#include <proxystack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The descriptor's magic: "psm1".  The host refuses anything else. */
+#define PS_MODULE_MAGIC 0x70736d31u
+/* Incompatible changes bump the major; the host refuses another major. */
+#define PS_MODULE_ABI_MAJOR 1
+/* Compatible additions (new ops at the end of ps_module_ops) bump the minor. */
+#define PS_MODULE_ABI_MINOR 0
+/* The one symbol a module exports. */
+#define PS_MODULE_SYMBOL "proxystack_module"
+
+/* Which phases of the chain a module serves (ps_module.phases bits). */
+enum ps_phase {
+	PS_PHASE_SELECT = 1u << 0,    /* decides the stacks for a destination */
+	PS_PHASE_TRANSPORT = 1u << 1, /* a hop toward the destination */
+	PS_PHASE_TRUST = 1u << 2      /* adds to the destination's trust */
+};
+
+/* Capability flags (ps_module.caps bits). */
+enum ps_capability {
+	/* Opens its own connection (fd) instead of running over a layer
+	 * below: only such a module may be the bottom of a chain. */
+	PS_CAP_BOTTOM = 1u << 0,
+	/* Reaches its target through a proxy given by a URL ("url" key):
+	 * ps_ctx_which() shows it as module(url-without-credentials). */
+	PS_CAP_PROXY = 1u << 1
+};
+
+typedef struct ps_config ps_config; /* one configuration section (host-owned) */
+typedef struct ps_layer ps_layer;   /* one layer of one connection (host-owned) */
+typedef struct ps_trust ps_trust;   /* destination trust being built (host-owned) */
+
+/*
+ * The vtable.  Any op may be NULL where the module does not need it; the
+ * host then does the obvious default (noted per op).  New ops are only
+ * ever appended; the host reads only the first ps_module.ops_size bytes.
+ */
+struct ps_module_ops {
+	/*
+	 * Parse this section's keys with ps_config_get*() and build the
+	 * module's instance.  Every key of the section must be read: keys
+	 * the module never asked for are reported as unknown (configuration
+	 * fails closed).  Return PS_OK and set *instance (may be NULL), or
+	 * return ps_config_error(...).  NULL op: the section must have no
+	 * keys but "module".
+	 */
+	int (*configure)(ps_config *cfg, void **instance);
+
+	/* Free what configure() built.  NULL op: nothing to free. */
+	void (*unconfigure)(void *instance);
+
+	/*
+	 * Per connection: allocate this layer's state.  The target it must
+	 * reach is ps_layer_target_host()/ps_layer_target_port().  Return
+	 * PS_OK, or an error via ps_layer_fail().  NULL op: no state.
+	 */
+	int (*open)(ps_layer *layer, void *instance, void **state);
+
+	/*
+	 * Advance the handshake (see the file comment).  NULL op: the layer
+	 * is established at once.
+	 */
+	int (*connect)(ps_layer *layer, void *state);
+
+	/*
+	 * Established channel I/O.  Return PS_OK with *n > 0 (recv: 0 means
+	 * orderly end of stream), PS_AGAIN after recording what to wait for,
+	 * or an error via ps_layer_fail().  NULL ops: transparent, the host
+	 * uses the layer below (ps_layer_send_below/ps_layer_recv_below).
+	 */
+	int (*send)(ps_layer *layer, void *state, const void *buf, size_t len,
+		    size_t *n);
+	int (*recv)(ps_layer *layer, void *state, void *buf, size_t len,
+		    size_t *n);
+
+	/*
+	 * Close our sending side (half-close).  NULL op: passed to the layer
+	 * below.
+	 */
+	int (*shutdown_write)(ps_layer *layer, void *state);
+
+	/* Free the connection state.  Must not block.  NULL op: nothing. */
+	void (*close)(ps_layer *layer, void *state);
+
+	/*
+	 * Trust phase: add what destination certificates may chain to for
+	 * destination 'host', with ps_trust_add_ca_file()/_dir().  Return
+	 * PS_OK or an error code.
+	 */
+	int (*add_trust)(void *instance, ps_trust *trust, const char *host);
+
+	/*
+	 * Select phase: decide the chain for 'url'.  Reserved for the pac
+	 * module; in ABI 1.0 the host fails every use with the error set
+	 * here (*err filled, code returned).
+	 */
+	int (*select)(void *instance, const char *url, ps_error *err);
+};
+
+/* The descriptor a module exports as PS_MODULE_SYMBOL. */
+struct ps_module {
+	uint32_t magic;      /* PS_MODULE_MAGIC */
+	uint16_t abi_major;  /* PS_MODULE_ABI_MAJOR the module was built with */
+	uint16_t abi_minor;  /* PS_MODULE_ABI_MINOR the module was built with */
+	uint32_t ops_size;   /* sizeof(struct ps_module_ops) it was built with */
+	const char *name;    /* must equal the file name without ".so" */
+	uint32_t phases;     /* enum ps_phase bits */
+	uint32_t caps;       /* enum ps_capability bits */
+	const char *summary; /* one line for `proxystack modules` */
+	const struct ps_module_ops *ops;
+};
+
+/* Fill the ABI header fields of a descriptor. */
+#define PS_MODULE_HEADER                                                  \
+	.magic = PS_MODULE_MAGIC, .abi_major = PS_MODULE_ABI_MAJOR,       \
+	.abi_minor = PS_MODULE_ABI_MINOR,                                 \
+	.ops_size = sizeof(struct ps_module_ops)
+
+/* ------------------------------------------------------------------ */
+/* Host services: configuration (valid during configure() only)        */
+/* ------------------------------------------------------------------ */
+
+/* The section's instance name ("corp" for [transport corp]). */
+const char *ps_config_name(const ps_config *cfg);
+
+/*
+ * The value of 'key' (the last one if repeated), or NULL if absent.
+ * Marks the key as known.  The string lives as long as the snapshot.
+ */
+const char *ps_config_get(ps_config *cfg, const char *key);
+
+/*
+ * Call 'fn' for each value of a repeated key, in file order; stops early
+ * when fn returns non-zero and returns that value.  Marks the key known.
+ */
+int ps_config_get_each(ps_config *cfg, const char *key,
+		       int (*fn)(void *user, const char *value), void *user);
+
+/*
+ * Parse 'key' as a boolean (true/false/yes/no/on/off/1/0).  Absent: *out
+ * = dflt.  Returns PS_OK or a ps_config_error() for a bad value.
+ */
+int ps_config_get_bool(ps_config *cfg, const char *key, int dflt, int *out);
+
+/* Parse 'key' as an integer in [min, max]; like ps_config_get_bool(). */
+int ps_config_get_long(ps_config *cfg, const char *key, long dflt, long min,
+		       long max, long *out);
+
+/*
+ * A secret given either inline ('key', warned about if the file holding
+ * it is readable by others) or in a file ('file_key', first line, warned
+ * about if readable by others).  Both given is an error.  *out is NULL
+ * when neither is set; otherwise free it with ps_secret_free().
+ */
+int ps_config_get_secret(ps_config *cfg, const char *key,
+			 const char *file_key, char **out);
+
+/* Wipe and free a secret.  NULL is allowed. */
+void ps_secret_free(char *secret);
+
+/*
+ * Report a configuration error about 'key' (NULL: the section): the host
+ * prefixes file:line.  Returns PS_ERR_CONFIG so a module can write
+ * `return ps_config_error(cfg, "url", "bad port %s", p);`.
+ */
+int ps_config_error(ps_config *cfg, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Log during configure (prefixed with the section).  Never log secrets. */
+void ps_config_log(ps_config *cfg, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Host services: a connection layer (valid between open and close)    */
+/* ------------------------------------------------------------------ */
+
+/* The host name or IP literal this layer must lead to (no brackets). */
+const char *ps_layer_target_host(const ps_layer *layer);
+/* The port this layer must lead to. */
+unsigned ps_layer_target_port(const ps_layer *layer);
+/* This layer's 0-based index in the chain. */
+int ps_layer_hop(const ps_layer *layer);
+/* Milliseconds left before the chain's deadline (0 when passed). */
+long ps_layer_remaining_ms(const ps_layer *layer);
+
+/*
+ * I/O on the layer below (only for layers above the bottom).  Same
+ * results as the send/recv ops; on PS_AGAIN the below layers already
+ * recorded what to wait for, so just return PS_AGAIN up.
+ */
+int ps_layer_send_below(ps_layer *layer, const void *buf, size_t len,
+			size_t *n);
+int ps_layer_recv_below(ps_layer *layer, void *buf, size_t len, size_t *n);
+
+/*
+ * Give bytes back: the next reads through this layer return them first.
+ * For a handshake that read past its end (a CONNECT reply followed by
+ * tunnel bytes).  Returns PS_OK or PS_ERR_NOMEM.
+ */
+int ps_layer_unread(ps_layer *layer, const void *buf, size_t len);
+
+/*
+ * Bottom layers: wait for 'events' (POLLIN/POLLOUT) on 'fd' before the
+ * next call.  May be called for several fds (happy eyeballs).
+ */
+void ps_layer_want(ps_layer *layer, int fd, short events);
+
+/* Call the layer again after 'ms' milliseconds even without I/O. */
+void ps_layer_wake_in(ps_layer *layer, long ms);
+
+/*
+ * Resolve host:port without blocking (a helper thread).  Returns PS_AGAIN
+ * until the answer is in (call again from connect), then PS_OK with *res
+ * owned by the layer (freed at close), or PS_ERR_RESOLVE via
+ * ps_layer_fail().  IP literals resolve at once.
+ */
+int ps_layer_resolve(ps_layer *layer, const char *host, unsigned port,
+		     const struct addrinfo **res);
+
+/*
+ * Record the failure of this layer: code, a hint a person can act on
+ * (may be NULL) and a message.  Returns 'code'.  Never pass a secret.
+ */
+int ps_layer_fail(ps_layer *layer, int code, const char *hint,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Log, prefixed with the layer.  Never pass a secret. */
+void ps_layer_log(ps_layer *layer, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The detail shown for this layer by `proxystack check` ("10.0.0.1:3128"). */
+void ps_layer_set_detail(ps_layer *layer, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* Host services: trust                                                */
+/* ------------------------------------------------------------------ */
+
+/* Add a PEM bundle / a hashed CA directory to the destination's trust. */
+int ps_trust_add_ca_file(ps_trust *trust, const char *path);
+int ps_trust_add_ca_dir(ps_trust *trust, const char *path);
+
+/* ------------------------------------------------------------------ */
+/* Host services: small helpers                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Base64 (RFC 4648, padded) of in[0..len) into out, NUL-terminated.
+ * Returns the length written, or (size_t)-1 if outsz is too small
+ * (needs 4 * ((len + 2) / 3) + 1).
+ */
+size_t ps_base64_encode(const void *in, size_t len, char *out, size_t outsz);
+
+/*
+ * Percent-decode 'in' (RFC 3986) into a new NUL-terminated string.
+ * Returns NULL for a malformed escape, an encoded NUL, or no memory.
+ * Free with ps_free() (ps_secret_free() when it held a secret).
+ */
+char *ps_percent_decode(const char *in);
+
+/*
+ * Read an HTTP head (status line and headers up to the empty line) from
+ * the layer below into 'head' (capacity 'cap'), without blocking.  Call
+ * from connect() until it returns PS_OK: *head_len then holds the head's
+ * length including the final CRLFCRLF (or LFLF), and any bytes read past
+ * it were given back with ps_layer_unread().  '*filled' keeps the progress
+ * between calls (start it at 0).  Returns PS_AGAIN, PS_OK, or
+ * PS_ERR_PROXY_PROTOCOL (head longer than 'cap', or end of stream).
+ */
+int ps_layer_read_head(ps_layer *layer, char *head, size_t cap,
+		       size_t *filled, size_t *head_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROXYSTACK_MODULE_H */

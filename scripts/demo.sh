@@ -1,0 +1,140 @@
+#!/bin/bash
+# scripts/demo.sh - build proxystack and show it at work, on a fresh
+# Debian 12 machine, as root.
+#
+#   ./scripts/demo.sh
+#
+# Installs what is missing, builds in _build/, then sets up a small network
+# on loopback — a TLS destination with its own test CA, and the proxy the
+# traffic goes through (start_proxy) — writes a configuration directory
+# for it, and runs the four commands an operator would:
+#
+#   proxystack show-config URL   what is configured, from where, and why
+#   proxystack which URL         the chain, without connecting
+#   proxystack check URL         the chain built, step by step, with timings
+#   proxystack connect URL       bytes through the chain and back
+#
+# Everything it starts is stopped by PID at exit, and its temporary files
+# removed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+# The module loader refuses group- or world-writable module directories.
+umask 022
+
+# The same packages as scripts/test.sh: the demo's peers come from them.
+PACKAGES=(
+	squid-openssl tinyproxy nghttp2-proxy nginx python3-websockets
+	apache2-utils openssl curl ca-certificates python3
+	build-essential autoconf automake libtool pkg-config
+	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
+)
+
+# install_missing: apt only for what dpkg does not already have.
+install_missing() {
+	local pkg
+	local -a missing=()
+	for pkg in "${PACKAGES[@]}"; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'install ok installed'; then
+			missing+=("$pkg")
+		fi
+	done
+	[ "${#missing[@]}" -eq 0 ] && return 0
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+build() {
+	autoreconf -fi
+	mkdir -p _build
+	(cd _build && ../configure && make -j2)
+}
+
+install_missing
+build
+
+# The integration tests' helpers: certificates, background processes by
+# PID, free ports, config directories, cleanup at exit.
+PS_SRC=$PWD
+PS_BUILD=$PWD/_build
+. tests/integration/lib.sh
+
+# say TEXT: a heading between the demo's steps.
+say() {
+	printf '\n== %s\n' "$*"
+}
+
+# run ARGS...: show a proxystack command as a user would type it, run it.
+run() {
+	printf '$ proxystack -c %s %s\n' "$CONF" "$*"
+	"$PROXYSTACK" -c "$CONF" "$@"
+}
+
+# run_piped TEXT ARGS...: the same, with TEXT (one line) on its stdin.
+run_piped() {
+	local text=$1
+	shift
+	printf '$ echo %s | proxystack -c %s %s\n' "$text" "$CONF" "$*"
+	printf '%s\n' "$text" | "$PROXYSTACK" -c "$CONF" "$@"
+}
+
+# start_destination: a TLS echo server for localhost, signed by a CA that
+# only our configuration trusts.  Sets DEST_URL and DEST_CA.
+start_destination() {
+	make_ca destination-ca
+	make_leaf destination-ca destination
+	start_echo destination --cert "$CERTS/destination-chain.pem" \
+		--key "$CERTS/destination-key.pem"
+	DEST_URL=tls://localhost:$ECHO_PORT
+	DEST_CA=$CERTS/destination-ca.pem
+	echo "TLS echo server on 127.0.0.1:$ECHO_PORT (pid $BG_PID)"
+}
+
+# start_proxy: the proxy between the agent and the destination, as
+# PROXY_URL.  This network has none yet, so traffic goes direct; a proxy
+# started here (by PID, with start_bg) and named in PROXY_URL becomes the
+# [default] proxy of the configuration with no other change.
+start_proxy() {
+	PROXY_URL=
+	echo "no proxy on this network: the chain goes direct"
+}
+
+# write_config: the site's configuration directory, as an operator would
+# write /etc/proxystack.d.  Sets CONF.
+write_config() {
+	CONF=$TMP/proxystack.d
+	make_conf "$CONF" "ca_file = $DEST_CA"
+	if [ -n "$PROXY_URL" ]; then
+		write_conf "$CONF" 50-default.conf <<EOF
+[default]
+proxy_url = $PROXY_URL
+no_proxy = localhost, 127.0.0.0/8
+EOF
+	fi
+	local f
+	for f in "$CONF"/*.conf; do
+		printf -- '--- %s\n' "$f"
+		cat "$f"
+	done
+}
+
+say "the destination"
+start_destination
+say "the proxy"
+start_proxy
+say "the configuration"
+write_config
+
+say "what is configured, and why"
+run show-config "$DEST_URL"
+say "the chain, without connecting"
+run which "$DEST_URL"
+say "the chain, built step by step"
+run check "$DEST_URL"
+say "bytes through the chain and back"
+run_piped "hello through proxystack" connect "$DEST_URL"
+
+say "done: the demo's processes are stopped and its files removed"
