@@ -169,15 +169,25 @@ static void report_step(struct ps_conn *conn, struct ps_layer *l)
 		conn->opt.on_step(conn->opt.step_user, &step);
 }
 
-static int layer_open(struct ps_layer *l)
+/*
+ * Open every layer before any of them does I/O: a layer that cannot work
+ * (socks, pac, a bad client key) fails here, so no traffic leaves for a
+ * chain that could never be built.
+ */
+static int open_layers(struct ps_conn *conn)
 {
-	int rc = PS_OK;
+	for (size_t i = 0; i < conn->nlayers; i++) {
+		struct ps_layer *l = &conn->layers[i];
+		int rc = l->ops->open ? l->ops->open(l, l->instance, &l->state)
+				      : PS_OK;
 
-	if (l->ops->open)
-		rc = l->ops->open(l, l->instance, &l->state);
-	if (rc != PS_OK)
-		return rc;
-	l->opened = 1;
+		/* close() must see state from a failed open too. */
+		l->opened = 1;
+		if (rc != PS_OK) {
+			conn->next = i;
+			return rc;
+		}
+	}
 	return PS_OK;
 }
 
@@ -248,10 +258,12 @@ int chain_step(struct ps_conn *conn)
 		}
 		chain_clear_wants(conn);
 		l = &conn->layers[conn->next];
-		if (chain_now_ms() >= conn->deadline_ms) {
+		if (!l->opened) {
+			rc = open_layers(conn);
+			if (rc == PS_OK)
+				continue;	/* all open: now connect */
+		} else if (chain_now_ms() >= conn->deadline_ms) {
 			rc = fail_timeout(conn);
-		} else if (!l->opened && (rc = layer_open(l)) != PS_OK) {
-			/* rc is the open error */
 		} else {
 			rc = l->ops->connect ? l->ops->connect(l, l->state)
 					     : PS_OK;

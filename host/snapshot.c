@@ -274,6 +274,22 @@ static unsigned phase_of_kind(const char *kind)
 	return PS_PHASE_SELECT;
 }
 
+/* A proxy hop's own address: what the hop below it must reach. */
+static int set_proxy_address(struct instance *inst, const char *url_text)
+{
+	struct url u;
+	char why[160];
+
+	/* A bad URL is the module's to report, with its file:line. */
+	if (url_parse_proxy(url_text, &u, why, sizeof(why)) < 0)
+		return 0;
+	inst->proxy_host = strdup(u.host);
+	inst->proxy_port = u.port;
+	url_clear(&u);
+	return inst->proxy_host ? 0 : -1;
+}
+
+/* "module" or "module(url-without-credentials)", for which and logs. */
 static int make_display(struct instance *inst, struct ini_section *sec)
 {
 	struct ini_entry *url = NULL;
@@ -287,23 +303,11 @@ static int make_display(struct instance *inst, struct ini_section *sec)
 		inst->display = strdup(inst->mod->name);
 		return inst->display ? 0 : -1;
 	}
+	if (set_proxy_address(inst, url->value) < 0)
+		return -1;
 	shown = url_display_text(url->value);
 	if (!shown)
 		return -1;
-	{
-		struct url u;
-		char why[160];
-
-		if (url_parse_proxy(url->value, &u, why, sizeof(why)) == 0) {
-			inst->proxy_host = strdup(u.host);
-			inst->proxy_port = u.port;
-			url_clear(&u);
-			if (!inst->proxy_host) {
-				free(shown);
-				return -1;
-			}
-		}
-	}
 	n = strlen(inst->mod->name) + strlen(shown) + 3;
 	inst->display = malloc(n);
 	if (inst->display)

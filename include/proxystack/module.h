@@ -46,8 +46,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <netdb.h>
 #include <proxystack.h>
+
+/* From <netdb.h>; declared here so the header stands alone. */
+struct addrinfo;
 
 #ifdef __cplusplus
 extern "C" {
