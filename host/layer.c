@@ -176,12 +176,9 @@ int layer_recv(struct ps_layer *l, void *buf, size_t len, size_t *n)
 
 int layer_shutdown_write(struct ps_layer *l)
 {
-	for (; l; l = layer_below(l)) {
+	for (; l; l = layer_below(l))
 		if (l->ops->shutdown_write)
 			return l->ops->shutdown_write(l, l->state);
-		if (l->ops->send)
-			break;	/* transforms bytes but cannot half-close */
-	}
 	return PS_OK;
 }
 

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "modconfig.h"
+#include "url.h"
 
 const char *ps_config_name(const ps_config *cfg)
 {
@@ -273,4 +274,103 @@ int modconfig_run(struct snapshot *snap, struct instance *inst,
 	snprintf(what, sizeof(what), "[%s %s] (module %s)", inst->kind,
 		 inst->name, inst->mod->name);
 	return modconfig_check_unknown(sec, what, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* proxy hops                                                          */
+/* ------------------------------------------------------------------ */
+
+void ps_proxy_info_clear(struct ps_proxy_info *p)
+{
+	if (!p)
+		return;
+	free(p->scheme);
+	free(p->host);
+	free(p->username);
+	ps_secret_free(p->password);
+	free(p->display);
+	memset(p, 0, sizeof(*p));
+}
+
+static int scheme_allowed(const char *scheme, const char *const *schemes)
+{
+	if (!schemes)
+		return 1;
+	for (; *schemes; schemes++)
+		if (!strcmp(scheme, *schemes))
+			return 1;
+	return 0;
+}
+
+/* user and password: the URL's, else the keys', else the environment's. */
+static int proxy_credentials(ps_config *cfg, struct url *u,
+			     struct ps_proxy_info *out)
+{
+	const struct env_settings *env = &cfg->snap->env;
+	const char *user = ps_config_get(cfg, "username");
+	char *pw = NULL;
+	int rc = ps_config_get_secret(cfg, "password", "password_file", &pw);
+
+	if (rc != PS_OK)
+		return rc;
+	if (u->user) {
+		out->username = u->user;
+		u->user = NULL;
+	} else if (user || env->proxy_username.value) {
+		out->username = strdup(user ? user : env->proxy_username.value);
+		if (!out->username)
+			goto nomem;
+	}
+	if (u->password) {
+		out->password = u->password;
+		u->password = NULL;
+	} else if (pw) {
+		out->password = pw;
+		pw = NULL;
+	} else if (env->proxy_password.value) {
+		out->password = strdup(env->proxy_password.value);
+		if (!out->password)
+			goto nomem;
+	}
+	ps_secret_free(pw);
+	if (out->password && !out->username)
+		return ps_config_error(cfg, "password", "a password without a"
+				       " user name: set username too");
+	return PS_OK;
+nomem:
+	ps_secret_free(pw);
+	return err_nomem(cfg->err);
+}
+
+int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
+			struct ps_proxy_info *out)
+{
+	const char *text = ps_config_get(cfg, "url");
+	struct url u;
+	char why[200];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!text)
+		return ps_config_error(cfg, NULL, "url is required");
+	if (url_parse_proxy(text, &u, why, sizeof(why)) < 0)
+		return ps_config_error(cfg, "url", "%s", why);
+	if (!scheme_allowed(u.scheme, schemes)) {
+		rc = ps_config_error(cfg, "url", "scheme %s:// is not served"
+				     " by module %s", u.scheme,
+				     cfg->inst->mod->name);
+		url_clear(&u);
+		return rc;
+	}
+	out->display = url_display(&u);
+	out->scheme = u.scheme;
+	out->host = u.host;
+	out->port = u.port;
+	u.scheme = u.host = NULL;
+	rc = out->display ? proxy_credentials(cfg, &u, out)
+			  : err_nomem(cfg->err);
+	url_clear(&u);
+	if (rc != PS_OK)
+		ps_proxy_info_clear(out);
+	return rc;
 }

@@ -196,6 +196,7 @@ static int read_default(struct build *b)
 {
 	struct snapshot *s = b->s;
 	struct ini_section *d = ini_find(&s->doc, "default", "");
+	int no_proxy_is_system = 0;
 	char why[128];
 	int rc = 0;
 
@@ -212,8 +213,10 @@ static int read_default(struct build *b)
 	rc |= setting_from_env(&s->proxy_username, &s->env.proxy_username);
 	rc |= setting_from_env(&s->proxy_password, &s->env.proxy_password);
 	rc |= setting_from_env(&s->no_proxy, &s->env.no_proxy);
-	if (!s->no_proxy.value)
+	if (!s->no_proxy.value) {
 		rc |= setting_from_env(&s->no_proxy, &s->env.sys_no_proxy);
+		no_proxy_is_system = s->no_proxy.value != NULL;
+	}
 	if (rc)
 		return err_nomem(b->err);
 	if (s->env.proxy_password.value)
@@ -231,9 +234,18 @@ static int read_default(struct build *b)
 					    " password,");
 	}
 	if (s->no_proxy.value &&
-	    hostmatch_validate(s->no_proxy.value, why, sizeof(why)))
-		return build_fail(b, "see NO_PROXY in proxystack.conf(5)",
-				  "%s: no_proxy: %s", s->no_proxy.source, why);
+	    hostmatch_validate(s->no_proxy.value, why, sizeof(why))) {
+		/* Only entries that parse ever match, so a bad system
+		 * NO_PROXY is safe to keep with a warning. */
+		if (no_proxy_is_system)
+			log_msg(&s->lg, PS_LOG_WARN, "%s: %s",
+				s->no_proxy.source, why);
+		else
+			return build_fail(b, "see NO_PROXY in"
+					  " proxystack.conf(5)",
+					  "%s: no_proxy: %s",
+					  s->no_proxy.source, why);
+	}
 	return modconfig_check_unknown(d, "[default]", b->err);
 }
 
@@ -352,6 +364,7 @@ static int add_instance(struct build *b, struct ini_doc *doc,
 			 sec->file, sec->line);
 	else
 		snprintf(inst->source, sizeof(inst->source), "%s", sec->file);
+	inst->builtin = doc == &s->synthetic;
 	rc = get_module(b, module, &inst->mod);
 	if (rc != PS_OK)
 		return rc;
@@ -590,6 +603,11 @@ static int add_proxy_source(struct build *b, const char *inst_name,
 	return proxy_stack(b, inst_name, inst, out);
 }
 
+/*
+ * System variables are shared with every other program: one that does
+ * not parse here is skipped with a warning instead of failing the
+ * context (our own settings, levels 1 and 2, fail closed).
+ */
 static int add_env_proxy(struct build *b, const char *name,
 			 const struct env_value *v, struct stack **out)
 {
@@ -603,6 +621,13 @@ static int add_env_proxy(struct build *b, const char *name,
 	url.secret = 1;
 	rc = add_proxy_source(b, name, &url, NULL, NULL, NULL, out);
 	setting_free(&url);
+	if (rc == PS_ERR_CONFIG || rc == PS_ERR_MODULE) {
+		log_msg(&b->s->lg, PS_LOG_WARN, "ignoring %s: %s", v->name,
+			b->err ? b->err->message : ps_code_name(rc));
+		*out = NULL;
+		ps_error_clear(b->err);
+		rc = PS_OK;
+	}
 	return rc;
 }
 
@@ -664,7 +689,8 @@ static struct stack *find_or_make_stack(struct build *b, const char *name)
 	struct stack *st = snapshot_find_stack(b->s, name);
 	struct instance *inst;
 
-	if (st || !(inst = find_instance(b->s, "transport", name)))
+	inst = find_instance(b->s, "transport", name);
+	if (st || !inst || inst->builtin)
 		return st;
 	if (proxy_stack(b, name, inst, &st) != PS_OK)
 		return NULL;

@@ -33,6 +33,7 @@ struct instance {
 	struct loaded_module *mod;
 	void *state;              /* what the module's configure returned */
 	int configured;
+	int builtin;              /* made by the host, not a section */
 	char *display;            /* "module" or "module(proxy-url)" */
 	char *proxy_host;         /* PS_CAP_PROXY: the proxy's address, */
 	unsigned proxy_port;      /* which the hop below must reach */

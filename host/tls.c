@@ -543,8 +543,12 @@ static int tls_shutdown_write(ps_layer *layer, void *state)
 		if (ret != PS_OK)
 			return ret;
 	}
-	/* close_notify is out: half-close the transport too. */
-	return layer_shutdown_write(&layer->conn->layers[layer->hop - 1]);
+	/*
+	 * close_notify is the end of our stream.  The transport stays open:
+	 * proxies such as squid tear a whole tunnel down on a half-close,
+	 * which would lose the answer still on its way.
+	 */
+	return PS_OK;
 }
 
 static void tls_close(ps_layer *layer, void *state)

@@ -315,8 +315,10 @@ int ps_conn_write(ps_conn *conn, const void *buf, size_t len,
 int ps_conn_shutdown_write(ps_conn *conn);
 
 /*
- * The layers that were built, bottom to top, in the ps_ctx_which() format.
- * Owned by the connection; valid until ps_conn_close().
+ * The layers of the chain being built or built, bottom to top, in the
+ * ps_ctx_which() format (after a failover, those of the route line now
+ * tried).  Owned by the connection; valid until the next ps_conn_step()
+ * or ps_conn_close().
  */
 const char *ps_conn_describe(const ps_conn *conn);
 

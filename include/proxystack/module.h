@@ -134,7 +134,11 @@ struct ps_module_ops {
 	 */
 	int (*shutdown_write)(ps_layer *layer, void *state);
 
-	/* Free the connection state.  Must not block.  NULL op: nothing. */
+	/*
+	 * Free the connection state.  Called for every layer whose open()
+	 * was called, even when open() failed (with whatever *state it
+	 * set, possibly NULL).  Must not block.  NULL op: nothing.
+	 */
 	void (*close)(ps_layer *layer, void *state);
 
 	/*
@@ -212,6 +216,32 @@ int ps_config_get_secret(ps_config *cfg, const char *key,
 
 /* Wipe and free a secret.  NULL is allowed. */
 void ps_secret_free(char *secret);
+
+/* A proxy hop as the host resolved it from a section (see below). */
+struct ps_proxy_info {
+	char *scheme;    /* lower-case: "http", "https", "socks5", ... */
+	char *host;      /* name or IP literal, without brackets */
+	unsigned port;   /* given, or the scheme's default */
+	char *username;  /* NULL: none */
+	char *password;  /* a secret; NULL: none */
+	char *display;   /* "scheme://host:port", never any credential */
+};
+
+/*
+ * Read the keys url (required), username, password and password_file and
+ * resolve them the way every proxy module must: the URL is parsed and
+ * percent-decoded by the host; credentials in the URL win over the
+ * username/password keys, which win over the host's <prefix>PROXY_USERNAME
+ * and <prefix>PROXY_PASSWORD variables.  If 'schemes' is non-NULL (a
+ * NULL-terminated list) the URL's scheme must be one of them.  Returns
+ * PS_OK, or a ps_config_error() naming the key.  Free the fields with
+ * ps_proxy_info_clear().
+ */
+int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
+			struct ps_proxy_info *out);
+
+/* Free the fields (wiping the password) and zero *p.  NULL-safe. */
+void ps_proxy_info_clear(struct ps_proxy_info *p);
 
 /*
  * Report a configuration error about 'key' (NULL: the section): the host

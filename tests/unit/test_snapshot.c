@@ -222,10 +222,17 @@ static void test_config_errors(void)
 	expect_config_error("bad no_proxy", PS_ERR_CONFIG, "no_proxy");
 	remove_confdir();
 
+	/* Our own settings fail closed ... */
+	new_confdir();
+	setenv("PROXYSTACK_PROXY_URL", "gopher://proxy:70", 1);
+	expect_config_error("bad proxy scheme in the prefixed variable",
+			    PS_ERR_CONFIG, "PROXYSTACK_PROXY_URL");
+	remove_confdir();
+	/* ... the system's, shared with every program, are skipped. */
 	new_confdir();
 	setenv("HTTPS_PROXY", "gopher://proxy:70", 1);
-	expect_config_error("bad proxy scheme in env", PS_ERR_CONFIG,
-			    "HTTPS_PROXY");
+	setenv("NO_PROXY", "192.168.*", 1);
+	CHECK_WHICH("tls://example.com:443", "direct -> tls");
 	remove_confdir();
 }
 

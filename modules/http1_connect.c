@@ -1,0 +1,837 @@
+/*
+ * http1_connect.c - the HTTP/1.1 CONNECT exchange (RFC 9110 9.3.6),
+ * with Basic (RFC 7617) and Digest (RFC 7616: MD5, SHA-256, qop=auth)
+ * proxy authentication on the same connection.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http1_connect.h"
+
+/* chunked decoder states */
+enum { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER, CHUNK_DONE };
+
+static const char *const state_names[] = {
+	"send-request", "read-head", "drain-body", "read-error-body", "done",
+};
+
+/* Copy with truncation (snprintf would warn about the intended cut). */
+static void text_copy(char *dst, size_t dstsz, const char *src)
+{
+	size_t n = strnlen(src, dstsz - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void h1_go_state(struct h1_connect *h, enum h1_state next)
+{
+	ps_layer_log(h->layer, PS_LOG_DEBUG, "connect %s -> %s",
+		     state_names[h->state], state_names[next]);
+	h->state = next;
+}
+
+int h1_auth_policy_parse(const char *text)
+{
+	if (!strcasecmp(text, "auto"))
+		return H1_AUTH_AUTO;
+	if (!strcasecmp(text, "basic"))
+		return H1_AUTH_BASIC;
+	if (!strcasecmp(text, "digest"))
+		return H1_AUTH_DIGEST;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* the request                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Only bytes a host name or IP literal can hold reach the request line. */
+static int target_is_safe(const char *host)
+{
+	if (!*host)
+		return 0;
+	for (const char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(".-_:", *p))
+			return 0;
+	return 1;
+}
+
+int h1_connect_init(struct h1_connect *h, ps_layer *layer,
+		    const struct h1_settings *set, const struct h1_io *io)
+{
+	const char *host = ps_layer_target_host(layer);
+	unsigned port = ps_layer_target_port(layer);
+
+	memset(h, 0, sizeof(*h));
+	h->layer = layer;
+	h->set = set;
+	h->io = *io;
+	if (!target_is_safe(host) || port == 0 || port > 65535)
+		return ps_layer_fail(layer, PS_ERR_USAGE, NULL,
+				     "refusing to CONNECT to a target with"
+				     " unexpected characters");
+	snprintf(h->target, sizeof(h->target), strchr(host, ':') ? "[%s]:%u"
+								 : "%s:%u",
+		 host, port);
+	return PS_OK;
+}
+
+static void out_printf(struct h1_connect *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct h1_connect *h, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (h->out_len >= sizeof(h->out))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(h->out + h->out_len, sizeof(h->out) - h->out_len, fmt,
+		      ap);
+	va_end(ap);
+	h->out_len += n > 0 ? (size_t)n : 0;
+}
+
+static void add_basic(struct h1_connect *h)
+{
+	const struct ps_proxy_info *p = h->set->proxy;
+	char plain[512], coded[700];
+	int n = snprintf(plain, sizeof(plain), "%s:%s", p->username,
+			 p->password ? p->password : "");
+
+	if (n > 0 && (size_t)n < sizeof(plain) &&
+	    ps_base64_encode(plain, (size_t)n, coded, sizeof(coded)) !=
+		    (size_t)-1)
+		out_printf(h, "Proxy-Authorization: Basic %s\r\n", coded);
+	explicit_bzero(plain, sizeof(plain));
+	explicit_bzero(coded, sizeof(coded));
+	h->sent_basic = 1;
+}
+
+/* hex(H(data)) for the Digest algorithm in use. */
+static int digest_hash(const char *algorithm, const char *data, char *hex,
+		       size_t hexsz)
+{
+	const EVP_MD *md = strncasecmp(algorithm, "SHA-256", 7) ? EVP_md5()
+								 : EVP_sha256();
+	unsigned char raw[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	if (!EVP_Digest(data, strlen(data), raw, &len, md, NULL) ||
+	    hexsz < 2 * (size_t)len + 1)
+		return -1;
+	for (unsigned i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+static int add_digest(struct h1_connect *h)
+{
+	const struct ps_proxy_info *p = h->set->proxy;
+	struct h1_digest *d = &h->digest;
+	char buf[1024], ha1[129], ha2[129], resp[129], cnonce[33];
+	unsigned char rnd[16];
+	int sess = strcasestr(d->algorithm, "-sess") != NULL;
+	int rc = -1;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
+	d->nc++;
+	snprintf(buf, sizeof(buf), "%s:%s:%s", p->username, d->realm,
+		 p->password ? p->password : "");
+	if (digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
+		goto out;
+	if (sess) {
+		snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce, cnonce);
+		if (digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
+			goto out;
+	}
+	snprintf(buf, sizeof(buf), "CONNECT:%s", h->target);
+	if (digest_hash(d->algorithm, buf, ha2, sizeof(ha2)))
+		goto out;
+	if (d->qop_auth)
+		snprintf(buf, sizeof(buf), "%s:%s:%08x:%s:auth:%s", ha1,
+			 d->nonce, d->nc, cnonce, ha2);
+	else
+		snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce, ha2);
+	if (digest_hash(d->algorithm, buf, resp, sizeof(resp)))
+		goto out;
+	out_printf(h, "Proxy-Authorization: Digest username=\"%s\","
+		   " realm=\"%s\", nonce=\"%s\", uri=\"%s\","
+		   " algorithm=%s, response=\"%s\"", p->username, d->realm,
+		   d->nonce, h->target, d->algorithm[0] ? d->algorithm : "MD5",
+		   resp);
+	if (d->qop_auth)
+		out_printf(h, ", qop=auth, nc=%08x, cnonce=\"%s\"", d->nc,
+			   cnonce);
+	if (d->opaque[0])
+		out_printf(h, ", opaque=\"%s\"", d->opaque);
+	out_printf(h, "\r\n");
+	h->sent_digest = 1;
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(ha1, sizeof(ha1));
+	return rc;
+}
+
+static int build_request(struct h1_connect *h)
+{
+	const struct h1_settings *set = h->set;
+	int has_creds = set->proxy->username != NULL;
+
+	h->out_len = h->out_sent = 0;
+	out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n",
+		   h->target, h->target, set->user_agent);
+	if (has_creds && h->have_digest) {
+		if (add_digest(h))
+			return ps_layer_fail(h->layer, PS_ERR_INTERNAL, NULL,
+					     "cannot compute the Digest"
+					     " answer");
+	} else if (has_creds && (set->auth == H1_AUTH_BASIC ||
+				 (h->requests > 0 &&
+				  set->auth == H1_AUTH_AUTO))) {
+		add_basic(h);
+	}
+	for (size_t i = 0; i < set->nheaders; i++)
+		out_printf(h, "%s\r\n", set->headers[i]);
+	out_printf(h, "\r\n");
+	if (h->out_len >= sizeof(h->out))
+		return ps_layer_fail(h->layer, PS_ERR_CONFIG,
+				     "shorten the extra headers",
+				     "the CONNECT request exceeds %d bytes",
+				     H1_REQUEST_MAX);
+	h->requests++;
+	return PS_OK;
+}
+
+static int send_request(struct h1_connect *h)
+{
+	while (h->out_sent < h->out_len) {
+		size_t n;
+		int rc = h->io.send(h->io.ctx, h->out + h->out_sent,
+				    h->out_len - h->out_sent, &n);
+
+		if (rc != PS_OK)
+			return rc;
+		h->out_sent += n;
+	}
+	/* The request may hold credentials: keep no copy. */
+	explicit_bzero(h->out, h->out_len);
+	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* the answer head                                                     */
+/* ------------------------------------------------------------------ */
+
+static size_t find_head_end(const char *buf, size_t len)
+{
+	for (size_t i = 1; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i - 1] == '\n')
+			return i + 1;
+		if (i >= 3 && buf[i - 1] == '\r' && buf[i - 2] == '\n' &&
+		    buf[i - 3] == '\r')
+			return i + 1;
+		if (i >= 2 && buf[i - 1] == '\r' && buf[i - 2] == '\n')
+			return i + 1;
+	}
+	return 0;
+}
+
+static int fail_protocol(struct h1_connect *h, const char *what)
+{
+	return ps_layer_fail(h->layer, PS_ERR_PROXY_PROTOCOL,
+			     "is this port an HTTP proxy? check the proxy URL",
+			     "proxy %s: %s", h->set->proxy->display, what);
+}
+
+/* "HTTP/1.1 200 Connection established" */
+static int parse_status_line(struct h1_connect *h, const char *line,
+			     size_t len)
+{
+	char copy[256];
+	int minor;
+
+	if (len >= sizeof(copy))
+		len = sizeof(copy) - 1;
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	if (strncmp(copy, "HTTP/1.", 7) || !isdigit((unsigned char)copy[7]) ||
+	    copy[8] != ' ' || !isdigit((unsigned char)copy[9]) ||
+	    !isdigit((unsigned char)copy[10]) ||
+	    !isdigit((unsigned char)copy[11]) ||
+	    (copy[12] != ' ' && copy[12] != '\0'))
+		return fail_protocol(h, "the answer is not an HTTP/1.x status"
+				     " line");
+	minor = copy[7] - '0';
+	h->status = atoi(copy + 9);
+	h->close_after = minor == 0;
+	text_copy(h->reason, sizeof(h->reason), copy[12] ? copy + 13 : "");
+	/* Reasons travel into messages: keep them printable. */
+	for (char *p = h->reason; *p; p++)
+		if (!isprint((unsigned char)*p))
+			*p = '?';
+	return PS_OK;
+}
+
+static void add_offered(struct h1_connect *h, const char *scheme, size_t n)
+{
+	size_t used = strlen(h->offered);
+
+	if (used + n + 3 >= sizeof(h->offered))
+		return;
+	snprintf(h->offered + used, sizeof(h->offered) - used, "%s%.*s",
+		 used ? ", " : "", (int)n, scheme);
+}
+
+/* Copy a token or quoted-string value starting at *pp into out. */
+static void parse_param_value(const char **pp, char *out, size_t outsz)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	if (*p == '"') {
+		for (p++; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (n + 1 < outsz && isprint((unsigned char)*p) &&
+			    *p != '"' && *p != '\\')
+				out[n++] = *p;
+		}
+		if (*p == '"')
+			p++;
+	} else {
+		for (; *p && *p != ',' && !isspace((unsigned char)*p); p++)
+			if (n + 1 < outsz)
+				out[n++] = *p;
+	}
+	out[n] = '\0';
+	*pp = p;
+}
+
+static void parse_digest_challenge(struct h1_connect *h, const char *p)
+{
+	struct h1_digest d;
+	char name[32], value[256];
+
+	memset(&d, 0, sizeof(d));
+	while (*p) {
+		size_t n;
+
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		n = strcspn(p, "= \t,");
+		if (!n || p[n] != '=')
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		p += n + 1;
+		parse_param_value(&p, value, sizeof(value));
+		if (!strcasecmp(name, "realm"))
+			text_copy(d.realm, sizeof(d.realm), value);
+		else if (!strcasecmp(name, "nonce"))
+			text_copy(d.nonce, sizeof(d.nonce), value);
+		else if (!strcasecmp(name, "opaque"))
+			text_copy(d.opaque, sizeof(d.opaque), value);
+		else if (!strcasecmp(name, "algorithm"))
+			text_copy(d.algorithm, sizeof(d.algorithm), value);
+		else if (!strcasecmp(name, "stale"))
+			d.stale = !strcasecmp(value, "true");
+		else if (!strcasecmp(name, "qop"))
+			d.qop_auth = strstr(value, "auth") != NULL &&
+				     (strstr(value, "auth-int") == NULL ||
+				      strstr(value, "auth,") ||
+				      strstr(value, "auth ") ||
+				      !strcmp(value, "auth"));
+	}
+	if (!d.nonce[0])
+		return;
+	if (!d.algorithm[0])
+		text_copy(d.algorithm, sizeof(d.algorithm), "MD5");
+	if (strncasecmp(d.algorithm, "MD5", 3) &&
+	    strncasecmp(d.algorithm, "SHA-256", 7))
+		return;	/* SHA-512-256 and others: not supported */
+	/* Prefer SHA-256 when the proxy offers both. */
+	if (h->have_digest == 2 && strncasecmp(d.algorithm, "SHA-256", 7))
+		return;
+	h->digest = d;
+	h->have_digest = strncasecmp(d.algorithm, "SHA-256", 7) ? 1 : 2;
+}
+
+static void parse_authenticate(struct h1_connect *h, const char *v)
+{
+	size_t n = strcspn(v, " \t,");
+
+	add_offered(h, v, n);
+	if (n == 6 && !strncasecmp(v, "Digest", 6))
+		parse_digest_challenge(h, v + n);
+}
+
+static int parse_header(struct h1_connect *h, const char *name, size_t nlen,
+			const char *value)
+{
+	if (nlen == 14 && !strncasecmp(name, "Content-Length", 14)) {
+		char *end;
+		long long n = strtoll(value, &end, 10);
+
+		if (n < 0 || end == value || (*end && !isspace((unsigned char)*end)))
+			return fail_protocol(h, "bad Content-Length");
+		h->body.left = n;
+	} else if (nlen == 17 && !strncasecmp(name, "Transfer-Encoding", 17)) {
+		h->body.chunked = strcasestr(value, "chunked") != NULL;
+	} else if ((nlen == 10 && !strncasecmp(name, "Connection", 10)) ||
+		   (nlen == 16 && !strncasecmp(name, "Proxy-Connection", 16))) {
+		if (strcasestr(value, "close"))
+			h->close_after = 1;
+		else if (strcasestr(value, "keep-alive"))
+			h->close_after = 0;
+	} else if (nlen == 18 && !strncasecmp(name, "Proxy-Authenticate", 18)) {
+		parse_authenticate(h, value);
+	}
+	return PS_OK;
+}
+
+/*
+ * Walk the header lines of the head, unfolding obsolete line folding
+ * (a line starting with space or tab continues the previous one).
+ */
+static int parse_head(struct h1_connect *h)
+{
+	char *head = h->in, *end = h->in + h->head_len;
+	char *line = head, *eol;
+	char field[4096];
+	size_t flen = 0;
+	int rc;
+
+	eol = memchr(line, '\n', (size_t)(end - line));
+	rc = parse_status_line(h, line, (size_t)(eol - line) -
+					       (eol > line && eol[-1] == '\r'));
+	if (rc != PS_OK)
+		return rc;
+	h->body.left = -1;
+	h->offered[0] = '\0';
+	h->have_digest = 0;
+	for (line = eol + 1; line < end; line = eol + 1) {
+		size_t len;
+
+		eol = memchr(line, '\n', (size_t)(end - line));
+		len = (size_t)(eol - line) - (eol > line && eol[-1] == '\r');
+		if ((len == 0 || (*line != ' ' && *line != '\t')) && flen) {
+			char *colon = memchr(field, ':', flen);
+			char *v;
+
+			field[flen] = '\0';
+			if (!colon || colon == field)
+				return fail_protocol(h, "malformed header line");
+			for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+				;
+			rc = parse_header(h, field, (size_t)(colon - field), v);
+			if (rc != PS_OK)
+				return rc;
+			flen = 0;
+		}
+		if (len == 0)
+			break;
+		if (flen + len + 1 >= sizeof(field))
+			return fail_protocol(h, "a header line over 4 KiB");
+		if (flen)
+			field[flen++] = ' ';
+		memcpy(field + flen, line, len);
+		flen += len;
+	}
+	return PS_OK;
+}
+
+static int read_head(struct h1_connect *h)
+{
+	for (;;) {
+		size_t n;
+		int rc;
+
+		if (h->in_len == sizeof(h->in))
+			return ps_layer_fail(h->layer, PS_ERR_PROXY_PROTOCOL,
+					     "the proxy's answer is not HTTP"
+					     " or is hostile",
+					     "proxy %s: answer head longer than"
+					     " %d bytes",
+					     h->set->proxy->display,
+					     H1_HEAD_MAX);
+		rc = h->io.recv(h->io.ctx, h->in + h->in_len,
+				sizeof(h->in) - h->in_len, &n);
+		if (rc != PS_OK)
+			return rc;
+		if (n == 0)
+			return ps_layer_fail(h->layer, PS_ERR_PROXY_PROTOCOL,
+					     "see the proxy's logs",
+					     "proxy %s closed the connection"
+					     " %s", h->set->proxy->display,
+					     h->in_len ? "in the middle of its"
+							 " answer"
+						       : "without answering"
+							 " CONNECT");
+		h->head_len = find_head_end(h->in, h->in_len + n);
+		h->in_len += n;
+		if (h->head_len)
+			return PS_OK;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* bodies of non-2xx answers                                           */
+/* ------------------------------------------------------------------ */
+
+static void keep_text(struct h1_body *b, const char *p, size_t n)
+{
+	size_t room = H1_ERROR_TEXT_MAX - b->text_len;
+
+	if (n > room)
+		n = room;
+	memcpy(b->text + b->text_len, p, n);
+	b->text_len += n;
+	b->text[b->text_len] = '\0';
+}
+
+/* Feed body bytes; returns 1 when the body is complete, -1 if malformed. */
+static int body_feed(struct h1_body *b, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (!b->chunked) {
+			size_t take = b->left >= 0 && (long long)n > b->left
+					      ? (size_t)b->left : n;
+
+			keep_text(b, p, take);
+			b->total += take;
+			if (b->left >= 0)
+				b->left -= (long long)take;
+			p += take;
+			n -= take;
+			if (b->left == 0)
+				return 1;
+			continue;
+		}
+		switch (b->chunk_state) {
+		case CHUNK_SIZE:
+			if (*p == '\n') {
+				b->chunk_state = b->chunk_left ? CHUNK_DATA
+							       : CHUNK_TRAILER;
+			} else if (isxdigit((unsigned char)*p)) {
+				if (b->chunk_left > (1LL << 40))
+					return -1;
+				b->chunk_left = b->chunk_left * 16 +
+					(isdigit((unsigned char)*p)
+						 ? *p - '0'
+						 : tolower((unsigned char)*p) -
+							   'a' + 10);
+			} else if (*p != '\r' && *p != ';' && *p != ' ' &&
+				   b->chunk_left == 0 && 0) {
+				return -1;
+			}
+			p++;
+			n--;
+			break;
+		case CHUNK_DATA: {
+			size_t take = (long long)n > b->chunk_left
+					      ? (size_t)b->chunk_left : n;
+
+			keep_text(b, p, take);
+			b->total += take;
+			b->chunk_left -= (long long)take;
+			p += take;
+			n -= take;
+			if (b->chunk_left == 0)
+				b->chunk_state = CHUNK_DATA_END;
+			break;
+		}
+		case CHUNK_DATA_END:
+			if (*p == '\n')
+				b->chunk_state = CHUNK_SIZE;
+			p++;
+			n--;
+			break;
+		case CHUNK_TRAILER:
+			/* An empty trailer line ends the body. */
+			if (*p == '\n')
+				return 1;
+			if (*p != '\r')
+				b->chunk_state = CHUNK_DONE;
+			p++;
+			n--;
+			break;
+		default:	/* inside a trailer field: skip to its end */
+			if (*p == '\n')
+				b->chunk_state = CHUNK_TRAILER;
+			p++;
+			n--;
+			break;
+		}
+	}
+	return b->chunked ? 0 : b->left == 0;
+}
+
+/*
+ * The first line of text in a body, with HTML tags dropped: proxies
+ * explain refusals there ("ERROR: The requested URL could not be
+ * retrieved", "Access denied").
+ */
+static void first_text_line(const char *text, char *out, size_t outsz)
+{
+	size_t n = 0;
+	int in_tag = 0;
+
+	out[0] = '\0';
+	for (const char *p = text; *p; p++) {
+		if (*p == '<') {
+			in_tag = 1;
+			if (!strncasecmp(p, "<style", 6) ||
+			    !strncasecmp(p, "<script", 7)) {
+				const char *close = strstr(p, "</");
+
+				if (!close)
+					break;
+				p = close;
+			}
+			continue;
+		}
+		if (in_tag) {
+			in_tag = *p != '>';
+			continue;
+		}
+		if (*p == '\n' || *p == '\r') {
+			if (n > 0)
+				break;
+			continue;
+		}
+		if (n == 0 && isspace((unsigned char)*p))
+			continue;
+		if (n + 1 < outsz)
+			out[n++] = isprint((unsigned char)*p) ? *p : '?';
+	}
+	while (n > 0 && isspace((unsigned char)out[n - 1]))
+		n--;
+	out[n] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* deciding on the answer                                              */
+/* ------------------------------------------------------------------ */
+
+static int can_retry_on_this_connection(const struct h1_connect *h)
+{
+	return !h->close_after && (h->body.chunked || h->body.left >= 0);
+}
+
+/* 407: retry with (other) credentials, or say exactly why not. */
+static int on_auth_required(struct h1_connect *h)
+{
+	const struct ps_proxy_info *p = h->set->proxy;
+	const char *hint;
+	int digest_ok = h->have_digest && !(h->sent_digest && !h->digest.stale);
+	int basic_ok = strcasestr(h->offered, "Basic") && !h->sent_basic &&
+		       h->set->auth != H1_AUTH_DIGEST;
+
+	if (p->username && (digest_ok || basic_ok) && h->requests < 4 &&
+	    can_retry_on_this_connection(h))
+		return H1_DRAIN_BODY;
+	if (!p->username)
+		hint = "set username and password_file in the proxy's section"
+		       " (or credentials in its URL)";
+	else if (h->sent_basic || h->sent_digest)
+		hint = "check the user name and password";
+	else if (!can_retry_on_this_connection(h))
+		hint = "the proxy closed the connection after asking for"
+		       " credentials; try auth = basic";
+	else
+		hint = "proxystack supports Basic and Digest (MD5, SHA-256)";
+	h->failure_code = PS_ERR_PROXY_AUTH;
+	h->failure_hint = hint;
+	snprintf(h->failure, sizeof(h->failure), "proxy %.100s answered %d"
+		 " %.60s: %s; it offers: %.100s; supported: Basic, Digest",
+		 p->display, h->status, h->reason,
+		 !p->username ? "authentication required, none configured"
+		 : (h->sent_basic || h->sent_digest)
+			 ? "the credentials were rejected"
+			 : "no usable authentication scheme",
+		 h->offered[0] ? h->offered : "(no Proxy-Authenticate)");
+	return H1_READ_ERROR_BODY;
+}
+
+static int on_refused(struct h1_connect *h)
+{
+	h->failure_code = h->status >= 200 && h->status < 600
+				  ? PS_ERR_PROXY_DENIED
+				  : PS_ERR_PROXY_PROTOCOL;
+	h->failure_hint = h->status == 403
+		? "the proxy's rules forbid this destination or port: ask its"
+		  " administrators, or route it elsewhere"
+		: "see the proxy's message and logs";
+	snprintf(h->failure, sizeof(h->failure), "proxy %.100s refused CONNECT"
+		 " %.100s: %d %.60s", h->set->proxy->display, h->target,
+		 h->status,
+		 h->reason);
+	return H1_READ_ERROR_BODY;
+}
+
+static int report_failure(struct h1_connect *h)
+{
+	char line[200];
+
+	first_text_line(h->body.text, line, sizeof(line));
+	return ps_layer_fail(h->layer, h->failure_code, h->failure_hint,
+			     "%s%s%s", h->failure, line[0] ? ": " : "", line);
+}
+
+/* Start reading the body with what followed the head in the buffer. */
+static int start_body(struct h1_connect *h)
+{
+	size_t extra = h->in_len - h->head_len;
+	int done = 0;
+
+	if (extra)
+		done = body_feed(&h->body, h->in + h->head_len, extra);
+	h->in_len = 0;
+	if (done < 0)
+		return -1;
+	return done || (!h->body.chunked && h->body.left < 0 &&
+			h->state == H1_DRAIN_BODY);
+}
+
+static int on_head(struct h1_connect *h)
+{
+	int rc = parse_head(h), next, done;
+
+	if (rc != PS_OK)
+		return rc;
+	if (h->status >= 200 && h->status < 300) {
+		/* Framing headers on a 2xx mean nothing: the tunnel starts. */
+		if (h->in_len > h->head_len &&
+		    ps_layer_unread(h->layer, h->in + h->head_len,
+				    h->in_len - h->head_len) != PS_OK)
+			return ps_layer_fail(h->layer, PS_ERR_NOMEM, NULL,
+					     "out of memory");
+		ps_layer_set_detail(h->layer, "%s: %d %s", h->target,
+				    h->status, h->reason);
+		h1_go_state(h, H1_DONE);
+		return PS_OK;
+	}
+	if (h->status < 200)
+		return fail_protocol(h, "an interim (1xx) answer to CONNECT");
+	next = h->status == 407 ? on_auth_required(h) : on_refused(h);
+	h1_go_state(h, (enum h1_state)next);
+	memset(&h->body.text, 0, sizeof(h->body.text));
+	h->body.text_len = 0;
+	h->body.total = 0;
+	h->body.chunk_state = CHUNK_SIZE;
+	h->body.chunk_left = 0;
+	done = start_body(h);
+	if (done < 0)
+		return fail_protocol(h, "malformed chunked body");
+	if (done || h->body.left == 0)
+		return next == H1_DRAIN_BODY ? build_request(h) == PS_OK
+			? (h1_go_state(h, H1_SEND_REQUEST), PS_AGAIN + 100)
+			: PS_ERR_INTERNAL
+			: report_failure(h);
+	return PS_AGAIN + 100;	/* keep stepping */
+}
+
+/* Read more body; for an error answer, never wait for it. */
+static int read_body(struct h1_connect *h)
+{
+	char buf[4096];
+
+	for (;;) {
+		size_t n;
+		int rc = h->io.recv(h->io.ctx, buf, sizeof(buf), &n), done;
+
+		if (rc == PS_AGAIN && h->state == H1_READ_ERROR_BODY)
+			return report_failure(h);
+		if (rc != PS_OK)
+			return rc;
+		if (n == 0) {
+			if (h->state == H1_READ_ERROR_BODY)
+				return report_failure(h);
+			return ps_layer_fail(h->layer, PS_ERR_PROXY_AUTH,
+					     "try auth = basic",
+					     "proxy %s closed the connection"
+					     " while answering 407",
+					     h->set->proxy->display);
+		}
+		done = body_feed(&h->body, buf, n);
+		if (done < 0)
+			return fail_protocol(h, "malformed chunked body");
+		if (h->body.total > H1_DRAIN_MAX && h->state == H1_DRAIN_BODY)
+			return ps_layer_fail(h->layer, PS_ERR_PROXY_PROTOCOL,
+					     "the proxy's answer is hostile",
+					     "proxy %s: 407 body over %d bytes",
+					     h->set->proxy->display,
+					     H1_DRAIN_MAX);
+		if (!done)
+			continue;
+		if (h->state == H1_READ_ERROR_BODY)
+			return report_failure(h);
+		rc = build_request(h);
+		if (rc != PS_OK)
+			return rc;
+		h1_go_state(h, H1_SEND_REQUEST);
+		return PS_AGAIN + 100;
+	}
+}
+
+int h1_connect_step(struct h1_connect *h)
+{
+	int rc = PS_OK;
+
+	for (;;) {
+		switch (h->state) {
+		case H1_SEND_REQUEST:
+			if (h->requests == 0 || h->out_len == 0)
+				rc = build_request(h);
+			if (rc == PS_OK)
+				rc = send_request(h);
+			if (rc == PS_OK) {
+				h->out_len = 0;
+				h->in_len = h->head_len = 0;
+				h1_go_state(h, H1_READ_HEAD);
+			}
+			break;
+		case H1_READ_HEAD:
+			rc = read_head(h);
+			if (rc == PS_OK)
+				rc = on_head(h);
+			break;
+		case H1_DRAIN_BODY:
+		case H1_READ_ERROR_BODY:
+			rc = read_body(h);
+			break;
+		case H1_DONE:
+			return PS_OK;
+		}
+		if (rc == PS_AGAIN + 100) {
+			rc = PS_OK;
+			continue;
+		}
+		if (rc != PS_OK)
+			return rc;
+		if (h->state == H1_DONE)
+			return PS_OK;
+	}
+}
+
+void h1_connect_cleanup(struct h1_connect *h)
+{
+	explicit_bzero(h->out, sizeof(h->out));
+}

@@ -1,0 +1,126 @@
+/*
+ * http1_connect.h - the HTTP/1.1 CONNECT exchange, shared by the
+ * http-connect module (over the layer below) and the https-proxy module
+ * (over its TLS session to the proxy).  Compiled into both.
+ *
+ * One restartable state machine:
+ *
+ *   SEND_REQUEST -> READ_HEAD -> (2xx)              DONE
+ *                             -> (407, can retry)   DRAIN_BODY -> SEND_REQUEST
+ *                             -> (error answer)     READ_ERROR_BODY -> failed
+ *
+ * Bytes that follow a 2xx head belong to the tunnel and are handed back
+ * with ps_layer_unread(), never lost.
+ */
+#ifndef MODULES_HTTP1_CONNECT_H
+#define MODULES_HTTP1_CONNECT_H
+
+#include <stddef.h>
+#include <proxystack/module.h>
+
+#define H1_HEAD_MAX (16 * 1024)       /* a longer answer head is hostile */
+#define H1_REQUEST_MAX (8 * 1024)
+#define H1_DRAIN_MAX (64 * 1024)      /* body of a 407 we read to retry */
+#define H1_ERROR_TEXT_MAX 2048        /* body bytes kept for a message */
+
+/* Which authentication the client may use. */
+enum h1_auth_policy {
+	H1_AUTH_AUTO,    /* Basic sent only after the proxy asked for it */
+	H1_AUTH_BASIC,   /* Basic sent with the first request, like curl */
+	H1_AUTH_DIGEST   /* Digest only: the password never crosses in clear */
+};
+
+/* What the exchange needs from the module's configured instance. */
+struct h1_settings {
+	const struct ps_proxy_info *proxy;  /* address, credentials, display */
+	const char *user_agent;             /* never NULL */
+	char **headers;                     /* extra "Name: value" lines */
+	size_t nheaders;
+	enum h1_auth_policy auth;
+};
+
+/* The byte stream the exchange runs over. */
+struct h1_io {
+	void *ctx;
+	int (*send)(void *ctx, const void *buf, size_t len, size_t *n);
+	int (*recv)(void *ctx, void *buf, size_t len, size_t *n);
+};
+
+enum h1_state {
+	H1_SEND_REQUEST,
+	H1_READ_HEAD,
+	H1_DRAIN_BODY,
+	H1_READ_ERROR_BODY,
+	H1_DONE
+};
+
+/* A parsed Digest challenge (RFC 7616). */
+struct h1_digest {
+	char realm[128];
+	char nonce[192];
+	char opaque[192];
+	char algorithm[24];   /* "MD5", "SHA-256" (and -sess forms) */
+	int qop_auth;         /* the proxy offers qop=auth */
+	int stale;
+	unsigned nc;
+};
+
+/* Body framing of the answer being read. */
+struct h1_body {
+	int chunked;
+	long long left;       /* Content-Length bytes left, -1: unknown */
+	int chunk_state;      /* for the chunked decoder */
+	long long chunk_left;
+	size_t total;         /* body bytes seen */
+	char text[H1_ERROR_TEXT_MAX + 1];
+	size_t text_len;
+};
+
+struct h1_connect {
+	enum h1_state state;
+	const struct h1_settings *set;
+	ps_layer *layer;
+	struct h1_io io;
+	char target[300];      /* host:port, IPv6 in brackets */
+
+	int requests;          /* requests sent on this connection */
+	int sent_basic;
+	int sent_digest;
+	struct h1_digest digest;
+	int have_digest;
+
+	char out[H1_REQUEST_MAX];
+	size_t out_len, out_sent;
+	char in[H1_HEAD_MAX];
+	size_t in_len;         /* bytes in 'in' */
+	size_t head_len;       /* length of the head once complete */
+
+	/* the answer */
+	int status;
+	char reason[128];
+	int close_after;       /* Connection: close or HTTP/1.0 */
+	char offered[256];     /* schemes from Proxy-Authenticate */
+	struct h1_body body;
+	int failure_code;      /* the error to report after the body */
+	char failure[400];
+	const char *failure_hint;
+};
+
+/*
+ * Prepare the exchange for 'layer' (whose target is the destination).
+ * Returns PS_OK or an error via ps_layer_fail() (a target that could
+ * inject bytes into the request).
+ */
+int h1_connect_init(struct h1_connect *h, ps_layer *layer,
+		    const struct h1_settings *set, const struct h1_io *io);
+
+/* Advance; PS_OK once the tunnel is up, PS_AGAIN, or an error. */
+int h1_connect_step(struct h1_connect *h);
+
+/* Wipe buffers that held credentials. */
+void h1_connect_cleanup(struct h1_connect *h);
+
+/* Parse "auto", "basic", "digest"; -1 if none of them. */
+int h1_auth_policy_parse(const char *text);
+
+#endif
