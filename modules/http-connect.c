@@ -38,6 +38,7 @@ struct http_connect_config {
 	char *user_agent;
 	char **headers;
 	size_t nheaders;
+	atomic_int basic_accepted;
 };
 
 /* ------------------------------------------------------------------ */
@@ -128,6 +129,8 @@ static int http_connect_configure(ps_config *cfg, void **instance)
 	c->settings.headers = c->headers;
 	c->settings.nheaders = c->nheaders;
 	c->settings.auth = (enum h1_auth_policy)policy;
+	atomic_init(&c->basic_accepted, 0);
+	c->settings.basic_accepted = &c->basic_accepted;
 	return PS_OK;
 }
 

@@ -188,6 +188,11 @@ out:
 	return rc;
 }
 
+static int basic_learned(const struct h1_settings *set)
+{
+	return set->basic_accepted && atomic_load(set->basic_accepted);
+}
+
 static int build_request(struct h1_connect *h)
 {
 	const struct h1_settings *set = h->set;
@@ -202,8 +207,8 @@ static int build_request(struct h1_connect *h)
 					     "cannot compute the Digest"
 					     " answer");
 	} else if (has_creds && (set->auth == H1_AUTH_BASIC ||
-				 (h->requests > 0 &&
-				  set->auth == H1_AUTH_AUTO))) {
+				 (set->auth == H1_AUTH_AUTO &&
+				  (h->requests > 0 || basic_learned(set))))) {
 		add_basic(h);
 	}
 	for (size_t i = 0; i < set->nheaders; i++)
@@ -723,6 +728,8 @@ static int on_head(struct h1_connect *h)
 				    h->in_len - h->head_len) != PS_OK)
 			return ps_layer_fail(h->layer, PS_ERR_NOMEM, NULL,
 					     "out of memory");
+		if (h->sent_basic && h->set->basic_accepted)
+			atomic_store(h->set->basic_accepted, 1);
 		ps_layer_set_detail(h->layer, "%s: %d %s", h->target,
 				    h->status, h->reason);
 		h1_go_state(h, H1_DONE);

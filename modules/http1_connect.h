@@ -15,6 +15,7 @@
 #ifndef MODULES_HTTP1_CONNECT_H
 #define MODULES_HTTP1_CONNECT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <proxystack/module.h>
 
@@ -37,6 +38,12 @@ struct h1_settings {
 	char **headers;                     /* extra "Name: value" lines */
 	size_t nheaders;
 	enum h1_auth_policy auth;
+	/*
+	 * Set once this proxy accepted Basic credentials: later connections
+	 * (auto policy) send them at once instead of waiting for a 407.
+	 * Shared by every connection of the instance, hence atomic.
+	 */
+	atomic_int *basic_accepted;
 };
 
 /* The byte stream the exchange runs over. */

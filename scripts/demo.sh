@@ -61,6 +61,7 @@ build
 PS_SRC=$PWD
 PS_BUILD=$PWD/_build
 . tests/integration/lib.sh
+. tests/integration/proxies.sh
 
 # say TEXT: a heading between the demo's steps.
 say() {
@@ -93,13 +94,16 @@ start_destination() {
 	echo "TLS echo server on 127.0.0.1:$ECHO_PORT (pid $BG_PID)"
 }
 
-# start_proxy: the proxy between the agent and the destination, as
-# PROXY_URL.  This network has none yet, so traffic goes direct; a proxy
-# started here (by PID, with start_bg) and named in PROXY_URL becomes the
-# [default] proxy of the configuration with no other change.
+# start_proxy: the site's corporate proxy, a real squid that wants Basic
+# credentials, as PROXY_URL; the password goes in a secret file.
 start_proxy() {
-	PROXY_URL=
-	echo "no proxy on this network: the chain goes direct"
+	make_htpasswd "$TMP/squid.htpasswd" john.doe 'S3cret-demo'
+	start_squid corpproxy --basic "$TMP/squid.htpasswd"
+	PROXY_URL=http://127.0.0.1:$SQUID_PORT
+	PROXY_SECRET=$TMP/corp.secret
+	printf 'S3cret-demo\n' >"$PROXY_SECRET"
+	chmod 0600 "$PROXY_SECRET"
+	echo "squid with Basic auth on 127.0.0.1:$SQUID_PORT (pid $BG_PID)"
 }
 
 # write_config: the site's configuration directory, as an operator would
@@ -111,7 +115,9 @@ write_config() {
 		write_conf "$CONF" 50-default.conf <<EOF
 [default]
 proxy_url = $PROXY_URL
-no_proxy = localhost, 127.0.0.0/8
+proxy_username = john.doe
+proxy_password_file = $PROXY_SECRET
+no_proxy = .internal.example.com
 EOF
 	fi
 	local f
@@ -136,5 +142,9 @@ say "the chain, built step by step"
 run check "$DEST_URL"
 say "bytes through the chain and back"
 run_piped "hello through proxystack" connect "$DEST_URL"
+
+say "what squid saw (its access log)"
+squid_log_has corpproxy "CONNECT localhost:$ECHO_PORT john.doe" &&
+	grep "CONNECT" "$TMP/corpproxy/access.log"
 
 say "done: the demo's processes are stopped and its files removed"
