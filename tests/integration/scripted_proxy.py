@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""scripted_proxy.py - a proxy that answers CONNECT from a script.
+
+Each connection reads the client's request head, logs it (so tests can
+assert what the client sent), then plays the scenario named on the command
+line.  Scenarios that accept the tunnel then echo whatever the client sends,
+so a tcp:// channel through them round-trips data.
+
+    scripted_proxy.py --port P --scenario NAME [--log FILE]
+"""
+import argparse
+import socket
+import sys
+import threading
+import time
+
+
+def echo(conn):
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        conn.sendall(data)
+
+
+def drip(conn, data, delay=0.005):
+    for i in range(len(data)):
+        conn.sendall(data[i:i + 1])
+        time.sleep(delay)
+
+
+def chunked(body, size=4096):
+    out = b""
+    for i in range(0, len(body), size):
+        piece = body[i:i + size]
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+HTML_403 = (b"<!DOCTYPE html>\n<html><head><style>p {color: red}</style>"
+            b"<title>Blocked by corporate policy 42</title></head>\n<body>\n"
+            b"<p>Access denied by corporate policy 42</p></body></html>\n")
+
+OK = b"HTTP/1.1 200 Connection established\r\n\r\n"
+
+
+def scenario(name, conn):
+    """Play one scenario after the request head was read."""
+    if name == "ok":
+        conn.sendall(OK)
+        echo(conn)
+    elif name == "ok-drip":
+        drip(conn, OK)
+        echo(conn)
+    elif name == "ok-early":
+        # The head and the first tunnel bytes in one segment.
+        conn.sendall(OK + b"early-bytes\n")
+        echo(conn)
+    elif name == "http10":
+        conn.sendall(b"HTTP/1.0 200 Connection established\r\n\r\n")
+        echo(conn)
+    elif name == "ok-201-lf":
+        # Any 2xx; bare LF line ends.
+        conn.sendall(b"HTTP/1.1 201 Created\nServer: odd\n\n")
+        echo(conn)
+    elif name == "ok-framing":
+        # Folded header, and framing headers a 2xx must ignore.
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Long: first\r\n  continued\r\n"
+                     b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+        echo(conn)
+    elif name == "407":
+        body = b"0123456789"
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"corp\"\r\n"
+                     b"Proxy-Authenticate: NTLM\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        conn.recv(65536)
+    elif name == "407-chunked":
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Negotiate\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" +
+                     chunked(b"x" * 100000))
+        conn.recv(65536)
+    elif name == "407-loop":
+        # Asks again whatever the client sends, on the same connection.
+        while True:
+            conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                         b"Proxy-Authenticate: Basic realm=\"corp\"\r\n"
+                         b"Content-Length: 0\r\n\r\n")
+            if not read_head(conn, LOG):
+                return
+    elif name == "403":
+        conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(HTML_403) + HTML_403)
+        conn.recv(65536)
+    elif name == "502":
+        conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n"
+                     b"upstream connect failed: no route\n")
+    elif name == "garbage":
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        conn.recv(65536)
+    elif name == "close":
+        pass
+    elif name == "silent":
+        conn.recv(65536)
+        time.sleep(30)
+    elif name == "no-blank":
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        time.sleep(30)
+    elif name == "huge-head":
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 20000 +
+                     b"\r\n\r\n")
+        time.sleep(5)
+    else:
+        sys.stderr.write("unknown scenario %s\n" % name)
+
+
+LOG = None
+
+
+def read_head(conn, log=None):
+    """The request head; appended to 'log' (a path) when given."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(4096)
+        if not piece:
+            return None
+        data += piece
+    if log:
+        with open(log, "ab") as f:
+            f.write(data + b"----\n")
+    return data
+
+
+def serve(conn, args):
+    try:
+        if read_head(conn, args.log) is None:
+            return
+        scenario(args.scenario, conn)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--scenario", required=True)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+    global LOG
+    LOG = args.log
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", args.port))
+    srv.listen(16)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn, args), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

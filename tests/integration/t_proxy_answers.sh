@@ -1,0 +1,166 @@
+#!/bin/bash
+# t_proxy_answers.sh - http-connect against proxies that answer CONNECT in
+# every way a careful client must handle: dripped or coalesced heads,
+# HTTP/1.0, any 2xx, folded headers, framing headers on a 2xx, tunnel bytes
+# right behind the head, 407 (schemes named), 403 (body line kept), 502,
+# garbage, silence, a head that never ends or is too long.
+# The proxy is tests/integration/scripted_proxy.py, one per scenario.
+. "$(dirname "$0")/lib.sh"
+
+PROXY_PY=$PS_LIB_DIR/scripted_proxy.py
+
+# use_scenario NAME [LINES]: a scripted proxy playing NAME, and CONF
+# naming it as [transport corp] for every destination, with LINES (keys
+# of that section) added.
+use_scenario() {
+	local port
+	port=$(free_port)
+	start_bg "proxy-$1" "$PYTHON" -u "$PROXY_PY" --port "$port" \
+		--scenario "$1" --log "$TMP/requests-$1.log"
+	wait_port "$port"
+	CONF=$TMP/conf-$1-$port
+	make_conf "$CONF" "connect_timeout = 2"
+	printf '[transport corp]\nmodule = http-connect\n%s\n%s\n%s\n' \
+		"url = http://127.0.0.1:$port" "${2:-}" \
+		"[route all]
+match = *
+stack = corp" | write_conf "$CONF" 10-proxy.conf
+	chmod 0600 "$CONF/10-proxy.conf"
+}
+
+# through NAME TEXT: send TEXT through the tunnel (tcp://), output in $OUT.
+through() {
+	local name=$1 text=$2
+	expect_exit 0 "$name: connect exits 0" -- \
+		"$PROXYSTACK" -c "$CONF" connect tcp://example.test:7 \
+		<<<"$text"
+}
+
+# elapsed_below SECONDS NAME CMD...: the command ends within SECONDS.
+elapsed_below() {
+	local limit=$1 name=$2 start end
+	shift 2
+	start=$(date +%s%N)
+	"$@"
+	end=$(date +%s%N)
+	if [ $(((end - start) / 1000000)) -lt $((limit * 1000)) ]; then
+		ok "$name: within ${limit}s"
+	else
+		fail "$name: within ${limit}s" "took $(((end - start) / 1000000)) ms"
+	fi
+}
+
+# --- accepted tunnels ----------------------------------------------------
+use_scenario ok
+through "plain 200" "hello"
+expect_stdout "hello" "plain 200: data round-trips"
+expect_grep -F "CONNECT example.test:7 HTTP/1.1" "$TMP/requests-ok.log" \
+	"plain 200: request line names the target"
+expect_grep -F "Host: example.test:7" "$TMP/requests-ok.log" \
+	"plain 200: Host header names the target"
+expect_grep "^User-Agent: proxystack" "$TMP/requests-ok.log" \
+	"plain 200: a User-Agent is sent"
+
+use_scenario ok-drip
+through "dripped head" "drip"
+expect_stdout "drip" "dripped head: data round-trips"
+
+use_scenario ok-early
+through "tunnel bytes behind the head" "after"
+expect_stdout "early-bytes
+after" "tunnel bytes behind the head: kept, in order"
+
+use_scenario http10
+through "HTTP/1.0 200" "ten"
+expect_stdout "ten" "HTTP/1.0 200: data round-trips"
+
+use_scenario ok-201-lf
+through "201 with bare LF" "lf"
+expect_stdout "lf" "201 with bare LF: any 2xx is a tunnel"
+
+use_scenario ok-framing
+through "folded and framing headers on 200" "framed"
+expect_stdout "framed" "folded and framing headers on 200: ignored"
+
+# IPv6 destinations are bracketed; extra headers and User-Agent from config.
+use_scenario ok "$(printf 'header = X-Agent-Id: gw-17\nuser_agent = gateway/2.1')"
+expect_exit 0 "IPv6 target: connect exits 0" -- \
+	"$PROXYSTACK" -c "$CONF" connect "tcp://[2001:db8::7]:443" <<<"v6"
+expect_grep -F "CONNECT [2001:db8::7]:443 HTTP/1.1" "$TMP/requests-ok.log" \
+	"IPv6 target: bracketed in the request line"
+expect_grep -F "X-Agent-Id: gw-17" "$TMP/requests-ok.log" \
+	"extra header from config is sent"
+expect_grep -F "User-Agent: gateway/2.1" "$TMP/requests-ok.log" \
+	"user_agent from config is sent"
+
+# --- refusals --------------------------------------------------------------
+use_scenario 407
+expect_exit 3 "407 without credentials: exit 3" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "407" "$ERR" "407: the status is named"
+expect_grep "offers: Basic.*NTLM" "$ERR" "407: the offered schemes are named"
+expect_grep "supported: Basic, Digest" "$ERR" "407: the supported ones too"
+expect_grep "username" "$ERR" "407: the hint says what to configure"
+
+use_scenario 407-loop "$(printf 'username = alice\npassword = Wr0ng-S3cret')"
+expect_exit 3 "407 with rejected credentials: exit 3" -- \
+	"$PROXYSTACK" -c "$CONF" -v check tcp://example.test:7
+expect_grep "rejected" "$ERR" "407 with credentials: says they were rejected"
+expect_no_grep "Wr0ng-S3cret" "$ERR" "407: the password is not in stderr"
+expect_no_grep "Wr0ng-S3cret" "$OUT" "407: the password is not in stdout"
+expect_grep "^Proxy-Authorization: Basic" "$TMP/requests-407-loop.log" \
+	"407: the retry carried Basic credentials"
+
+use_scenario 407-chunked
+elapsed_below 5 "407 with a chunked 100 kB body" \
+	expect_exit 3 "407 with a chunked body: exit 3" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "Negotiate" "$ERR" "407 chunked: names Negotiate as offered"
+
+use_scenario 407-loop "$(printf 'username = alice\npassword = pw\nauth = basic')"
+elapsed_below 5 "407 loop with auth = basic" \
+	expect_exit 3 "407 loop: exit 3, no endless retry" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "rejected" "$ERR" "407 loop: credentials reported rejected"
+
+use_scenario 403
+expect_exit 4 "403: exit 4" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "403 Forbidden" "$ERR" "403: status and reason"
+expect_grep "403 Forbidden: Blocked by corporate policy 42" "$ERR" \
+	"403: the body's first text line (HTML title) is in the message"
+expect_no_grep "<" "$ERR" "403: no HTML tags in the message"
+
+use_scenario 502
+expect_exit 4 "502: exit 4" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "502 Bad Gateway: upstream connect failed" "$ERR" \
+	"502: status, reason and body line"
+
+# --- broken proxies --------------------------------------------------------
+use_scenario garbage
+expect_exit 4 "non-HTTP answer: proxy-protocol (exit 4)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "proxy-protocol" "$ERR" "non-HTTP answer: named proxy-protocol"
+
+use_scenario close
+expect_exit 4 "closed without answer: exit 4" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "without answering" "$ERR" "closed without answer: says so"
+
+use_scenario huge-head
+expect_exit 4 "20 kB answer head: exit 4" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "longer than 16384" "$ERR" "20 kB head: the bound is named"
+
+use_scenario silent
+elapsed_below 5 "silent proxy" \
+	expect_exit 6 "silent proxy: timeout (exit 6)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "timeout" "$ERR" "silent proxy: named timeout"
+
+use_scenario no-blank
+elapsed_below 5 "200 without a blank line" \
+	expect_exit 6 "200 without a blank line: timeout (exit 6)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+
