@@ -22,30 +22,8 @@ cd "$(dirname "$0")/.."
 # The module loader refuses group- or world-writable module directories.
 umask 022
 
-# The same packages as scripts/test.sh: the demo's peers come from them.
-PACKAGES=(
-	squid-openssl tinyproxy nghttp2-proxy nginx python3-websockets
-	apache2-utils openssl curl ca-certificates python3
-	build-essential autoconf automake libtool pkg-config
-	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
-)
-
-# install_missing: apt only for what dpkg does not already have.
-install_missing() {
-	local pkg
-	local -a missing=()
-	for pkg in "${PACKAGES[@]}"; do
-		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
-			grep -q 'install ok installed'; then
-			missing+=("$pkg")
-		fi
-	done
-	[ "${#missing[@]}" -eq 0 ] && return 0
-	echo "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y --no-install-recommends "${missing[@]}"
-}
+# shellcheck source=deps.sh
+. scripts/deps.sh
 
 build() {
 	autoreconf -fi

@@ -16,32 +16,8 @@ cd "$(dirname "$0")/.."
 # build them 0755 whatever umask the caller had.
 umask 022
 
-# Peers of the integration tests (shared/TEST-INFRA.md) and the build.
-# squid-openssl, never squid: only it has ssl-bump (they conflict).
-PACKAGES=(
-	squid-openssl tinyproxy nghttp2-proxy nginx python3-websockets
-	apache2-utils openssl curl ca-certificates python3
-	build-essential autoconf automake libtool pkg-config
-	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
-)
-
-# install_missing: apt only for what dpkg does not already have, and
-# `apt-get update` only when something must be installed.
-install_missing() {
-	local pkg
-	local -a missing=()
-	for pkg in "${PACKAGES[@]}"; do
-		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
-			grep -q 'install ok installed'; then
-			missing+=("$pkg")
-		fi
-	done
-	[ "${#missing[@]}" -eq 0 ] && return 0
-	echo "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y --no-install-recommends "${missing[@]}"
-}
+# shellcheck source=deps.sh
+. scripts/deps.sh
 
 # A summary line even when the build breaks before the tests run, so the
 # last line of output always says how it went.
