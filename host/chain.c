@@ -115,6 +115,8 @@ int chain_setup_line(struct ps_conn *conn)
 	}
 	conn->nlayers = n;
 	conn->next = 0;
+	conn->reconnect_below = -1;
+	conn->reconnects = 0;
 	conn->deadline_ms = chain_now_ms() + conn->opt.timeout_ms;
 	/* The description follows the route line really being tried. */
 	free(conn->description);
@@ -124,24 +126,45 @@ int chain_setup_line(struct ps_conn *conn)
 	return PS_OK;
 }
 
-void chain_teardown(struct ps_conn *conn)
+/* Close layers [0, count) top to bottom, ready to be opened again. */
+static void close_layers(struct ps_conn *conn, size_t count)
 {
-	/* Top to bottom, as the layers were stacked. */
-	for (size_t i = conn->nlayers; i-- > 0;) {
+	for (size_t i = count; i-- > 0;) {
 		struct ps_layer *l = &conn->layers[i];
 
 		if (l->opened && l->ops->close)
 			l->ops->close(l, l->state);
+		l->state = NULL;
 		l->opened = 0;
 		l->established = 0;
 		buf_free(&l->unread);
 		resolve_release(l->resolve);
 		l->resolve = NULL;
+		l->detail[0] = '\0';
 	}
+}
+
+void chain_teardown(struct ps_conn *conn)
+{
+	close_layers(conn, conn->nlayers);
 	conn->nlayers = 0;
 	conn->next = 0;
 	conn->nwants = 0;
 	conn->wake_at_ms = 0;
+	conn->reconnect_below = -1;
+	conn->reconnects = 0;
+}
+
+/* A layer asked for a fresh connection below it (ps_layer_reconnect_below). */
+static void rebuild_below(struct ps_conn *conn)
+{
+	size_t hop = (size_t)conn->reconnect_below;
+
+	log_msg(&conn->snap->lg, PS_LOG_DEBUG, "[%zu] %s: reconnecting the"
+		" layers below it", hop, conn->layers[hop].name);
+	conn->reconnect_below = -1;
+	close_layers(conn, hop);
+	conn->next = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -178,8 +201,12 @@ static int open_layers(struct ps_conn *conn)
 {
 	for (size_t i = 0; i < conn->nlayers; i++) {
 		struct ps_layer *l = &conn->layers[i];
-		int rc = l->ops->open ? l->ops->open(l, l->instance, &l->state)
-				      : PS_OK;
+		int rc;
+
+		if (l->opened)
+			continue;	/* kept across a reconnect below */
+		rc = l->ops->open ? l->ops->open(l, l->instance, &l->state)
+				  : PS_OK;
 
 		/* close() must see state from a failed open too. */
 		l->opened = 1;
@@ -274,6 +301,10 @@ int chain_step(struct ps_conn *conn)
 			conn->next++;
 			continue;
 		}
+		if (rc == PS_AGAIN && conn->reconnect_below >= 0) {
+			rebuild_below(conn);
+			continue;
+		}
 		if (rc == PS_AGAIN)
 			return PS_AGAIN;
 		rc = line_failed(conn, rc);
@@ -356,6 +387,10 @@ char *chain_describe_stack(const struct stack *st, const struct url *dest)
 	struct buf b;
 
 	buf_init(&b);
+	/* A bottom proxy module dials its proxy itself, directly. */
+	if (st->nhops && (st->hops[0]->mod->desc->caps & PS_CAP_BOTTOM) &&
+	    (st->hops[0]->mod->desc->caps & PS_CAP_PROXY))
+		buf_puts(&b, "direct -> ");
 	for (size_t i = 0; i < st->nhops; i++)
 		buf_printf(&b, "%s%s", i ? " -> " : "", st->hops[i]->display);
 	if (dest_needs_tls(dest))

@@ -88,6 +88,9 @@ struct ps_conn {
 
 	ps_error err;
 	char *description;
+
+	int reconnect_below;              /* hop that asked, or -1 */
+	int reconnects;                   /* asked so far on this line */
 };
 
 /* Monotonic clock. */

@@ -119,6 +119,25 @@ int ps_layer_unread(ps_layer *layer, const void *buf, size_t len)
 	return PS_OK;
 }
 
+int ps_layer_reconnect_below(ps_layer *layer)
+{
+	struct ps_conn *conn = layer->conn;
+
+	if (layer->hop == 0)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "%s has no layer below to reconnect",
+				     layer->name);
+	if (conn->reconnects >= 3)
+		return ps_layer_fail(layer, PS_ERR_PROXY_PROTOCOL,
+				     "see the proxy's logs",
+				     "the connection below %s was closed"
+				     " three times during its handshake",
+				     layer->name);
+	conn->reconnects++;
+	conn->reconnect_below = layer->hop;
+	return PS_AGAIN;
+}
+
 int ps_layer_resolve(ps_layer *layer, const char *host, unsigned port,
 		     const struct addrinfo **res)
 {

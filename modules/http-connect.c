@@ -148,11 +148,17 @@ static int io_recv_below(void *ctx, void *buf, size_t len, size_t *n)
 	return ps_layer_recv_below(ctx, buf, len, n);
 }
 
+static int io_reconnect_below(void *ctx)
+{
+	return ps_layer_reconnect_below(ctx);
+}
+
 static int http_connect_open(ps_layer *layer, void *instance, void **state)
 {
 	struct http_connect_config *c = instance;
 	struct h1_io io = {
 		.ctx = layer, .send = io_send_below, .recv = io_recv_below,
+		.reconnect = io_reconnect_below,
 	};
 	struct h1_connect *h = malloc(sizeof(*h));
 

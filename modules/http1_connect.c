@@ -17,11 +17,14 @@
 
 #include "http1_connect.h"
 
+/* Internal step result: state changed, keep stepping (never returned). */
+#define H1_CONTINUE 1000
+
 /* chunked decoder states */
 enum { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER, CHUNK_DONE };
 
 static const char *const state_names[] = {
-	"send-request", "read-head", "drain-body", "read-error-body", "done",
+	"reconnect", "send-request", "read-head", "drain-body", "read-error-body", "done",
 };
 
 /* Copy with truncation (snprintf would warn about the intended cut). */
@@ -649,9 +652,12 @@ static int on_auth_required(struct h1_connect *h)
 	int basic_ok = strcasestr(h->offered, "Basic") && !h->sent_basic &&
 		       h->set->auth != H1_AUTH_DIGEST;
 
-	if (p->username && (digest_ok || basic_ok) && h->requests < 4 &&
-	    can_retry_on_this_connection(h))
-		return H1_DRAIN_BODY;
+	if (p->username && (digest_ok || basic_ok) && h->requests < 4) {
+		if (can_retry_on_this_connection(h))
+			return H1_DRAIN_BODY;
+		if (h->io.reconnect)
+			return H1_RECONNECT;
+	}
 	if (!p->username)
 		hint = "set username and password_file in the proxy's section"
 		       " (or credentials in its URL)";
@@ -700,6 +706,17 @@ static int report_failure(struct h1_connect *h)
 			     "%s%s%s", h->failure, line[0] ? ": " : "", line);
 }
 
+/* The 407's body is consumed: ask again, with credentials. */
+static int retry_with_credentials(struct h1_connect *h)
+{
+	int rc = build_request(h);
+
+	if (rc != PS_OK)
+		return rc;
+	h1_go_state(h, H1_SEND_REQUEST);
+	return H1_CONTINUE;
+}
+
 /* Start reading the body with what followed the head in the buffer. */
 static int start_body(struct h1_connect *h)
 {
@@ -739,6 +756,14 @@ static int on_head(struct h1_connect *h)
 		return fail_protocol(h, "an interim (1xx) answer to CONNECT");
 	next = h->status == 407 ? on_auth_required(h) : on_refused(h);
 	h1_go_state(h, (enum h1_state)next);
+	if (next == H1_RECONNECT) {
+		/* This connection is done for: ask for a new one below. */
+		rc = build_request(h);
+		if (rc != PS_OK)
+			return rc;
+		h1_go_state(h, H1_SEND_REQUEST);
+		return h->io.reconnect(h->io.ctx);
+	}
 	memset(&h->body.text, 0, sizeof(h->body.text));
 	h->body.text_len = 0;
 	h->body.total = 0;
@@ -747,12 +772,11 @@ static int on_head(struct h1_connect *h)
 	done = start_body(h);
 	if (done < 0)
 		return fail_protocol(h, "malformed chunked body");
-	if (done || h->body.left == 0)
-		return next == H1_DRAIN_BODY ? build_request(h) == PS_OK
-			? (h1_go_state(h, H1_SEND_REQUEST), PS_AGAIN + 100)
-			: PS_ERR_INTERNAL
-			: report_failure(h);
-	return PS_AGAIN + 100;	/* keep stepping */
+	if (!done && h->body.left != 0)
+		return H1_CONTINUE;	/* the body is still coming */
+	if (next != H1_DRAIN_BODY)
+		return report_failure(h);
+	return retry_with_credentials(h);
 }
 
 /* Read more body; for an error answer, never wait for it. */
@@ -790,11 +814,7 @@ static int read_body(struct h1_connect *h)
 			continue;
 		if (h->state == H1_READ_ERROR_BODY)
 			return report_failure(h);
-		rc = build_request(h);
-		if (rc != PS_OK)
-			return rc;
-		h1_go_state(h, H1_SEND_REQUEST);
-		return PS_AGAIN + 100;
+		return retry_with_credentials(h);
 	}
 }
 
@@ -804,6 +824,7 @@ int h1_connect_step(struct h1_connect *h)
 
 	for (;;) {
 		switch (h->state) {
+		case H1_RECONNECT:	/* passed through in on_head */
 		case H1_SEND_REQUEST:
 			if (h->requests == 0 || h->out_len == 0)
 				rc = build_request(h);
@@ -827,7 +848,7 @@ int h1_connect_step(struct h1_connect *h)
 		case H1_DONE:
 			return PS_OK;
 		}
-		if (rc == PS_AGAIN + 100) {
+		if (rc == H1_CONTINUE) {
 			rc = PS_OK;
 			continue;
 		}

@@ -7,6 +7,7 @@
  *
  *   SEND_REQUEST -> READ_HEAD -> (2xx)              DONE
  *                             -> (407, can retry)   DRAIN_BODY -> SEND_REQUEST
+ *                             -> (407, closes)      RECONNECT -> SEND_REQUEST
  *                             -> (error answer)     READ_ERROR_BODY -> failed
  *
  * Bytes that follow a 2xx head belong to the tunnel and are handed back
@@ -51,9 +52,16 @@ struct h1_io {
 	void *ctx;
 	int (*send)(void *ctx, const void *buf, size_t len, size_t *n);
 	int (*recv)(void *ctx, void *buf, size_t len, size_t *n);
+	/*
+	 * Optional: replace the stream with a fresh connection to the proxy
+	 * and return PS_AGAIN (the step is called again once it is up), for
+	 * a proxy that closes after its 407.  NULL: such a 407 is final.
+	 */
+	int (*reconnect)(void *ctx);
 };
 
 enum h1_state {
+	H1_RECONNECT,
 	H1_SEND_REQUEST,
 	H1_READ_HEAD,
 	H1_DRAIN_BODY,

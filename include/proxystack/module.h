@@ -77,7 +77,9 @@ enum ps_capability {
 	 * below: only such a module may be the bottom of a chain. */
 	PS_CAP_BOTTOM = 1u << 0,
 	/* Reaches its target through a proxy given by a URL ("url" key):
-	 * ps_ctx_which() shows it as module(url-without-credentials). */
+	 * ps_ctx_which() shows it as module(url-without-credentials).  A
+	 * module that is both BOTTOM and PROXY reaches its proxy over a TCP
+	 * connection of its own, shown as "direct -> module(url)". */
 	PS_CAP_PROXY = 1u << 1
 };
 
@@ -283,6 +285,16 @@ int ps_layer_recv_below(ps_layer *layer, void *buf, size_t len, size_t *n);
  * tunnel bytes).  Returns PS_OK or PS_ERR_NOMEM.
  */
 int ps_layer_unread(ps_layer *layer, const void *buf, size_t len);
+
+/*
+ * From connect(): have the host close every layer below this one and
+ * build them again, then call this layer's connect() once more with its
+ * state kept.  For a proxy that closes its connection after asking for
+ * credentials (a 407 with Connection: close).  Return PS_AGAIN after
+ * calling it.  A layer may ask at most 3 times per chain; after that
+ * this returns PS_ERR_PROXY_PROTOCOL (already recorded).
+ */
+int ps_layer_reconnect_below(ps_layer *layer);
 
 /*
  * Bottom layers: wait for 'events' (POLLIN/POLLOUT) on 'fd' before the

@@ -44,9 +44,18 @@ HTML_403 = (b"<!DOCTYPE html>\n<html><head><style>p {color: red}</style>"
 OK = b"HTTP/1.1 200 Connection established\r\n\r\n"
 
 
-def scenario(name, conn):
+def scenario(name, conn, head):
     """Play one scenario after the request head was read."""
-    if name == "ok":
+    if name == "407-close-then-ok":
+        # Like tinyproxy: a 407 that closes; credentials on a new one.
+        if b"\nProxy-Authorization: Basic " in head:
+            conn.sendall(OK)
+            echo(conn)
+        else:
+            conn.sendall(b"HTTP/1.0 407 Proxy Authentication Required\r\n"
+                         b"Proxy-Authenticate: Basic realm=\"t\"\r\n"
+                         b"Connection: close\r\n\r\n")
+    elif name == "ok":
         conn.sendall(OK)
         echo(conn)
     elif name == "ok-drip":
@@ -134,9 +143,10 @@ def read_head(conn, log=None):
 
 def serve(conn, args):
     try:
-        if read_head(conn, args.log) is None:
+        head = read_head(conn, args.log)
+        if head is None:
             return
-        scenario(args.scenario, conn)
+        scenario(args.scenario, conn, head)
     except OSError:
         pass
     finally:

@@ -111,6 +111,12 @@ expect_no_grep "Wr0ng-S3cret" "$OUT" "407: the password is not in stdout"
 expect_grep "^Proxy-Authorization: Basic" "$TMP/requests-407-loop.log" \
 	"407: the retry carried Basic credentials"
 
+use_scenario 407-close-then-ok "$(printf 'username = alice\npassword = pw')"
+through "407 that closes, then credentials on a new connection" "again"
+expect_stdout "again" "407 that closes: the retry on a new connection tunnels"
+expect_eq "$(grep -c '^CONNECT' "$TMP/requests-407-close-then-ok.log")" 2 \
+	"407 that closes: exactly two requests, on two connections"
+
 use_scenario 407-chunked
 elapsed_below 5 "407 with a chunked 100 kB body" \
 	expect_exit 3 "407 with a chunked body: exit 3" -- \
