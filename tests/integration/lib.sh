@@ -33,6 +33,8 @@
 #               make_client CA NAME      (files in $CERTS)
 #   config      make_conf DIR [LINE...], write_conf DIR FILE <<EOF,
 #               copy_modules DIR
+#   proxies     squid, tinyproxy, nghttpx on loopback: source proxies.sh
+#               after this file (its header lists the helpers)
 
 set -u
 # Config and module directories must not be writable by group or others:
@@ -303,19 +305,20 @@ pid_alive() {
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 
-# stop_pid PID: TERM, wait up to 2 s, then KILL.  Only our own PIDs.
+# stop_pid PID [GRACE]: TERM, wait up to GRACE seconds (default 2), then
+# KILL.  Only our own PIDs.
 # Safe under set -e (scripts/demo.sh): a process may exit between the
 # check and the kill, and wait returns the killed process's status.
 stop_pid() {
-	local pid=$1 i
+	local pid=$1 grace=${2:-2} i
 	if pid_alive "$pid"; then
 		kill "$pid" 2>/dev/null || true
-		for ((i = 0; i < 20; i++)); do
+		for ((i = 0; i < grace * 10; i++)); do
 			pid_alive "$pid" || break
 			sleep 0.1
 		done
 		if pid_alive "$pid"; then
-			echo "# pid $pid ignored SIGTERM for 2 s: SIGKILL"
+			echo "# pid $pid ignored SIGTERM for $grace s: SIGKILL"
 			kill -9 "$pid" 2>/dev/null || true
 		fi
 	fi
@@ -325,12 +328,14 @@ stop_pid() {
 # start_bg NAME CMD...: run CMD in the background with output in
 # $TMP/NAME.log; its PID is in BG_PID and is stopped at exit.  Call it
 # directly, not in $(...), so that BG_PID is set in this shell.
+# PS_BG_GRACE=SECONDS start_bg ... gives a slow stopper (squid) that long
+# after SIGTERM before the SIGKILL at exit (default 2).
 start_bg() {
 	local name=$1
 	shift
 	"$@" >"$TMP/$name.log" 2>&1 </dev/null &
 	BG_PID=$!
-	echo "$BG_PID" >>"$PS_PIDS_FILE"
+	echo "$BG_PID ${PS_BG_GRACE:-2}" >>"$PS_PIDS_FILE"
 }
 
 # Dump every background process's log (when a server misbehaves).
@@ -343,12 +348,12 @@ show_bg_logs() {
 
 ps_cleanup() {
 	local rc=$?
-	local pid
+	local pid grace
 	trap - EXIT INT TERM
 	# Newest first: a client-facing process before what it relies on.
 	if [ -f "$PS_PIDS_FILE" ]; then
-		while IFS= read -r pid; do
-			[ -n "$pid" ] && stop_pid "$pid"
+		while read -r pid grace; do
+			[ -n "$pid" ] && stop_pid "$pid" "${grace:-2}"
 		done < <(tac "$PS_PIDS_FILE")
 	fi
 	if [ -s "$PS_FAILED_FILE" ] && [ "$rc" -eq 0 ]; then
