@@ -39,6 +39,11 @@ long long chain_now_ms(void)
 	return chain_now_us() / 1000;
 }
 
+static int dest_is_websocket(const struct url *dest)
+{
+	return !strcmp(dest->scheme, "ws") || !strcmp(dest->scheme, "wss");
+}
+
 static int dest_needs_tls(const struct url *dest)
 {
 	return !strcmp(dest->scheme, "tls") || !strcmp(dest->scheme, "https") ||
@@ -109,6 +114,12 @@ int chain_setup_line(struct ps_conn *conn)
 	}
 	if (dest_needs_tls(&conn->dest)) {
 		layer_init(conn, n, "tls", &tls_layer_ops, NULL, NULL);
+		layer_set_target(&conn->layers[n], conn->dest.host,
+				 conn->dest.port);
+		n++;
+	}
+	if (dest_is_websocket(&conn->dest)) {
+		layer_init(conn, n, "websocket", &ws_layer_ops, NULL, NULL);
 		layer_set_target(&conn->layers[n], conn->dest.host,
 				 conn->dest.port);
 		n++;
@@ -313,6 +324,25 @@ int chain_step(struct ps_conn *conn)
 	}
 }
 
+/* Block until what chain_poll names is ready (or its timeout). */
+void chain_wait(struct ps_conn *conn)
+{
+	struct pollfd pfd;
+	ps_poll p;
+
+	ps_conn_poll(conn, &p);
+	pfd.fd = p.fd;
+	pfd.events = p.events;
+	pfd.revents = 0;
+	if (poll(&pfd, p.fd >= 0 ? 1 : 0, p.timeout_ms) < 0 && errno != EINTR)
+		usleep(1000);	/* never spin hard on a poll failure */
+}
+
+int conn_is_websocket(const struct ps_conn *conn)
+{
+	return dest_is_websocket(&conn->dest);
+}
+
 /* ------------------------------------------------------------------ */
 /* what to wait for                                                    */
 /* ------------------------------------------------------------------ */
@@ -395,7 +425,7 @@ char *chain_describe_stack(const struct stack *st, const struct url *dest)
 		buf_printf(&b, "%s%s", i ? " -> " : "", st->hops[i]->display);
 	if (dest_needs_tls(dest))
 		buf_puts(&b, " -> tls");
-	if (!strcmp(dest->scheme, "ws") || !strcmp(dest->scheme, "wss"))
+	if (dest_is_websocket(dest))
 		buf_puts(&b, " -> websocket");
 	return buf_steal(&b);
 }

@@ -60,6 +60,13 @@ struct conn_options {
 	long timeout_ms;
 	ps_step_fn on_step;
 	void *step_user;
+	/* websocket */
+	char *ws_subprotocols;
+	char *ws_origin;
+	char **ws_headers;             /* NULL-terminated copy */
+	long ws_ping_interval_ms;      /* 0: no pings */
+	long ws_pong_timeout_ms;
+	size_t ws_max_message;
 };
 
 struct ps_conn {
@@ -124,7 +131,16 @@ int layer_shutdown_write(struct ps_layer *l);
 /* The layer description "direct -> http-connect(url) -> tls". */
 char *chain_describe_stack(const struct stack *st, const struct url *dest);
 
+/* Block until what chain_poll names is ready or its timeout passes. */
+void chain_wait(struct ps_conn *conn);
+
+/* 1 for ws:// and wss:// connections. */
+int conn_is_websocket(const struct ps_conn *conn);
+
 /* The internal destination TLS layer (tls.c). */
 extern const struct ps_module_ops tls_layer_ops;
+
+/* The internal websocket layer (ws.c). */
+extern const struct ps_module_ops ws_layer_ops;
 
 #endif

@@ -948,11 +948,9 @@ static int cli_run_check(ps_ctx *ctx, const struct cli_args *args)
 /* ------------------------------------------------------------------ */
 
 /*
- * How stdin and stdout map onto the channel.  DESIGN.md wants ws:// and
- * wss:// to carry one text message per stdin line and to print each
- * received message on its own line.  proxystack.h has no message API
- * yet, so for now every URL carries raw bytes; the places that will
- * change are marked TODO(ws-messages).
+ * How stdin and stdout map onto the channel.  ws:// and wss:// carry one
+ * text message per stdin line and print each received message on its
+ * own line; everything else carries bytes as they are.
  */
 enum cli_framing {
 	CLI_FRAMING_BYTES,           /* tcp, tls, https: bytes both ways */
@@ -1007,6 +1005,10 @@ struct cli_session {
 	ps_error err;
 	struct cli_buffer to_channel; /* read from stdin, not yet sent */
 	struct cli_buffer to_stdout;  /* received, not yet written */
+	/* websocket: the received message still being copied to stdout */
+	const unsigned char *ws_msg;
+	size_t ws_msg_left;
+	int ws_newline_due;
 };
 
 /*
@@ -1065,18 +1067,60 @@ static int cli_session_build_chain(struct cli_session *s)
 	return PS_OK;
 }
 
+/* Send one stdin line (without its newline) as a text message. */
+static int cli_session_send_line(struct cli_session *s, const unsigned char *p,
+				 size_t len)
+{
+	int rc;
+
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	rc = ps_ws_send(s->conn, PS_WS_TEXT, p, len);
+	if (rc == PS_AGAIN)
+		return cli_session_wait_for_channel(s);
+	if (rc != PS_OK)
+		return cli_session_channel_failed(s, rc);
+	return PS_OK;
+}
+
+/*
+ * Websocket: each complete line held is a message.  A partial line waits
+ * for its end, unless stdin ended or it fills the whole buffer.
+ */
+static int cli_session_send_lines(struct cli_session *s)
+{
+	struct cli_buffer *b = &s->to_channel;
+
+	while (cli_buffer_pending(b) > 0) {
+		const unsigned char *p = b->data + b->start;
+		size_t pending = cli_buffer_pending(b);
+		const unsigned char *nl = memchr(p, '\n', pending);
+		size_t len = nl ? (size_t)(nl - p) : pending;
+		int rc;
+
+		if (!nl && s->stdin_open && cli_buffer_room(b) > 0)
+			break;
+		rc = cli_session_send_line(s, p, len);
+		if (rc != PS_OK)
+			return rc;
+		cli_buffer_consume(b, nl ? len + 1 : len);
+	}
+	/* Keep a partial line at the front so it can grow. */
+	if (b->start > 0 && cli_buffer_pending(b) > 0) {
+		memmove(b->data, b->data + b->start, cli_buffer_pending(b));
+		b->end -= b->start;
+		b->start = 0;
+	}
+	return PS_OK;
+}
+
 /* Everything read from stdin goes out; the channel says when to stop. */
 static int cli_session_send(struct cli_session *s)
 {
 	struct cli_buffer *b = &s->to_channel;
 
-	/*
-	 * TODO(ws-messages): with CLI_FRAMING_WS_LINES, send each complete
-	 * '\n'-terminated line held here (without its '\n') as one text
-	 * message, keep a partial line until its end arrives, and at stdin
-	 * EOF send what is left as a last message.  Until proxystack.h has
-	 * a message API, the bytes go out as they are.
-	 */
+	if (s->framing == CLI_FRAMING_WS_LINES)
+		return cli_session_send_lines(s);
 	while (cli_buffer_pending(b) > 0) {
 		size_t pending = cli_buffer_pending(b);
 		size_t sent = 0;
@@ -1107,13 +1151,66 @@ static int cli_session_finish_sending(struct cli_session *s)
 	if (s->stdin_open || s->write_shut || !s->peer_open ||
 	    cli_buffer_pending(&s->to_channel) > 0)
 		return PS_OK;
-	rc = ps_conn_shutdown_write(s->conn);
+	/* A websocket ends with a close frame; the peer answers with its. */
+	rc = s->framing == CLI_FRAMING_WS_LINES
+		     ? ps_ws_close(s->conn, 1000, NULL)
+		     : ps_conn_shutdown_write(s->conn);
 	if (rc == PS_AGAIN)
 		return cli_session_wait_for_channel(s);
 	if (rc != PS_OK)
 		return cli_session_channel_failed(s, rc);
 	s->write_shut = 1;
 	cli_session_debug(s, "stdin ended: sending side shut down");
+	return PS_OK;
+}
+
+/* Copy the held message, then its newline, into to_stdout as room allows. */
+static void cli_session_copy_message(struct cli_session *s)
+{
+	struct cli_buffer *b = &s->to_stdout;
+	size_t take = s->ws_msg_left < cli_buffer_room(b)
+			      ? s->ws_msg_left : cli_buffer_room(b);
+
+	memcpy(b->data + b->end, s->ws_msg, take);
+	b->end += take;
+	s->ws_msg += take;
+	s->ws_msg_left -= take;
+	if (s->ws_msg_left == 0 && s->ws_newline_due &&
+	    cli_buffer_room(b) > 0) {
+		b->data[b->end++] = '\n';
+		s->ws_newline_due = 0;
+	}
+}
+
+/*
+ * Websocket: each message received prints on a line of its own.  The
+ * message's bytes stay valid only until the next ps_ws_recv(), so one is
+ * copied out completely before the next is asked for.
+ */
+static int cli_session_receive_messages(struct cli_session *s)
+{
+	while (s->peer_open) {
+		ps_ws_message msg;
+		int rc;
+
+		cli_session_copy_message(s);
+		if (s->ws_msg_left > 0 || s->ws_newline_due)
+			return PS_OK;	/* stdout must drain first */
+		rc = ps_ws_recv(s->conn, &msg);
+		if (rc == PS_AGAIN)
+			return cli_session_wait_for_channel(s);
+		if (rc != PS_OK)
+			return cli_session_channel_failed(s, rc);
+		if (msg.type == PS_WS_CLOSE) {
+			s->peer_open = 0;
+			cli_session_debug(s, "the peer closed the websocket"
+					  " (%u)", msg.close_code);
+			break;
+		}
+		s->ws_msg = msg.data;
+		s->ws_msg_left = msg.len;
+		s->ws_newline_due = 1;
+	}
 	return PS_OK;
 }
 
@@ -1127,11 +1224,8 @@ static int cli_session_receive(struct cli_session *s)
 {
 	struct cli_buffer *b = &s->to_stdout;
 
-	/*
-	 * TODO(ws-messages): with CLI_FRAMING_WS_LINES, receive whole text
-	 * messages and append '\n' after each, so every message prints on a
-	 * line of its own.
-	 */
+	if (s->framing == CLI_FRAMING_WS_LINES)
+		return cli_session_receive_messages(s);
 	while (s->peer_open && cli_buffer_room(b) > 0) {
 		size_t room = cli_buffer_room(b);
 		size_t got = 0;
@@ -1330,10 +1424,6 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 	s->peer_open = 1;
 	s->stdout_chunk = cli_stdout_chunk();
 	ps_error_clear(&s->err);
-	if (s->framing == CLI_FRAMING_WS_LINES)
-		/* TODO(ws-messages): drop this once message mode exists. */
-		cli_session_debug(s, "websocket message mode is not there "
-				  "yet: the channel carries raw bytes");
 
 	cli_fill_connect_options(args, &opts);
 	if (args->verbose)

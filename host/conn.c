@@ -29,6 +29,61 @@ static int dup_opt(char **dst, const char *src, const char *dflt)
 	return *dst ? 0 : -1;
 }
 
+static int dup_headers(char ***dst, const char *const *src)
+{
+	size_t n = 0;
+
+	*dst = NULL;
+	if (!src)
+		return 0;
+	while (src[n])
+		n++;
+	*dst = calloc(n + 1, sizeof(**dst));
+	if (!*dst)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!((*dst)[i] = strdup(src[i])))
+			return -1;
+	return 0;
+}
+
+static void free_headers(char **h)
+{
+	for (size_t i = 0; h && h[i]; i++)
+		free(h[i]);
+	free(h);
+}
+
+/* Websocket options; the size check keeps callers built before them. */
+static int conn_set_ws_options(struct ps_conn *conn,
+			       const ps_connect_options *o)
+{
+	const struct snapshot *s = conn->snap;
+	struct conn_options *co = &conn->opt;
+	int has_ws = o->struct_size >= sizeof(*o);
+	int rc = 0;
+
+	co->ws_ping_interval_ms = s->ws_ping_interval_s * 1000;
+	co->ws_pong_timeout_ms = s->ws_pong_timeout_s * 1000;
+	co->ws_max_message = (size_t)s->ws_max_message_bytes;
+	if (!has_ws)
+		return PS_OK;
+	rc |= dup_opt(&co->ws_subprotocols, o->ws_subprotocols, NULL);
+	rc |= dup_opt(&co->ws_origin, o->ws_origin, NULL);
+	rc |= dup_headers(&co->ws_headers, o->ws_headers);
+	if (rc)
+		return err_nomem(&conn->err);
+	if (o->ws_ping_interval_s > 0)
+		co->ws_ping_interval_ms = o->ws_ping_interval_s * 1000L;
+	else if (o->ws_ping_interval_s < 0)
+		co->ws_ping_interval_ms = 0;
+	if (o->ws_pong_timeout_s > 0)
+		co->ws_pong_timeout_ms = o->ws_pong_timeout_s * 1000L;
+	if (o->ws_max_message > 0)
+		co->ws_max_message = o->ws_max_message;
+	return PS_OK;
+}
+
 /* Options: what the caller gave, else the snapshot's settings. */
 static int conn_set_options(struct ps_conn *conn,
 			    const ps_connect_options *o)
@@ -65,7 +120,7 @@ static int conn_set_options(struct ps_conn *conn,
 						 : s->connect_timeout_ms;
 	conn->opt.on_step = o->on_step;
 	conn->opt.step_user = o->step_user;
-	return PS_OK;
+	return conn_set_ws_options(conn, o);
 }
 
 static void conn_free(struct ps_conn *conn)
@@ -77,6 +132,9 @@ static void conn_free(struct ps_conn *conn)
 	free(conn->opt.client_cert_file);
 	free(conn->opt.client_key_file);
 	free(conn->opt.alpn);
+	free(conn->opt.ws_subprotocols);
+	free(conn->opt.ws_origin);
+	free_headers(conn->opt.ws_headers);
 	free(conn->description);
 	url_clear(&conn->dest);
 	snapshot_unref(conn->snap);
@@ -88,13 +146,6 @@ static int conn_prepare(struct ps_conn *conn, const char *url,
 {
 	int rc = ctx_parse_dest(url, &conn->dest, &conn->err);
 
-	if (rc == PS_OK && (!strcmp(conn->dest.scheme, "ws") ||
-			    !strcmp(conn->dest.scheme, "wss")))
-		rc = err_set(&conn->err, PS_ERR_UNSUPPORTED, "websocket", -1,
-			     "use tcp://, tls:// or https:// until the"
-			     " websocket layer ships",
-			     "ws:// and wss:// are not supported by this build"
-			     " yet");
 	if (rc == PS_OK)
 		rc = conn_set_options(conn, opts);
 	if (rc == PS_OK)
@@ -141,19 +192,6 @@ void ps_conn_poll(const ps_conn *conn, ps_poll *p)
 		   &p->timeout_ms);
 }
 
-/* Block until what ps_conn_poll names is ready (or its timeout). */
-static void conn_wait(struct ps_conn *conn)
-{
-	struct pollfd pfd;
-	ps_poll p;
-
-	ps_conn_poll(conn, &p);
-	pfd.fd = p.fd;
-	pfd.events = p.events;
-	pfd.revents = 0;
-	if (poll(&pfd, p.fd >= 0 ? 1 : 0, p.timeout_ms) < 0 && errno != EINTR)
-		usleep(1000);	/* never spin hard on a poll failure */
-}
 
 ps_conn *ps_connect(ps_ctx *ctx, const char *url,
 		    const ps_connect_options *opts, ps_error *err)
@@ -164,7 +202,7 @@ ps_conn *ps_connect(ps_ctx *ctx, const char *url,
 	if (!conn)
 		return NULL;
 	while ((rc = ps_conn_step(conn)) == PS_AGAIN)
-		conn_wait(conn);
+		chain_wait(conn);
 	if (rc != PS_OK) {
 		err_copy(err, &conn->err);
 		conn_free(conn);
@@ -179,9 +217,13 @@ static struct ps_layer *conn_top(struct ps_conn *conn)
 	return &conn->layers[conn->nlayers - 1];
 }
 
-/* Common entry for I/O: only on a ready channel. */
+/* Common entry for byte I/O: only on a ready, non-websocket channel. */
 static int conn_io_check(struct ps_conn *conn)
 {
+	if (conn->state == CONN_READY && conn_is_websocket(conn))
+		return err_set(&conn->err, PS_ERR_USAGE, NULL, -1,
+			       "use ps_ws_send() and ps_ws_recv()",
+			       "a websocket carries messages, not bytes");
 	if (conn->state == CONN_READY)
 		return PS_OK;
 	if (conn->state == CONN_FAILED)
@@ -214,7 +256,7 @@ int ps_conn_read(ps_conn *conn, void *buf, size_t len, size_t *nread)
 						     nread));
 		if (rc != PS_AGAIN || conn->nonblocking)
 			break;
-		conn_wait(conn);
+		chain_wait(conn);
 		rc = PS_OK;
 	}
 	return rc;
@@ -239,7 +281,7 @@ int ps_conn_write(ps_conn *conn, const void *buf, size_t len,
 			continue;
 		}
 		if (rc == PS_AGAIN && !conn->nonblocking) {
-			conn_wait(conn);
+			chain_wait(conn);
 			rc = PS_OK;
 		}
 	}
@@ -258,7 +300,7 @@ int ps_conn_shutdown_write(ps_conn *conn)
 				    layer_shutdown_write(conn_top(conn)));
 		if (rc != PS_AGAIN || conn->nonblocking)
 			break;
-		conn_wait(conn);
+		chain_wait(conn);
 		rc = PS_OK;
 	}
 	return rc;

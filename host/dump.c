@@ -87,6 +87,8 @@ static void dump_global(struct buf *b, const struct snapshot *s)
 	put_setting(b, "module_path", &s->module_path);
 	put_setting(b, "connect_timeout", &s->connect_timeout);
 	put_setting(b, "ws_ping_interval", &s->ws_ping_interval);
+	put_setting(b, "ws_pong_timeout", &s->ws_pong_timeout);
+	put_setting(b, "ws_max_message", &s->ws_max_message);
 	put_setting(b, "ca_file", &s->ca_file);
 	put_setting(b, "client_cert_file", &s->client_cert_file);
 	put_setting(b, "client_key_file", &s->client_key_file);

@@ -145,11 +145,15 @@ static int read_global(struct build *b)
 	rc |= setting_set(&s->module_path, PS_MODULE_DIR, "default");
 	rc |= setting_set(&s->connect_timeout, "15", "default");
 	rc |= setting_set(&s->ws_ping_interval, "300", "default");
+	rc |= setting_set(&s->ws_pong_timeout, "30", "default");
+	rc |= setting_set(&s->ws_max_message, "16777216", "default");
 	rc |= setting_set(&s->insecure_tls, "false", "default");
 	rc |= setting_set(&s->ca_file, NULL, "default: system store");
 	rc |= setting_from_ini(&s->module_path, g, "module_path");
 	rc |= setting_from_ini(&s->connect_timeout, g, "connect_timeout");
 	rc |= setting_from_ini(&s->ws_ping_interval, g, "ws_ping_interval");
+	rc |= setting_from_ini(&s->ws_pong_timeout, g, "ws_pong_timeout");
+	rc |= setting_from_ini(&s->ws_max_message, g, "ws_max_message");
 	rc |= setting_from_ini(&s->ca_file, g, "ca_file");
 	rc |= setting_from_ini(&s->client_cert_file, g, "client_cert_file");
 	rc |= setting_from_ini(&s->client_key_file, g, "client_key_file");
@@ -172,6 +176,18 @@ static int read_global(struct build *b)
 				  "%s: ws_ping_interval: bad value '%.32s'",
 				  s->ws_ping_interval.source,
 				  s->ws_ping_interval.value);
+	if (parse_seconds(s->ws_pong_timeout.value, 3600,
+			  &s->ws_pong_timeout_s))
+		return build_fail(b, "seconds, from 1 to 3600",
+				  "%s: ws_pong_timeout: bad value '%.32s'",
+				  s->ws_pong_timeout.source,
+				  s->ws_pong_timeout.value);
+	if (parse_seconds(s->ws_max_message.value, 1L << 30,
+			  &s->ws_max_message_bytes))
+		return build_fail(b, "bytes, from 1 to 1073741824",
+				  "%s: ws_max_message: bad value '%.32s'",
+				  s->ws_max_message.source,
+				  s->ws_max_message.value);
 	if (parse_bool_text(s->insecure_tls.value, &s->insecure))
 		return build_fail(b, "true or false",
 				  "%s: insecure_tls: bad value '%.32s'",
@@ -996,6 +1012,7 @@ void snapshot_unref(struct snapshot *s)
 {
 	struct setting *settings[] = {
 		&s->module_path, &s->connect_timeout, &s->ws_ping_interval,
+		&s->ws_pong_timeout, &s->ws_max_message,
 		&s->ca_file, &s->client_cert_file, &s->client_key_file,
 		&s->insecure_tls, &s->proxy_url, &s->proxy_username,
 		&s->proxy_password, &s->proxy_password_file, &s->no_proxy,

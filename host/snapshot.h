@@ -93,10 +93,13 @@ struct snapshot {
 
 	/* [global] */
 	struct setting module_path, connect_timeout, ws_ping_interval;
+	struct setting ws_pong_timeout, ws_max_message;
 	struct setting ca_file, client_cert_file, client_key_file;
 	struct setting insecure_tls;
 	long connect_timeout_ms;
 	long ws_ping_interval_s;
+	long ws_pong_timeout_s;
+	long ws_max_message_bytes;
 	int insecure;
 
 	/* [default] after level-1 environment overrides */

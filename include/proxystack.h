@@ -245,6 +245,17 @@ typedef struct ps_connect_options {
 	int timeout_ms;              /* whole chain; 0: the configured connect_timeout */
 	ps_step_fn on_step;          /* called as each layer completes; may be NULL */
 	void *step_user;             /* passed to on_step */
+
+	/* ws:// and wss:// only; NULL/0 means "as configured/none". */
+	const char *ws_subprotocols; /* comma-separated offer, e.g. "AMQPWSB10" */
+	const char *ws_origin;       /* Origin header, or NULL */
+	const char *const *ws_headers; /* NULL-terminated "Name: value" lines */
+	int ws_ping_interval_s;      /* keepalive ping every N s; 0: config
+					(ws_ping_interval); -1: no pings */
+	int ws_pong_timeout_s;       /* fail when a ping gets no pong within
+					N s; 0: config (ws_pong_timeout) */
+	size_t ws_max_message;       /* larger messages close with 1009;
+					0: config (ws_max_message) */
 } ps_connect_options;
 
 /* Fill *opts with defaults.  Never fails. */
@@ -330,6 +341,63 @@ const ps_error *ps_conn_error(const ps_conn *conn);
  * connection and its hold on the configuration snapshot.  NULL is allowed.
  */
 void ps_conn_close(ps_conn *conn);
+
+/* ------------------------------------------------------------------ */
+/* WebSocket messages (ws:// and wss:// connections)                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A websocket connection carries messages, not bytes: ps_conn_read() and
+ * ps_conn_write() refuse it (PS_ERR_USAGE).  The library answers pings,
+ * sends keepalive pings, enforces the pong timeout and the maximum
+ * message size, validates UTF-8 of text, and closes with 1002 on any
+ * protocol violation by the server (PS_ERR_WEBSOCKET).
+ */
+enum ps_ws_type {
+	PS_WS_TEXT = 1,    /* UTF-8 text */
+	PS_WS_BINARY = 2,
+	PS_WS_CLOSE = 8,   /* the peer closed: code and reason in the message */
+	PS_WS_PING = 9,    /* send only: the library answers received pings */
+	PS_WS_PONG = 10    /* send only (unsolicited pong) */
+};
+
+/* A received message.  'data' is owned by the connection. */
+typedef struct ps_ws_message {
+	int type;                  /* PS_WS_TEXT, PS_WS_BINARY or PS_WS_CLOSE */
+	const unsigned char *data; /* valid until the next ps_ws_* call */
+	size_t len;
+	unsigned close_code;       /* PS_WS_CLOSE: the peer's code, 1005 if none */
+} ps_ws_message;
+
+/*
+ * Send one whole message of 'type' (text, binary, ping, pong).  Large
+ * messages are split into frames; every frame gets a fresh random mask.
+ * Returns PS_OK once the message is queued (blocking connections: once
+ * it is sent), PS_AGAIN (non-blocking) when too much is still queued
+ * (poll, then call again), or an error: PS_ERR_USAGE for invalid UTF-8
+ * text, a control message over 125 bytes, or after close.
+ */
+int ps_ws_send(ps_conn *conn, int type, const void *data, size_t len);
+
+/*
+ * Receive the next whole message; also sends what is queued, keepalive
+ * pings and pongs.  Returns PS_OK with *msg filled, PS_AGAIN
+ * (non-blocking; ps_conn_poll() then also names the next keepalive
+ * deadline — call again when it passes), or an error.  After the peer's
+ * close, *msg has type PS_WS_CLOSE; further calls return PS_ERR_IO.
+ */
+int ps_ws_recv(ps_conn *conn, ps_ws_message *msg);
+
+/*
+ * Start the close handshake with 'code' (1000 for a normal end) and a
+ * reason (NULL or at most 123 bytes of UTF-8).  Keep calling ps_ws_recv()
+ * until it returns the peer's PS_WS_CLOSE (the library gives up after 5
+ * s with PS_ERR_WEBSOCKET).  PS_OK, PS_AGAIN or an error.
+ */
+int ps_ws_close(ps_conn *conn, unsigned code, const char *reason);
+
+/* The subprotocol the server chose, or "" (owned by the connection). */
+const char *ps_ws_subprotocol(const ps_conn *conn);
 
 #ifdef __cplusplus
 }
