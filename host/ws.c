@@ -812,9 +812,16 @@ int ps_ws_close(ps_conn *conn, unsigned code, const char *reason)
 	ws_go_phase(layer, ws, WS_CLOSING);
 	ws->close_due_ms = chain_now_ms() + WS_CLOSE_WAIT_MS;
 	ws->next_ping_ms = 0;
-	chain_clear_wants(conn);
-	rc = ws_flush(layer, ws);
-	return ws_end(conn, rc == PS_AGAIN && conn->nonblocking ? PS_OK : rc);
+	for (;;) {
+		chain_clear_wants(conn);
+		rc = ws_flush(layer, ws);
+		if (rc != PS_AGAIN)
+			break;
+		if (conn->nonblocking)
+			return PS_OK;	/* ps_ws_recv flushes the rest */
+		chain_wait(conn);
+	}
+	return ws_end(conn, rc);
 }
 
 const char *ps_ws_subprotocol(const ps_conn *conn)
