@@ -44,8 +44,9 @@ static struct stack *env_stack(const struct snapshot *s, const char *scheme)
 	return s->env_all_stack;
 }
 
-static void implicit_choice(const struct snapshot *s, const struct url *dest,
-			    int use_no_proxy, struct route_choice *out)
+static int implicit_choice(const struct snapshot *s, const struct url *dest,
+			   int use_no_proxy, struct route_choice *out,
+			   ps_error *err)
 {
 	struct stack *st;
 
@@ -54,21 +55,28 @@ static void implicit_choice(const struct snapshot *s, const struct url *dest,
 		choose_line(out, s->direct_stack, "no_proxy covers the"
 			    " destination: direct (no_proxy from ",
 			    s->no_proxy.source);
-		return;
+		return PS_OK;
 	}
 	if (s->default_stack) {
 		choose_line(out, s->default_stack, "the default proxy (from ",
 			    s->proxy_url.source);
-		return;
+		return PS_OK;
 	}
 	st = env_stack(s, dest->scheme);
+	if (st && st->broken)
+		return err_set(err, PS_ERR_CONFIG, "config", -1,
+			       "fix or unset the variable, or name the proxy"
+			       " in /etc/proxystack.d",
+			       "%s: refusing to connect without the proxy it"
+			       " names: %s", st->source, st->broken);
 	if (st) {
 		choose_line(out, st, "a system proxy variable (",
 			    st->source);
-		return;
+		return PS_OK;
 	}
 	choose_line(out, s->direct_stack,
 		    "no proxy configured anywhere: direct", NULL);
+	return PS_OK;
 }
 
 int route_choose(const struct snapshot *s, const struct url *dest,
@@ -104,18 +112,15 @@ int route_choose(const struct snapshot *s, const struct url *dest,
 					       " stacks in this ABI");
 			return err->code;
 		}
-		if (r->nlines == 0) {
-			implicit_choice(s, dest, 0, out);
-			return PS_OK;
-		}
+		if (r->nlines == 0)
+			return implicit_choice(s, dest, 0, out, err);
 		out->lines = r->lines;
 		out->nlines = r->nlines;
 		strncat(out->why, "its stack lines",
 			sizeof(out->why) - strlen(out->why) - 1);
 		return PS_OK;
 	}
-	implicit_choice(s, dest, 1, out);
-	return PS_OK;
+	return implicit_choice(s, dest, 1, out, err);
 }
 
 enum route_action route_action_for(const struct route_line *line, int code)

@@ -596,8 +596,8 @@ static int add_proxy_source(struct build *b, const char *inst_name,
 	if (!module)
 		return build_fail(b, "use http://, https://, socks5:// or a"
 				  " PAC URL",
-				  "%s: unsupported proxy URL scheme in %s",
-				  url->source, url->source);
+				  "%s: unsupported proxy URL scheme",
+				  url->source);
 	rc |= ini_add(&s->synthetic, "transport", inst_name, "url", url->value,
 		      url->source, 0);
 	if (user && user->value)
@@ -621,8 +621,10 @@ static int add_proxy_source(struct build *b, const char *inst_name,
 
 /*
  * System variables are shared with every other program: one that does
- * not parse here is skipped with a warning instead of failing the
- * context (our own settings, levels 1 and 2, fail closed).
+ * not parse here does not fail the context (our own settings, levels 1
+ * and 2, do).  It becomes a broken stack instead: it still takes its
+ * place in the precedence, and a connection that would use it fails with
+ * the reason, never leaving directly.
  */
 static int add_env_proxy(struct build *b, const char *name,
 			 const struct env_value *v, struct stack **out)
@@ -638,9 +640,14 @@ static int add_env_proxy(struct build *b, const char *name,
 	rc = add_proxy_source(b, name, &url, NULL, NULL, NULL, out);
 	setting_free(&url);
 	if (rc == PS_ERR_CONFIG || rc == PS_ERR_MODULE) {
-		log_msg(&b->s->lg, PS_LOG_WARN, "ignoring %s: %s", v->name,
-			b->err ? b->err->message : ps_code_name(rc));
-		*out = NULL;
+		const char *why = b->err ? b->err->message : ps_code_name(rc);
+
+		log_msg(&b->s->lg, PS_LOG_WARN, "%s does not parse (%s):"
+			" connections that would use it will fail", v->name,
+			why);
+		*out = new_stack(b, name, v->name);
+		if (!*out || !((*out)->broken = strdup(why)))
+			return err_nomem(b->err);
 		ps_error_clear(b->err);
 		rc = PS_OK;
 	}
@@ -998,6 +1005,7 @@ static void free_stacks_and_routes(struct snapshot *s)
 		free(s->stacks[i]->hops);
 		free(s->stacks[i]->trusts);
 		free(s->stacks[i]->name);
+		free(s->stacks[i]->broken);
 		free(s->stacks[i]);
 	}
 	free(s->stacks);

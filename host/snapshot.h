@@ -60,6 +60,9 @@ enum stack_origin {
 struct stack {
 	char *name;
 	enum stack_origin origin;
+	char *broken;             /* a system proxy variable that does not
+				     parse: using the stack fails with this,
+				     never a silent direct connection */
 	struct instance **hops;
 	size_t nhops;
 	struct instance **trusts;

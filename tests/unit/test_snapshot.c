@@ -228,11 +228,17 @@ static void test_config_errors(void)
 	expect_config_error("bad proxy scheme in the prefixed variable",
 			    PS_ERR_CONFIG, "PROXYSTACK_PROXY_URL");
 	remove_confdir();
-	/* ... the system's, shared with every program, are skipped. */
+	/*
+	 * ... the system's, shared with every program, do not stop the
+	 * context; but a destination they would serve fails instead of
+	 * going direct, even when a lower variable of the family is fine.
+	 */
 	new_confdir();
 	setenv("HTTPS_PROXY", "gopher://proxy:70", 1);
+	setenv("https_proxy", "http://fine-proxy:3128", 1);
 	setenv("NO_PROXY", "192.168.*", 1);
-	CHECK_WHICH("tls://example.com:443", "direct -> tls");
+	CHECK_WHICH("tls://example.com:443", "config");
+	CHECK_WHICH("http://example.com", "direct");
 	remove_confdir();
 }
 
