@@ -12,6 +12,12 @@
  *   ps_bench -c DIR --ca-file CA download URL PATH
  *       one channel to an HTTPS server: GET PATH, read to the end.
  *       Prints "download BYTES ms MB/s".
+ *   ps_bench -c DIR --ca-file CA wsecho URL N
+ *       N round trips of a 32-byte text message over one websocket.
+ *       Prints "wsecho N ms round_trips_per_s".
+ *   ps_bench -c DIR --ca-file CA wsbulk URL BYTES
+ *       BYTES echoed as 1 MiB binary messages, one in flight.  Prints
+ *       "wsbulk BYTES ms MB/s".
  *   ps_bench -c DIR --ca-file CA parallel URL N
  *       start N channels at once with the non-blocking API, drive them in
  *       one poll loop until all are up.  Prints "parallel N setup_ms".
@@ -98,6 +104,43 @@ static void bench_download(ps_ctx *ctx, const ps_connect_options *o,
 		printf("download %lld %.1f %.1f\n", got, ms,
 		       got / 1e6 / (ms / 1e3));
 	}
+	ps_conn_close(c);
+}
+
+static void ws_echo_loop(ps_conn *c, const void *msg, size_t len, long n)
+{
+	ps_ws_message in;
+
+	for (long i = 0; i < n; i++) {
+		if (ps_ws_send(c, PS_WS_BINARY, msg, len) != PS_OK ||
+		    ps_ws_recv(c, &in) != PS_OK || in.len != len)
+			die("websocket echo", ps_conn_error(c));
+	}
+}
+
+static void bench_ws(ps_ctx *ctx, const ps_connect_options *o,
+		     const char *url, long long amount, int bulk)
+{
+	static unsigned char payload[1 << 20];
+	size_t len = bulk ? sizeof(payload) : 32;
+	long n = bulk ? (long)(amount / (long long)len) : (long)amount;
+	ps_error err;
+	ps_conn *c = ps_connect(ctx, url, o, &err);
+	double start, ms;
+
+	if (!c)
+		die("connect", &err);
+	memset(payload, 'w', sizeof(payload));
+	ws_echo_loop(c, payload, len, 10);	/* warm up */
+	start = now_ms();
+	ws_echo_loop(c, payload, len, n);
+	ms = now_ms() - start;
+	if (bulk)
+		printf("wsbulk %lld %.1f %.1f\n", (long long)n * (long long)len,
+		       ms, (double)n * (double)len / 1e6 / (ms / 1e3));
+	else
+		printf("wsecho %ld %.1f %.0f\n", n, ms, n / (ms / 1e3));
+	ps_ws_close(c, 1000, NULL);
 	ps_conn_close(c);
 }
 
@@ -243,7 +286,7 @@ int main(int argc, char **argv)
 	}
 	if (argc - i != 3) {
 		fprintf(stderr, "usage: ps_bench [-c DIR] [--ca-file CA]"
-			" seq|bulk|download|parallel URL N|PATH\n");
+			" seq|bulk|download|parallel|wsecho|wsbulk URL N|PATH\n");
 		return 2;
 	}
 	ctx = ps_ctx_new(&co, &err);
@@ -251,6 +294,10 @@ int main(int argc, char **argv)
 		die("context", &err);
 	if (!strcmp(argv[i], "seq"))
 		bench_seq(ctx, &o, argv[i + 1], atoi(argv[i + 2]));
+	else if (!strcmp(argv[i], "wsecho"))
+		bench_ws(ctx, &o, argv[i + 1], atoll(argv[i + 2]), 0);
+	else if (!strcmp(argv[i], "wsbulk"))
+		bench_ws(ctx, &o, argv[i + 1], atoll(argv[i + 2]), 1);
 	else if (!strcmp(argv[i], "download"))
 		bench_download(ctx, &o, argv[i + 1], argv[i + 2]);
 	else if (!strcmp(argv[i], "bulk"))
