@@ -446,6 +446,20 @@ static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
 			     vi->issuer[0] ? vi->issuer : "?");
 }
 
+/* What a person can do about an OpenSSL error from the peer. */
+static const char *tls_error_hint(unsigned long e)
+{
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	if (reason && strstr(reason, "alert") && strstr(reason, "certificate"))
+		return "the server wants a client certificate it trusts: set"
+		       " client_cert_file and client_key_file (or --cert and"
+		       " --key)";
+	if (reason && strstr(reason, "alert"))
+		return "the server refused the TLS session: see its logs";
+	return "is the destination speaking TLS on this port?";
+}
+
 /* Map an SSL_get_error() result; 'what' names the operation. */
 static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 		      const char *what)
@@ -464,8 +478,8 @@ static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 		    SSL_get_verify_result(ts->ssl) != X509_V_OK)
 			return tls_fail_verify(layer, ts);
 		return tls_fail_openssl(layer, PS_ERR_TLS,
-					"is the destination speaking TLS on"
-					" this port?", what);
+					tls_error_hint(ERR_peek_last_error()),
+					what);
 	default:
 		/* The layer below failed (its error is kept) or closed. */
 		ERR_clear_error();
@@ -502,6 +516,34 @@ static int tls_connect(ps_layer *layer, void *state)
 	return PS_OK;
 }
 
+/*
+ * A write failed below (the peer reset the connection).  In TLS 1.3 a
+ * server refuses our certificate, or the lack of one, only after our
+ * handshake is done: its alert may be waiting unread.  Peek for it, and
+ * if there is one, it is the cause to report, not the reset.
+ */
+static void tls_blame_peer_alert(ps_layer *layer, struct tls_state *ts)
+{
+	struct ps_conn *conn = layer->conn;
+	unsigned long e;
+	char byte, reason[200];
+	size_t n;
+
+	ERR_clear_error();
+	if (SSL_peek_ex(ts->ssl, &byte, 1, &n) == 1 ||
+	    SSL_get_error(ts->ssl, 0) != SSL_ERROR_SSL)
+		goto out;
+	e = ERR_peek_last_error();
+	if (!e)
+		goto out;
+	ERR_error_string_n(e, reason, sizeof(reason));
+	err_set(&conn->err, PS_ERR_TLS, layer->name, layer->hop,
+		tls_error_hint(e), "%s refused the TLS session: %s",
+		layer->target_host, reason);
+out:
+	ERR_clear_error();
+}
+
 static int tls_send(ps_layer *layer, void *state, const void *buf,
 		    size_t len, size_t *n)
 {
@@ -512,6 +554,9 @@ static int tls_send(ps_layer *layer, void *state, const void *buf,
 	ret = SSL_write_ex(ts->ssl, buf, len, n);
 	if (ret == 1)
 		return PS_OK;
+	if (SSL_get_error(ts->ssl, ret) == SSL_ERROR_SYSCALL &&
+	    layer->conn->err.code != PS_OK)
+		tls_blame_peer_alert(layer, ts);
 	ret = tls_result(layer, ts, ret, "TLS write");
 	return ret == PS_OK ? ps_layer_fail(layer, PS_ERR_IO, NULL,
 					    "TLS write after close") : ret;
