@@ -399,6 +399,71 @@ int ps_ws_close(ps_conn *conn, unsigned code, const char *reason);
 /* The subprotocol the server chose, or "" (owned by the connection). */
 const char *ps_ws_subprotocol(const ps_conn *conn);
 
+/* ------------------------------------------------------------------ */
+/* Behind a reverse proxy (the accepting side)                         */
+/* ------------------------------------------------------------------ */
+
+/* Room for any answer of ps_forwarded_client(), NUL included. */
+#define PS_FORWARDED_CLIENT_MAX 46	/* INET6_ADDRSTRLEN */
+
+/*
+ * The real client of a connection an agent accepted behind reverse
+ * proxies: 'peer' is the TCP peer address, 'x_forwarded_for' the
+ * X-Forwarded-For value (NULL or "" if absent; repeated headers joined
+ * with ","), 'trust' the TRUST_PROXY-style setting that says which hops
+ * may be believed.  Semantics follow Express's "trust proxy":
+ *
+ *   NULL, "", "false"  trust nobody: the answer is 'peer'; the header is
+ *                      ignored.
+ *   "true"             trust every hop: the left-most entry.  DANGEROUS:
+ *                      anyone who can reach the agent directly sends
+ *                      "X-Forwarded-For: <any address>" and is believed.
+ *                      Only for a socket no client can reach except
+ *                      through proxies that overwrite the header.
+ *   "N" (0 to 64)      hop count: the peer and the N-1 entries nearest
+ *                      to it are trusted proxies, the entry after them is
+ *                      the client (the left-most if there are fewer).
+ *                      "0" is the same as "false".
+ *   a list             IPs and CIDR blocks, IPv4 and IPv6, separated by
+ *                      commas and/or spaces ("127.0.0.1, 10.0.0.0/8,
+ *                      fd00::/8"), and the keywords loopback (127.0.0.0/8,
+ *                      ::1), private (10.0.0.0/8, 172.16.0.0/12,
+ *                      192.168.0.0/16, fc00::/7; alias uniquelocal) and
+ *                      linklocal (169.254.0.0/16, fe80::/10): starting at
+ *                      the peer, every address in the list is a trusted
+ *                      proxy and the first one not in it is the client
+ *                      (the left-most if all are trusted).  An untrusted
+ *                      peer is itself the client: its header is ignored.
+ *                      "::/0" covers IPv6 only; IPv4-mapped blocks
+ *                      (::ffff:0:0/96) are IPv4 blocks.
+ *
+ * Keywords are case-insensitive; spaces and tabs around the setting are
+ * ignored; anything else (a bad address or prefix, a port, a name, "2x",
+ * "-1", a hop count over 64) is refused, whatever the header holds.
+ *
+ * Header entries are trimmed of spaces and tabs and may be "1.2.3.4",
+ * "1.2.3.4:port", "::1", "[::1]" or "[::1]:port" (ports are dropped; an
+ * unbracketed IPv6 address never has one).  Empty entries are skipped.
+ * Anything else ("unknown", "_hidden", names, zone ids, garbage) ends the
+ * walk there: the answer is the address just right of it, never the
+ * entry itself, so a spoofed string can never come back.  Only the
+ * right-most 64 entries are considered; a longer header is read as if it
+ * began there.  'peer' takes the same forms.
+ *
+ * On success the address is written to 'out' in canonical form
+ * (inet_ntop(3); "::ffff:1.2.3.4" becomes "1.2.3.4") and PS_OK is
+ * returned.  Errors return PS_ERR_USAGE with 'out' set to "" (when
+ * outsz > 0): 'peer' NULL or not an address, a bad 'trust' setting, 'out'
+ * NULL, or an answer that does not fit in 'outsz' bytes
+ * (PS_FORWARDED_CLIENT_MAX always fits).
+ *
+ * The caller owns every buffer; nothing is kept after the call.  Pure
+ * function: no allocation, no I/O, thread-safe; the work is bounded by
+ * the lengths of the inputs and the 64-entry limit.
+ */
+int ps_forwarded_client(const char *peer, const char *x_forwarded_for,
+			const char *trust, char *out, size_t outsz);
+
 #ifdef __cplusplus
 }
 #endif
