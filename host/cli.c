@@ -1405,6 +1405,25 @@ static int cli_session_run(struct cli_session *s)
 	}
 }
 
+/*
+ * The channel failed: what arrived before the failure still goes to
+ * stdout (a good message just before a bad frame, say).  stdout stays
+ * blocking, so plain writes do.
+ */
+static void cli_session_drain_stdout(struct cli_session *s)
+{
+	while (cli_buffer_pending(&s->to_stdout) > 0) {
+		ssize_t n = write(STDOUT_FILENO,
+				  s->to_stdout.data + s->to_stdout.start,
+				  cli_buffer_pending(&s->to_stdout));
+
+		if (n <= 0 && errno != EINTR)
+			return;
+		if (n > 0)
+			cli_buffer_consume(&s->to_stdout, (size_t)n);
+	}
+}
+
 static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 {
 	ps_connect_options opts;
@@ -1436,12 +1455,14 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 		return status;
 	}
 
-	if (cli_session_run(s) == PS_OK)
+	if (cli_session_run(s) == PS_OK) {
 		status = CLI_EXIT_OK;
-	else if (s->stdout_gone)
+	} else if (s->stdout_gone) {
 		status = ps_code_exit_status(PS_ERR_IO);
-	else
+	} else {
+		cli_session_drain_stdout(s);
 		status = cli_report_error(&s->err);
+	}
 	ps_conn_close(s->conn);
 	free(s);
 	return status;

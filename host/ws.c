@@ -152,7 +152,8 @@ static int ws_queue_close(struct ws_state *ws, unsigned code,
 static int ws_fail(ps_layer *layer, struct ws_state *ws, unsigned code,
 		   const char *fmt, const char *detail)
 {
-	if (ws->phase == WS_OPEN || ws->phase == WS_CLOSING) {
+	/* One close per side: after ours, a violation only ends things. */
+	if (ws->phase == WS_OPEN) {
 		ws_queue_close(ws, code, "protocol error");
 		ws_flush(layer, ws);
 	}
@@ -730,10 +731,15 @@ int ps_ws_recv(ps_conn *conn, ps_ws_message *msg)
 		}
 		if (rc == PS_OK)
 			rc = ws_parse(layer, ws, msg, &got);
-		if (rc == PS_OK && got) {
-			ws_flush(layer, ws);	/* a pong or close echo */
-			return PS_OK;
+		if (rc == PS_OK) {
+			/* A pong or close echo the parse queued goes now: a
+			 * server may wait for our pong before it says more. */
+			rc = ws_flush(layer, ws);
+			if (rc == PS_AGAIN)
+				rc = PS_OK;
 		}
+		if (rc == PS_OK && got)
+			return PS_OK;
 		if (rc == PS_OK)
 			rc = ws_fill(layer, ws);
 		if (rc == PS_OK)
