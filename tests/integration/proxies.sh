@@ -413,3 +413,88 @@ expect_no_secret() {
 	fail "$name" "a secret appears in:$found"
 	return 1
 }
+
+# ---------------------------------------------------------------------
+# Websocket peers (t_ws_*.sh)
+#
+#   WS_CHECK                          the ws_check driver (tests/ws_check.c)
+#   start_ws_echo NAME [OPTIONS]      ws_echo.py (python3-websockets echo;
+#                                     --cert F --key F for wss,
+#                                     --subprotocol P); $WS_PORT
+#   start_bad_ws NAME                 bad_ws.py, a scripted misbehaving
+#                                     server, scenario = URL path;
+#                                     $BAD_WS_PORT, event log $BAD_WS_LOG
+#   start_nginx_ws NAME BACKEND_PORT CERT KEY [READ_TIMEOUT]
+#                                     nginx terminating TLS in front of a
+#                                     plain ws server on BACKEND_PORT, with
+#                                     the Upgrade/Connection map of the
+#                                     usual guides and proxy_read_timeout
+#                                     READ_TIMEOUT (default 3s);
+#                                     $NGINX_PORT, logs in $TMP/NAME/
+
+WS_CHECK=${WS_CHECK:-$PS_BUILD/tests/ws_check}
+
+start_ws_echo() {
+	local name=$1
+	shift
+	WS_PORT=$(free_port) || bail_out "start_ws_echo $name" "no free port"
+	start_bg "$name" "$PYTHON" -u "$PS_LIB_DIR/ws_echo.py" \
+		--port "$WS_PORT" "$@"
+	wait_listen "$name" "$BG_PID" "$WS_PORT"
+}
+
+start_bad_ws() {
+	local name=$1
+	BAD_WS_PORT=$(free_port) || bail_out "start_bad_ws $name" "no free port"
+	BAD_WS_LOG=$TMP/$name.events
+	: >"$BAD_WS_LOG"
+	start_bg "$name" "$PYTHON" -u "$PS_LIB_DIR/bad_ws.py" \
+		--port "$BAD_WS_PORT" --log "$BAD_WS_LOG"
+	wait_listen "$name" "$BG_PID" "$BAD_WS_PORT"
+}
+
+start_nginx_ws() {
+	local name=$1 backend=$2 cert=$3 key=$4 rt=${5:-3s}
+	ps_proxy_dir "$name"
+	local dir=$TMP/$name
+	NGINX_PORT=$(free_port) || bail_out "start_nginx_ws $name" "no free port"
+	# Everything under DIR (-p), nothing in /var.  daemon off: the PID
+	# we started is the master, and its worker stops with it.
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+events { worker_connections 256; }
+http {
+    access_log $dir/access.log;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy_temp;
+    fastcgi_temp_path $dir/fastcgi_temp;
+    uwsgi_temp_path $dir/uwsgi_temp;
+    scgi_temp_path $dir/scgi_temp;
+    map \$http_upgrade \$connection_upgrade {
+        default upgrade;
+        ''      close;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT ssl;
+        server_name localhost;
+        ssl_certificate $cert;
+        ssl_certificate_key $key;
+        location / {
+            proxy_pass http://127.0.0.1:$backend;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_set_header Host \$host;
+            proxy_read_timeout $rt;
+            proxy_send_timeout $rt;
+        }
+    }
+}
+EOF
+	chmod 0644 "$dir/nginx.conf"
+	start_bg "$name" nginx -p "$dir" -c "$dir/nginx.conf" \
+		-e "$dir/error.log" -g 'daemon off;'
+	wait_listen "$name" "$BG_PID" "$NGINX_PORT"
+}
