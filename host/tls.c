@@ -65,8 +65,15 @@ static int layer_bio_write(BIO *bio, const char *data, size_t len,
 	rc = ps_layer_send_below(layer, data, len, written);
 	if (rc == PS_OK)
 		return 1;
-	if (rc == PS_AGAIN)
+	if (rc == PS_AGAIN) {
+		/*
+		 * -1, not 0: OpenSSL's alert path (a retried close_notify)
+		 * takes only a negative result as "nothing sent", and would
+		 * otherwise think the alert went out and drop its bytes.
+		 */
 		BIO_set_retry_write(bio);
+		return -1;
+	}
 	return 0;
 }
 
@@ -79,8 +86,10 @@ static int layer_bio_read(BIO *bio, char *data, size_t len, size_t *nread)
 	rc = ps_layer_recv_below(layer, data, len, nread);
 	if (rc == PS_OK)
 		return *nread > 0;	/* 0 bytes: end of stream */
-	if (rc == PS_AGAIN)
+	if (rc == PS_AGAIN) {
 		BIO_set_retry_read(bio);
+		return -1;	/* as for writes: "try again", not "done" */
+	}
 	return 0;
 }
 

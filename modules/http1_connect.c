@@ -596,7 +596,7 @@ static int body_feed(struct h1_body *b, const char *p, size_t n)
  * explain refusals there ("ERROR: The requested URL could not be
  * retrieved", "Access denied").
  */
-static void first_text_line(const char *text, char *out, size_t outsz)
+void h1_first_text_line(const char *text, char *out, size_t outsz)
 {
 	size_t n = 0;
 	int in_tag = 0;
@@ -701,7 +701,7 @@ static int report_failure(struct h1_connect *h)
 {
 	char line[200];
 
-	first_text_line(h->body.text, line, sizeof(line));
+	h1_first_text_line(h->body.text, line, sizeof(line));
 	return ps_layer_fail(h->layer, h->failure_code, h->failure_hint,
 			     "%s%s%s", h->failure, line[0] ? ": " : "", line);
 }

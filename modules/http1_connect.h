@@ -135,6 +135,12 @@ int h1_connect_step(struct h1_connect *h);
 /* Wipe buffers that held credentials. */
 void h1_connect_cleanup(struct h1_connect *h);
 
+/*
+ * The first line of text of a refusal's body, HTML tags (and style and
+ * script elements) dropped, control bytes as '?': proxies say why there.
+ */
+void h1_first_text_line(const char *text, char *out, size_t outsz);
+
 /* Parse "auto", "basic", "digest"; -1 if none of them. */
 int h1_auth_policy_parse(const char *text);
 

@@ -11,10 +11,13 @@
  *
  *   per configuration snapshot   configure() once per section that names
  *                                the module, unconfigure() when the snapshot
- *                                dies.  The returned instance is shared,
- *                                read-only, by every connection of the
- *                                snapshot and may be used from several
- *                                threads at once: do not modify it.
+ *                                dies.  The returned instance is shared
+ *                                by every connection of the snapshot and
+ *                                may be used from several threads at
+ *                                once: treat it as read-only, except for
+ *                                state the module synchronizes itself
+ *                                (atomics, or a mutex around a connection
+ *                                pool, as https-proxy keeps).
  *   per connection               open() -> connect()... -> send()/recv()...
  *                                -> close().  One thread at a time.
  *
