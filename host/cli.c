@@ -649,6 +649,8 @@ static ps_ctx *cli_open_context(const struct cli_args *args, int *status)
 	ps_ctx_options_init(&opts);
 	ps_error_clear(&err);
 	opts.conf_dir = args->conf_dir;
+	/* One command, one configuration: no watcher thread. */
+	opts.reload = PS_RELOAD_MANUAL;
 	opts.log_fn = cli_log;
 	opts.log_user = NULL;
 	opts.log_level = args->verbose ? PS_LOG_DEBUG : PS_LOG_WARN;

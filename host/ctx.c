@@ -8,6 +8,7 @@
 
 #include "ctx.h"
 #include "error.h"
+#include "reload.h"
 
 void ps_ctx_options_init(ps_ctx_options *opts)
 {
@@ -76,7 +77,14 @@ ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err)
 	ctx->params.lg.user = opts->log_user;
 	ctx->params.lg.level = opts->log_level;
 	rc = snapshot_build(&ctx->params, &ctx->current, err);
+	if (rc == PS_OK && opts->struct_size >= sizeof(*opts) &&
+	    opts->reload != PS_RELOAD_MANUAL)
+		rc = reload_watch_start(ctx, opts->reload == PS_RELOAD_POLL,
+					&ctx->watcher);
 	if (rc != PS_OK) {
+		if (err && err->code == PS_OK)
+			err_set(err, rc, NULL, -1, NULL, "cannot start the"
+				" configuration watcher");
 		ps_ctx_free(ctx);
 		return NULL;
 	}
@@ -87,6 +95,7 @@ void ps_ctx_free(ps_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	reload_watch_stop(ctx->watcher);
 	snapshot_unref(ctx->current);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->conf_dir);

@@ -15,6 +15,7 @@ struct ps_ctx {
 	struct snapshot_params params;
 	char *conf_dir;
 	char *env_prefix;
+	struct reload_watcher *watcher;   /* NULL: manual reloads only */
 };
 
 /* A reference to the current snapshot (release with snapshot_unref). */

@@ -148,7 +148,21 @@ typedef struct ps_ctx_options {
 	 * Default 0: the environment is read as DESIGN.md describes.
 	 */
 	int ignore_environment;
+	/*
+	 * Automatic reload: PS_RELOAD_WATCH (the default) starts a thread
+	 * that calls ps_ctx_reload() when the configuration directory or a
+	 * file it names changes (inotify, or polling every second where
+	 * inotify is unavailable); PS_RELOAD_POLL forces polling;
+	 * PS_RELOAD_MANUAL starts nothing (call ps_ctx_reload() yourself).
+	 */
+	int reload;
 } ps_ctx_options;
+
+enum ps_reload_mode {
+	PS_RELOAD_WATCH = 0,
+	PS_RELOAD_POLL = 1,
+	PS_RELOAD_MANUAL = 2
+};
 
 /* Fill *opts with defaults.  Never fails. */
 void ps_ctx_options_init(ps_ctx_options *opts);

@@ -1,0 +1,317 @@
+/*
+ * reload.c - automatic reload: a watcher thread per context that calls
+ * ps_ctx_reload() when the configuration directory, or a file the
+ * configuration names (password_file, ca_file, certificates...), changes.
+ *
+ * inotify watches the configuration directory and the directories of the
+ * named files (editors replace files by renaming, so watching the file
+ * itself would lose track of it); where inotify is not available the
+ * thread polls every second and compares a fingerprint of the same files.
+ * Changes come in bursts (an editor writes, renames, chmods): the reload
+ * runs once things have been quiet for RELOAD_SETTLE_MS.  A reload that
+ * fails keeps the old snapshot and logs why (file:line), as
+ * ps_ctx_reload() does.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "ctx.h"
+#include "reload.h"
+
+#define RELOAD_SETTLE_MS 50
+#define RELOAD_POLL_MS 1000
+#define RELOAD_MAX_PATHS 64
+
+struct reload_watcher {
+	ps_ctx *ctx;
+	pthread_t thread;
+	int stop_fd;                  /* eventfd: ps_ctx_free wakes us */
+	int inotify_fd;               /* -1: polling */
+	/* what the current snapshot names */
+	char *dirs[RELOAD_MAX_PATHS]; /* watched directories */
+	int wds[RELOAD_MAX_PATHS];
+	size_t ndirs;
+	char *files[RELOAD_MAX_PATHS];/* named files (full paths) */
+	size_t nfiles;
+	uint64_t fingerprint;         /* polling mode */
+};
+
+/* ------------------------------------------------------------------ */
+/* what to watch                                                       */
+/* ------------------------------------------------------------------ */
+
+static int key_names_file(const char *key)
+{
+	size_t n = strlen(key);
+
+	return (n > 5 && !strcmp(key + n - 5, "_file")) ||
+	       !strcmp(key, "ca_dir") || !strcmp(key, "file");
+}
+
+static void add_string(char **arr, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(arr[i], s))
+			return;
+	if (*n < RELOAD_MAX_PATHS && (arr[*n] = strdup(s)))
+		(*n)++;
+}
+
+static void add_named_file(struct reload_watcher *w, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (path[0] != '/' || !slash)
+		return;
+	add_string(w->files, &w->nfiles, path);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	add_string(w->dirs, &w->ndirs, dir[0] ? dir : "/");
+}
+
+static void collect_from_doc(struct reload_watcher *w, const struct ini_doc *doc)
+{
+	for (size_t i = 0; i < doc->nsections; i++)
+		for (size_t j = 0; j < doc->sections[i].n; j++)
+			if (key_names_file(doc->sections[i].entries[j].key))
+				add_named_file(w, doc->sections[i].entries[j].value);
+}
+
+static void forget_paths(struct reload_watcher *w)
+{
+	for (size_t i = 0; i < w->ndirs; i++) {
+		if (w->inotify_fd >= 0 && w->wds[i] >= 0)
+			inotify_rm_watch(w->inotify_fd, w->wds[i]);
+		free(w->dirs[i]);
+	}
+	for (size_t i = 0; i < w->nfiles; i++)
+		free(w->files[i]);
+	w->ndirs = w->nfiles = 0;
+}
+
+/* The paths of the current snapshot, and inotify watches on them. */
+static void collect_paths(struct reload_watcher *w)
+{
+	struct snapshot *s = ctx_snapshot(w->ctx);
+
+	forget_paths(w);
+	add_string(w->dirs, &w->ndirs, w->ctx->conf_dir);
+	collect_from_doc(w, &s->doc);
+	collect_from_doc(w, &s->synthetic);
+	snapshot_unref(s);
+	for (size_t i = 0; i < w->ndirs; i++)
+		w->wds[i] = w->inotify_fd < 0 ? -1
+			: inotify_add_watch(w->inotify_fd, w->dirs[i],
+					    IN_CLOSE_WRITE | IN_MOVED_TO |
+					    IN_MOVED_FROM | IN_CREATE |
+					    IN_DELETE | IN_ATTRIB |
+					    IN_DELETE_SELF | IN_MOVE_SELF);
+}
+
+/* ------------------------------------------------------------------ */
+/* noticing changes                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Does an event in watched directory 'wd' about 'name' matter? */
+static int event_matters(const struct reload_watcher *w, int wd,
+			 const char *name)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < w->ndirs; i++) {
+		if (w->wds[i] != wd)
+			continue;
+		/* The configuration directory: any *.conf (or itself). */
+		if (i == 0 && (!n || (n > 5 && !strcmp(name + n - 5, ".conf"))))
+			return 1;
+		snprintf(path, sizeof(path), "%s/%s", w->dirs[i], name);
+		for (size_t f = 0; f < w->nfiles; f++)
+			if (!strcmp(w->files[f], path))
+				return 1;
+	}
+	return 0;
+}
+
+static int read_inotify(struct reload_watcher *w)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int changed = 0;
+	ssize_t len;
+
+	while ((len = read(w->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if (ev->mask & IN_Q_OVERFLOW ||
+			    event_matters(w, ev->wd, ev->len ? ev->name : ""))
+				changed = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return changed;
+}
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;	/* FNV-1a */
+	return h;
+}
+
+static uint64_t mix_stat(uint64_t h, const char *path)
+{
+	struct stat st;
+
+	h = mix(h, path, strlen(path));
+	if (stat(path, &st) == 0) {
+		h = mix(h, &st.st_mtim, sizeof(st.st_mtim));
+		h = mix(h, &st.st_size, sizeof(st.st_size));
+		h = mix(h, &st.st_ino, sizeof(st.st_ino));
+		h = mix(h, &st.st_mode, sizeof(st.st_mode));
+	}
+	return h;
+}
+
+/* Polling: the *.conf files and the named files, by stat. */
+static uint64_t fingerprint(const struct reload_watcher *w)
+{
+	uint64_t h = 14695981039346656037ULL;
+	char path[PATH_MAX];
+	DIR *d = opendir(w->dirs[0]);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (n > 5 && !strcmp(e->d_name + n - 5, ".conf")) {
+			snprintf(path, sizeof(path), "%s/%s", w->dirs[0],
+				 e->d_name);
+			h = mix_stat(h, path);
+		}
+	}
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < w->nfiles; i++)
+		h = mix_stat(h, w->files[i]);
+	return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* the thread                                                          */
+/* ------------------------------------------------------------------ */
+
+static void reload_now(struct reload_watcher *w)
+{
+	ps_error err;
+
+	if (ps_ctx_reload(w->ctx, &err) == PS_OK)
+		log_msg(&w->ctx->params.lg, PS_LOG_INFO, "configuration"
+			" reloaded from %s", w->ctx->conf_dir);
+	/* New files may be named now (or old ones no longer). */
+	collect_paths(w);
+	if (w->inotify_fd < 0)
+		w->fingerprint = fingerprint(w);
+}
+
+static void *watch_loop(void *arg)
+{
+	struct reload_watcher *w = arg;
+	long long settle_at = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = w->stop_fd, .events = POLLIN },
+			{ .fd = w->inotify_fd, .events = POLLIN },
+		};
+		long long now = chain_now_ms();
+		int timeout = w->inotify_fd < 0 ? RELOAD_POLL_MS : -1;
+
+		if (settle_at)
+			timeout = settle_at > now ? (int)(settle_at - now) : 0;
+		if (poll(pfd, w->inotify_fd < 0 ? 1 : 2, timeout) < 0 &&
+		    errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;	/* the context is going away */
+		if (w->inotify_fd >= 0 && (pfd[1].revents & POLLIN) &&
+		    read_inotify(w))
+			settle_at = chain_now_ms() + RELOAD_SETTLE_MS;
+		if (w->inotify_fd < 0 && !settle_at &&
+		    fingerprint(w) != w->fingerprint)
+			settle_at = chain_now_ms() + RELOAD_SETTLE_MS;
+		if (settle_at && chain_now_ms() >= settle_at) {
+			settle_at = 0;
+			reload_now(w);
+		}
+	}
+	return NULL;
+}
+
+int reload_watch_start(ps_ctx *ctx, int force_polling,
+		       struct reload_watcher **out)
+{
+	struct reload_watcher *w = calloc(1, sizeof(*w));
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return PS_ERR_NOMEM;
+	w->ctx = ctx;
+	w->inotify_fd = force_polling ? -1
+				      : inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	w->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->stop_fd < 0) {
+		reload_watch_stop(w);
+		return PS_ERR_INTERNAL;
+	}
+	collect_paths(w);
+	if (w->inotify_fd < 0) {
+		log_msg(&ctx->params.lg, PS_LOG_INFO, "watching %s by polling"
+			" every %d ms", ctx->conf_dir, RELOAD_POLL_MS);
+		w->fingerprint = fingerprint(w);
+	}
+	rc = pthread_create(&w->thread, NULL, watch_loop, w);
+	if (rc) {
+		close(w->stop_fd);
+		w->stop_fd = -1;
+		reload_watch_stop(w);
+		return PS_ERR_INTERNAL;
+	}
+	*out = w;
+	return PS_OK;
+}
+
+void reload_watch_stop(struct reload_watcher *w)
+{
+	uint64_t one = 1;
+
+	if (!w)
+		return;
+	/* A valid stop_fd here means the thread runs (see start). */
+	if (w->stop_fd >= 0) {
+		if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
+			log_msg(&w->ctx->params.lg, PS_LOG_ERROR,
+				"cannot wake the reload thread");
+		pthread_join(w->thread, NULL);
+		close(w->stop_fd);
+	}
+	forget_paths(w);
+	if (w->inotify_fd >= 0)
+		close(w->inotify_fd);
+	free(w);
+}
