@@ -164,7 +164,8 @@ int main(int argc, char **argv)
 			/* Broken: the old snapshot must stay. */
 			write_config(argv[2], "[default]\nproxy_url = http://"
 				     "127.0.0.1:1\nthis line is broken\n");
-			usleep((useconds_t)(bound_ms / 10) * 1000);
+			/* Long enough for a poller (1 s) to see it too. */
+			usleep((useconds_t)(argc > 8 ? 1500 : 100) * 1000);
 			continue;
 		}
 		snprintf(text, sizeof(text), "[default]\nproxy_url = %s\n",
