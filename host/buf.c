@@ -98,6 +98,8 @@ size_t buf_take(struct buf *b, void *out, size_t n)
 
 	if (n > avail)
 		n = avail;
+	if (n == 0)
+		return 0;	/* data may be NULL: no memcpy from it */
 	memcpy(out, b->data + b->start, n);
 	b->start += n;
 	if (b->start == b->len)

@@ -92,8 +92,13 @@ int chain_setup_line(struct ps_conn *conn)
 		layer_init(conn, n, inst->mod->name, &inst->mod->ops,
 			   inst->state, inst);
 	}
-	/* Each hop leads to the next hop's proxy, the last to the destination. */
-	for (size_t i = 0; i < st->nhops; i++) {
+	/*
+	 * Each hop leads to where the hop above it starts: a proxy hop's
+	 * own address, or, above a hop that is not a proxy (a passthrough
+	 * or filtering layer), that hop's own target.  The top hop leads
+	 * to the destination.  Worked out top-down for that reason.
+	 */
+	for (size_t i = st->nhops; i-- > 0;) {
 		const struct instance *next = i + 1 < st->nhops
 						      ? st->hops[i + 1]
 						      : NULL;
@@ -104,6 +109,10 @@ int chain_setup_line(struct ps_conn *conn)
 		} else if (next->proxy_host) {
 			layer_set_target(&conn->layers[i], next->proxy_host,
 					 next->proxy_port);
+		} else if (!(next->mod->desc->caps & PS_CAP_PROXY)) {
+			layer_set_target(&conn->layers[i],
+					 conn->layers[i + 1].target_host,
+					 conn->layers[i + 1].target_port);
 		} else {
 			return err_set(&conn->err, PS_ERR_CONFIG, "chain",
 				       (int)i + 1, "give the section a url",

@@ -1069,6 +1069,20 @@ static int cli_session_build_chain(struct cli_session *s)
 	return PS_OK;
 }
 
+/* The longest prefix of p[0..len) that ends on a UTF-8 boundary. */
+static size_t cli_utf8_cut(const unsigned char *p, size_t len)
+{
+	size_t lead = len, need;
+
+	/* Step back over continuation bytes to the last lead byte. */
+	while (lead > 0 && len - lead < 4 && (p[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0 || p[lead - 1] < 0xc0)
+		return len;	/* ASCII end, or not UTF-8 anyway */
+	need = p[lead - 1] >= 0xf0 ? 4 : p[lead - 1] >= 0xe0 ? 3 : 2;
+	return len - (lead - 1) >= need ? len : lead - 1;
+}
+
 /* Send one stdin line (without its newline) as a text message. */
 static int cli_session_send_line(struct cli_session *s, const unsigned char *p,
 				 size_t len)
@@ -1102,6 +1116,10 @@ static int cli_session_send_lines(struct cli_session *s)
 
 		if (!nl && s->stdin_open && cli_buffer_room(b) > 0)
 			break;
+		/* A line longer than the buffer goes in pieces, each cut
+		 * on a character boundary so every piece is valid UTF-8. */
+		if (!nl && s->stdin_open)
+			len = cli_utf8_cut(p, len);
 		rc = cli_session_send_line(s, p, len);
 		if (rc != PS_OK)
 			return rc;
@@ -1173,7 +1191,8 @@ static void cli_session_copy_message(struct cli_session *s)
 	size_t take = s->ws_msg_left < cli_buffer_room(b)
 			      ? s->ws_msg_left : cli_buffer_room(b);
 
-	memcpy(b->data + b->end, s->ws_msg, take);
+	if (take)	/* an empty message has no data pointer */
+		memcpy(b->data + b->end, s->ws_msg, take);
 	b->end += take;
 	s->ws_msg += take;
 	s->ws_msg_left -= take;

@@ -54,6 +54,12 @@ static void free_headers(char **h)
 	free(h);
 }
 
+/* No CR or LF: a caller's string must not add lines to a request. */
+static int one_line(const char *s)
+{
+	return !s || !strpbrk(s, "\r\n");
+}
+
 /* Websocket options; the size check keeps callers built before them. */
 static int conn_set_ws_options(struct ps_conn *conn,
 			       const ps_connect_options *o)
@@ -68,6 +74,17 @@ static int conn_set_ws_options(struct ps_conn *conn,
 	co->ws_max_message = (size_t)s->ws_max_message_bytes;
 	if (!has_ws)
 		return PS_OK;
+	if (!one_line(o->ws_subprotocols) || !one_line(o->ws_origin))
+		return err_set(&conn->err, PS_ERR_USAGE, "websocket", -1, NULL,
+			       "ws_subprotocols and ws_origin must be single"
+			       " lines");
+	for (size_t i = 0; o->ws_headers && o->ws_headers[i]; i++)
+		if (!one_line(o->ws_headers[i]) ||
+		    !strchr(o->ws_headers[i], ':'))
+			return err_set(&conn->err, PS_ERR_USAGE, "websocket",
+				       -1, "write \"Name: value\" on one line",
+				       "ws_headers[%zu] is not a header line",
+				       i);
 	rc |= dup_opt(&co->ws_subprotocols, o->ws_subprotocols, NULL);
 	rc |= dup_opt(&co->ws_origin, o->ws_origin, NULL);
 	rc |= dup_headers(&co->ws_headers, o->ws_headers);

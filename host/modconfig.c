@@ -261,6 +261,11 @@ int modconfig_run(struct snapshot *snap, struct instance *inst,
 	ini_get(sec, "module");
 	if (inst->mod->ops.configure)
 		rc = inst->mod->ops.configure(&cfg, &inst->state);
+	if (rc != PS_OK && inst->state && inst->mod->ops.unconfigure) {
+		/* What a failed configure built is freed like any other. */
+		inst->mod->ops.unconfigure(inst->state);
+		inst->state = NULL;
+	}
 	if (rc != PS_OK) {
 		if (!cfg.failed && rc != PS_ERR_NOMEM)
 			ps_config_error(&cfg, NULL, "module %s refused its"

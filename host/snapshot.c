@@ -1016,7 +1016,7 @@ static void free_stacks_and_routes(struct snapshot *s)
 	free(s->routes);
 }
 
-void snapshot_unref(struct snapshot *s)
+static void free_settings(struct snapshot *s)
 {
 	struct setting *settings[] = {
 		&s->module_path, &s->connect_timeout, &s->ws_ping_interval,
@@ -1026,6 +1026,12 @@ void snapshot_unref(struct snapshot *s)
 		&s->proxy_password, &s->proxy_password_file, &s->no_proxy,
 	};
 
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		setting_free(settings[i]);
+}
+
+void snapshot_unref(struct snapshot *s)
+{
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	tls_cache_free(s);
@@ -1034,8 +1040,7 @@ void snapshot_unref(struct snapshot *s)
 	for (size_t i = 0; i < s->nmodules; i++)
 		loader_close(s->modules[i]);
 	free(s->modules);
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-		setting_free(settings[i]);
+	free_settings(s);
 	ini_doc_free(&s->doc);
 	ini_doc_free(&s->synthetic);
 	env_free(&s->env);

@@ -101,8 +101,9 @@ struct ps_module_ops {
 	 * module's instance.  Every key of the section must be read: keys
 	 * the module never asked for are reported as unknown (configuration
 	 * fails closed).  Return PS_OK and set *instance (may be NULL), or
-	 * return ps_config_error(...).  NULL op: the section must have no
-	 * keys but "module".
+	 * return ps_config_error(...).  If it fails after setting *instance,
+	 * the host calls unconfigure() on it.  NULL op: the section must
+	 * have no keys but "module".
 	 */
 	int (*configure)(ps_config *cfg, void **instance);
 
