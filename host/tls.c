@@ -445,8 +445,18 @@ static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
 	long res = SSL_get_verify_result(ts->ssl);
 	int error = vi->error ? vi->error : (int)res;
 
+	const char *hint = verify_hint(error);
+
+	/* The stack already trusts an inspecting proxy: say where to look. */
+	if (conn_stack(layer->conn)->ntrusts &&
+	    error != X509_V_ERR_HOSTNAME_MISMATCH &&
+	    error != X509_V_ERR_IP_ADDRESS_MISMATCH &&
+	    error != X509_V_ERR_CERT_HAS_EXPIRED)
+		hint = "the stack's trust module does not cover this: check"
+		       " its ca_file (the inspecting proxy's root) and its"
+		       " match patterns";
 	ERR_clear_error();
-	return ps_layer_fail(layer, PS_ERR_TLS_VERIFY, verify_hint(error),
+	return ps_layer_fail(layer, PS_ERR_TLS_VERIFY, hint,
 			     "certificate verify failed for %s: %s"
 			     " (depth %d, subject %s, issuer %s)",
 			     layer->target_host,

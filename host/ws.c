@@ -284,6 +284,20 @@ static int ws_handshake_fail(ps_layer *layer, const char *hint,
 			     what, status, line[0] ? ": " : "", line);
 }
 
+/* What a person can do about a status other than 101. */
+static const char *upgrade_refusal_hint(const char *status)
+{
+	if (!strncmp(status, "HTTP/1.1 426", 12))
+		return "a proxy on the way does not pass websocket upgrades"
+		       " (squid needs http_upgrade_request_protocols)";
+	if (!strncmp(status, "HTTP/1.1 5", 10) ||
+	    !strncmp(status, "HTTP/1.0 5", 10))
+		return "the server, or a proxy on the way (an inspecting"
+		       " proxy answers for it), failed: see its error page"
+		       " and logs";
+	return "check the URL's path and the server's websocket endpoint";
+}
+
 static int ws_check_answer(ps_layer *layer, struct ws_state *ws)
 {
 	const struct conn_options *o = &layer->conn->opt;
@@ -292,14 +306,8 @@ static int ws_check_answer(ps_layer *layer, struct ws_state *ws)
 
 	snprintf(status, sizeof(status), "%.*s", (int)sl, ws->head);
 	if (strncmp(status, "HTTP/1.1 101", 12))
-		return ws_handshake_fail(layer, !strncmp(status, "HTTP/1.1 426",
-							 12)
-				? "a proxy on the way does not pass websocket"
-				  " upgrades (squid needs"
-				  " http_upgrade_request_protocols)"
-				: "check the URL's path and the server's"
-				  " websocket endpoint",
-				"status is not 101", status);
+		return ws_handshake_fail(layer, upgrade_refusal_hint(status),
+					 "status is not 101", status);
 	if (!head_header(ws->head, "Upgrade", value, sizeof(value)) ||
 	    strcasecmp(value, "websocket"))
 		return ws_handshake_fail(layer, NULL, "no Upgrade: websocket",

@@ -22,6 +22,26 @@
 #       --deny-port PORT             CONNECT to PORT gets 403 (even unauthed)
 #       --line 'squid.conf line'     one more line, before the http_access
 #                                    rules (repeatable)
+#       --bump CA CAKEY DESTCA       intercept TLS (ssl-bump): every CONNECT
+#                                    is peeked at step 1 and bumped; squid
+#                                    connects to the destination first,
+#                                    verifies it against DESTCA
+#                                    (tls_outgoing_options cafile=, plus
+#                                    the system store), and the client gets
+#                                    a certificate minted by CA (keyUsage
+#                                    keyCertSign) that copies the names of
+#                                    the destination's.  A destination that
+#                                    fails squid's check is refused (the
+#                                    default sslproxy_cert_error deny): the
+#                                    client gets a certificate for the name
+#                                    it asked, then squid's error (a 503
+#                                    page, or a closed tunnel).  Non-HTTP
+#                                    bytes inside (a raw TLS echo) are
+#                                    tunnelled.  Minted certificates are
+#                                    kept in $TMP/NAME/ssldb
+#       --no-upgrade                 no `http_upgrade_request_protocols`:
+#                                    squid strips Upgrade from requests it
+#                                    sees (bumped wss), the server says 426
 #     Only destinations in 127.0.0.0/8 and ::1 are allowed, on any port.
 #     Access log: $TMP/NAME/access.log, one line a request:
 #       TIME CLIENT STATUS METHOD URL USER BYTES_IN BYTES_OUT
@@ -141,6 +161,7 @@ start_squid() {
 	local name=$1
 	shift
 	local basic="" digest="" cert="" key="" deny=""
+	local bumpca="" bumpkey="" bumpdest="" upgrade=1
 	local -a extra=()
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -149,14 +170,26 @@ start_squid() {
 		--https) cert=$2; key=$3; shift 3 ;;
 		--deny-port) deny=$2; shift 2 ;;
 		--line) extra+=("$2"); shift 2 ;;
+		--bump) bumpca=$2; bumpkey=$3; bumpdest=$4; shift 4 ;;
+		--no-upgrade) upgrade=0; shift ;;
 		*) bail_out "start_squid $name" "unknown option $1" ;;
 		esac
 	done
 	ps_proxy_dir "$name"
 	local dir=$TMP/$name conf=$TMP/$name/squid.conf
 	SQUID_PORT=$(free_port) || bail_out "start_squid $name" "no free port"
+	[ -n "$bumpca" ] && ps_squid_bump_db "$name"
 	{
-		if [ -n "$cert" ]; then
+		if [ -n "$bumpca" ]; then
+			echo "http_port 127.0.0.1:$SQUID_PORT ssl-bump tls-cert=$bumpca tls-key=$bumpkey generate-host-certificates=on dynamic_cert_mem_cache_size=4MB"
+			echo "sslcrtd_program /usr/lib/squid/security_file_certgen -s $dir/ssldb -M 4MB"
+			echo "sslcrtd_children 2 startup=1 idle=1"
+			echo "acl step1 at_step SslBump1"
+			echo "ssl_bump peek step1"
+			echo "ssl_bump bump all"
+			echo "tls_outgoing_options cafile=$bumpdest"
+			echo "on_unsupported_protocol tunnel all"
+		elif [ -n "$cert" ]; then
 			echo "https_port 127.0.0.1:$SQUID_PORT tls-cert=$cert tls-key=$key"
 		else
 			echo "http_port 127.0.0.1:$SQUID_PORT"
@@ -179,9 +212,10 @@ shutdown_lifetime 1 seconds
 dns_nameservers 127.0.0.1
 dns_timeout 2 seconds
 hosts_file /etc/hosts
-http_upgrade_request_protocols websocket allow all
 acl localdst dst 127.0.0.0/8 ::1
 EOF
+		[ "$upgrade" = 1 ] &&
+			echo "http_upgrade_request_protocols websocket allow all"
 		# Digest first: the order of these lines is the order of the
 		# schemes in Proxy-Authenticate.
 		if [ -n "$digest" ]; then
@@ -214,6 +248,19 @@ EOF
 	# cleanly, which takes it about 2.5 s after SIGTERM: give it 5.
 	PS_BG_GRACE=5 start_bg "$name" squid -N -f "$conf" -n "$name$$"
 	wait_listen "$name" "$BG_PID" "$SQUID_PORT"
+}
+
+# ps_squid_bump_db NAME: the certificate database security_file_certgen
+# keeps the minted certificates in, created with -c as the manual says,
+# and owned by squid's user (the helper runs as it).
+ps_squid_bump_db() {
+	local db=$TMP/$1/ssldb
+	/usr/lib/squid/security_file_certgen -c -s "$db" -M 4MB \
+		>"$TMP/$1/certgen-init.log" 2>&1 ||
+		bail_out "start_squid $1" "security_file_certgen -c failed: $(cat "$TMP/$1/certgen-init.log")"
+	if [ "$(id -u)" = 0 ] && id "$PS_SQUID_USER" >/dev/null 2>&1; then
+		chown -R "$PS_SQUID_USER:" "$db"
+	fi
 }
 
 # squid_log_mark NAME: from now on squid_log_has and expect_squid_log look
