@@ -4,6 +4,8 @@
 #
 #   ./scripts/test.sh
 #
+# Builds with warnings as errors and AddressSanitizer + UBSan (leaks
+# checked), so every test, integration tests included, runs under them.
 # Installs what is missing (the real proxies and servers the integration
 # tests run against, and the build dependencies), builds out of tree in
 # _build/, and runs `make check`.  The last line of output is always
@@ -36,7 +38,11 @@ install_missing
 autoreconf -fi
 mkdir -p _build
 cd _build
-../configure --enable-werror
+# Warnings are errors, and the whole suite (integration tests included)
+# runs under AddressSanitizer (leak checking on) and UBSan.
+../configure --enable-werror --enable-sanitizers
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 make -j2
 
 # make prints its own lines after the runner's summary (and more on
