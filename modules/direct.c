@@ -585,6 +585,17 @@ static int direct_open(ps_layer *layer, void *instance, void **state)
 	return PS_OK;
 }
 
+/* A state's work finished with 'rc': on to 'next', or to FAILED. */
+static void direct_step_done(ps_layer *layer, struct direct *d, int rc,
+			     enum direct_state next)
+{
+	if (rc != PS_OK) {
+		d->failure = rc;
+		next = DIRECT_FAILED;
+	}
+	direct_go_state(layer, d, next);
+}
+
 static int direct_connect(ps_layer *layer, void *state)
 {
 	struct direct *d = state;
@@ -599,23 +610,13 @@ static int direct_connect(ps_layer *layer, void *state)
 			rc = direct_resolve(layer, d);
 			if (rc == PS_AGAIN)
 				return PS_AGAIN;
-			if (rc != PS_OK) {
-				d->failure = rc;
-				direct_go_state(layer, d, DIRECT_FAILED);
-				break;
-			}
-			direct_go_state(layer, d, DIRECT_CONNECT);
+			direct_step_done(layer, d, rc, DIRECT_CONNECT);
 			break;
 		case DIRECT_CONNECT:
 			rc = direct_happy_eyeballs(layer, d);
 			if (rc == PS_AGAIN)
 				return PS_AGAIN;
-			if (rc != PS_OK) {
-				d->failure = rc;
-				direct_go_state(layer, d, DIRECT_FAILED);
-				break;
-			}
-			direct_go_state(layer, d, DIRECT_CONNECTED);
+			direct_step_done(layer, d, rc, DIRECT_CONNECTED);
 			break;
 		case DIRECT_CONNECTED:
 			return PS_OK;
