@@ -261,6 +261,37 @@ static int fail_timeout(struct ps_conn *conn)
 		       where, conn->opt.timeout_ms);
 }
 
+/*
+ * The class of a failure while layer 'l' was handshaking: a layer below
+ * that was already up reports a reset or an end as an I/O error, but to
+ * a person (and to route controls) it is the handshake that failed.
+ */
+static int handshake_class(const struct ps_layer *l)
+{
+	if (l->ops == &tls_layer_ops)
+		return PS_ERR_TLS;
+	if (l->ops == &ws_layer_ops)
+		return PS_ERR_WEBSOCKET_HANDSHAKE;
+	if (l->inst && (l->inst->mod->desc->caps & PS_CAP_PROXY))
+		return PS_ERR_PROXY_PROTOCOL;
+	return PS_ERR_IO;
+}
+
+static void blame_handshake(struct ps_conn *conn, const struct ps_layer *l)
+{
+	char message[PS_ERROR_MESSAGE_MAX];
+	int code = handshake_class(l);
+
+	if (conn->err.code != PS_ERR_IO || conn->err.hop >= l->hop ||
+	    code == PS_ERR_IO)
+		return;
+	snprintf(message, sizeof(message), "%s", conn->err.message);
+	err_set(&conn->err, code, l->name, l->hop,
+		"the peer broke the connection during the handshake: see"
+		" its logs", "%s handshake with %s:%u: %s", l->name,
+		l->target_host, l->target_port, message);
+}
+
 /* A line failed: next alternative or the end.  Returns the step result. */
 static int line_failed(struct ps_conn *conn, int rc)
 {
@@ -269,6 +300,8 @@ static int line_failed(struct ps_conn *conn, int rc)
 
 	ensure_error(conn, conn->next < conn->nlayers
 				   ? &conn->layers[conn->next] : NULL, rc);
+	if (conn->next < conn->nlayers)
+		blame_handshake(conn, &conn->layers[conn->next]);
 	chain_teardown(conn);
 	if (route_action_for(line, conn->err.code) == ACT_NEXT &&
 	    conn->line + 1 < conn->choice.nlines) {

@@ -10,6 +10,7 @@ so a tcp:// channel through them round-trips data.
 """
 import argparse
 import socket
+import struct
 import sys
 import threading
 import time
@@ -21,6 +22,13 @@ def echo(conn):
         if not data:
             return
         conn.sendall(data)
+
+
+def reset(conn):
+    """Close with an RST instead of a FIN."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
+    conn.close()
 
 
 def drip(conn, data, delay=0.005):
@@ -55,6 +63,43 @@ def scenario(name, conn, head):
             conn.sendall(b"HTTP/1.0 407 Proxy Authentication Required\r\n"
                          b"Proxy-Authenticate: Basic realm=\"t\"\r\n"
                          b"Connection: close\r\n\r\n")
+    elif name == "reset-before-answer":
+        reset(conn)
+    elif name == "reset-mid-head":
+        conn.sendall(b"HTTP/1.1 200 Conn")
+        time.sleep(0.05)
+        reset(conn)
+    elif name == "reset-after-200":
+        conn.sendall(OK)
+        time.sleep(0.05)
+        reset(conn)
+    elif name == "endless-headers":
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for i in range(100000):
+                conn.sendall(b"X-Filler-%d: %s\r\n" % (i, b"y" * 40))
+        except OSError:
+            pass
+    elif name == "mib-line":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Big: " + b"z" * (1 << 20) +
+                     b"\r\n\r\n")
+        time.sleep(2)
+    elif name == "http09":
+        conn.sendall(b"<html>hello from 1991</html>\n")
+        time.sleep(2)
+    elif name == "slow-drip":
+        # A byte every 300 ms: the whole head would take ~12 s.
+        drip(conn, OK, 0.3)
+        echo(conn)
+    elif name == "407-huge-body":
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"x\"\r\n"
+                     b"Content-Length: 104857600\r\n\r\n")
+        try:
+            for _ in range(1600):
+                conn.sendall(b"b" * 65536)
+        except OSError:
+            pass
     elif name == "ok":
         conn.sendall(OK)
         echo(conn)
@@ -143,6 +188,11 @@ def read_head(conn, log=None):
 
 def serve(conn, args):
     try:
+        if args.scenario == "raw-reset":
+            # Any protocol (a TLS ClientHello, say): read, then RST.
+            conn.recv(65536)
+            reset(conn)
+            return
         head = read_head(conn, args.log)
         if head is None:
             return
@@ -150,7 +200,10 @@ def serve(conn, args):
     except OSError:
         pass
     finally:
-        conn.close()
+        try:
+            conn.close()
+        except OSError:
+            pass
 
 
 def main():
