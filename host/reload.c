@@ -89,13 +89,17 @@ static void collect_from_doc(struct reload_watcher *w, const struct ini_doc *doc
 				add_named_file(w, doc->sections[i].entries[j].value);
 }
 
+/*
+ * Forget the path lists.  The inotify watches stay: adding a watch on a
+ * directory again returns the same descriptor, so events still queued
+ * from before a reload keep matching (removing and re-adding gave them
+ * new ids, and a change made during a reload was lost).  A directory no
+ * longer named only sends events that match nothing.
+ */
 static void forget_paths(struct reload_watcher *w)
 {
-	for (size_t i = 0; i < w->ndirs; i++) {
-		if (w->inotify_fd >= 0 && w->wds[i] >= 0)
-			inotify_rm_watch(w->inotify_fd, w->wds[i]);
+	for (size_t i = 0; i < w->ndirs; i++)
 		free(w->dirs[i]);
-	}
 	for (size_t i = 0; i < w->nfiles; i++)
 		free(w->files[i]);
 	w->ndirs = w->nfiles = 0;
