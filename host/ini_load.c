@@ -37,6 +37,8 @@ struct parse_state {
 	char cur_header[256];      /* the section text inih reported last */
 	ps_error *err;
 	int failed;
+	char *line_buf;            /* getline()'s buffer */
+	size_t line_cap;
 };
 
 static int parse_fail(struct parse_state *ps, const char *fmt, ...)
@@ -59,36 +61,35 @@ static int parse_fail(struct parse_state *ps, const char *fmt, ...)
 	return 0;
 }
 
-/* fgets-style reader for inih that counts lines and refuses long ones. */
+/*
+ * fgets-style reader for inih that counts lines and refuses long ones
+ * and NUL bytes.  getline() gives the physical length, NULs included:
+ * with fgets() and strlen() a NUL would hide the rest of a line, and a
+ * line longer than the buffer would come back as two.
+ */
 static char *counting_reader(char *str, int num, void *stream)
 {
 	struct parse_state *ps = stream;
-	char line[4096];
+	ssize_t got = getline(&ps->line_buf, &ps->line_cap, ps->fp);
 	size_t len;
 
-	if (!fgets(line, sizeof(line), ps->fp))
+	if (got < 0)
 		return NULL;
 	ps->line++;
-	len = strlen(line);
-	if (len && line[len - 1] == '\n')
+	len = (size_t)got;
+	if (len && ps->line_buf[len - 1] == '\n')
 		len--;
-	if (len && line[len - 1] == '\r')
+	if (len && ps->line_buf[len - 1] == '\r')
 		len--;
-	if (len > INI_LINE_MAX || len >= (size_t)num - 1) {
-		parse_fail(ps, "line too long (%s): keep one setting per line",
-			   "at most 198 characters");
-		/* Skip the rest of an even longer line. */
-		while (!strchr(line, '\n') && fgets(line, sizeof(line), ps->fp))
-			;
-		str[0] = '\n';
-		str[1] = '\0';
-		return str;
-	}
-	if (memchr(line, '\0', len)) {
+	if (memchr(ps->line_buf, '\0', len)) {
 		parse_fail(ps, "%s", "NUL byte in the line");
 		len = 0;
+	} else if (len > INI_LINE_MAX || len >= (size_t)num - 1) {
+		parse_fail(ps, "line too long (%s): keep one setting per line",
+			   "at most 198 characters");
+		len = 0;
 	}
-	memcpy(str, line, len);
+	memcpy(str, ps->line_buf, len);
 	str[len] = '\n';
 	str[len + 1] = '\0';
 	return str;
@@ -279,6 +280,7 @@ int ini_load_file(const char *path, struct ini_doc *doc, ps_error *err)
 			       "%s: cannot read: %s", path, strerror(errno));
 	rc = ini_parse_stream(counting_reader, &ps, on_key, &ps);
 	fclose(ps.fp);
+	free(ps.line_buf);
 	if (ps.failed)
 		return err ? err->code : PS_ERR_CONFIG;
 	if (rc != 0) {

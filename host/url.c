@@ -676,9 +676,15 @@ char *url_display_text(const char *text)
 {
 	struct url u;
 	char *out;
+	const char *rest = text ? strstr(text, "://") : NULL;
 
+	/*
+	 * Text meant to carry user info ('@' after the scheme) that the
+	 * proxy parser refuses must not be read as a destination: that
+	 * would show the user name as a host and the password as a port.
+	 */
 	if (url_parse_proxy(text, &u, NULL, 0) < 0 &&
-	    url_parse_dest(text, &u, NULL, 0) < 0)
+	    ((rest && strchr(rest, '@')) || url_parse_dest(text, &u, NULL, 0) < 0))
 		return strdup("<unparsable url>");
 	out = url_display(&u);
 	url_clear(&u);

@@ -237,8 +237,12 @@ static int head_header(const char *head, const char *name, char *out,
 	return 0;
 }
 
-/* Is 'token' one of the comma-separated items of 'list'? */
-static int list_has(const char *list, const char *token)
+/*
+ * Is 'token' one of the comma-separated items of 'list'?  Header tokens
+ * (Connection: Upgrade) compare without case; subprotocol names exactly
+ * (RFC 6455 4.1).
+ */
+static int list_has_cased(const char *list, const char *token, int nocase)
 {
 	size_t n = strlen(token);
 
@@ -248,11 +252,17 @@ static int list_has(const char *list, const char *token)
 		while (*list == ' ' || *list == ',')
 			list++;
 		len = strcspn(list, ", ");
-		if (len == n && !strncasecmp(list, token, n))
+		if (len == n && !(nocase ? strncasecmp(list, token, n)
+					 : strncmp(list, token, n)))
 			return 1;
 		list += len;
 	}
 	return 0;
+}
+
+static int list_has(const char *list, const char *token)
+{
+	return list_has_cased(list, token, 1);
 }
 
 /* First text line of the body after a refused upgrade, if already here. */
@@ -325,7 +335,8 @@ static int ws_check_answer(ps_layer *layer, struct ws_state *ws)
 					 "wrong Sec-WebSocket-Accept", status);
 	if (head_header(ws->head, "Sec-WebSocket-Protocol", value,
 			sizeof(value))) {
-		if (!o->ws_subprotocols || !list_has(o->ws_subprotocols, value))
+		if (!o->ws_subprotocols ||
+		    !list_has_cased(o->ws_subprotocols, value, 0))
 			return ws_handshake_fail(layer, NULL, "the server chose"
 						 " a subprotocol we did not"
 						 " offer", status);
@@ -376,12 +387,18 @@ static int ws_connect(ps_layer *layer, void *state)
 						sizeof(ws->head) - 1,
 						&ws->head_filled, &head_len);
 			if (rc == PS_ERR_PROXY_PROTOCOL) {
-				/* Not a proxy here: rename the failure. */
+				/* Not a proxy here: rename the failure,
+				 * keeping its cause (copied: err_set
+				 * clears the buffer it would read). */
+				char cause[PS_ERROR_MESSAGE_MAX];
+
+				snprintf(cause, sizeof(cause), "%s",
+					 layer->conn->err.message);
 				err_set(&layer->conn->err,
 					PS_ERR_WEBSOCKET_HANDSHAKE, layer->name,
 					layer->hop, "is this a websocket"
-					" endpoint?", "upgrade answer: %s",
-					layer->conn->err.message);
+					" endpoint?", "upgrade answer: %.400s",
+					cause);
 				return PS_ERR_WEBSOCKET_HANDSHAKE;
 			}
 			if (rc != PS_OK)
@@ -564,10 +581,14 @@ static int ws_parse(ps_layer *layer, struct ws_state *ws, ps_ws_message *msg,
 {
 	*got = 0;
 	while (!*got && ws->phase != WS_CLOSED) {
-		const uint8_t *p = (const uint8_t *)ws->in.data + ws->in.start;
 		size_t avail = buf_unread(&ws->in);
+		const uint8_t *p;
 		struct ws_frame_header h;
 		int rc;
+
+		if (avail == 0)
+			return PS_OK;	/* nothing read yet: no buffer either */
+		p = (const uint8_t *)ws->in.data + ws->in.start;
 
 		switch (ws_parse_header(p, avail, &h)) {
 		case WS_PARSE_NEED_MORE:

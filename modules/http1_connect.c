@@ -325,8 +325,10 @@ static void parse_param_value(const char **pp, char *out, size_t outsz)
 		if (*p == '"')
 			p++;
 	} else {
+		/* A token: only RFC 9110 tchar reach our own request. */
 		for (; *p && *p != ',' && !isspace((unsigned char)*p); p++)
-			if (n + 1 < outsz)
+			if (n + 1 < outsz && (isalnum((unsigned char)*p) ||
+					      strchr("!#$%&'*+-.^_`|~", *p)))
 				out[n++] = *p;
 	}
 	out[n] = '\0';
@@ -371,9 +373,11 @@ static void parse_digest_challenge(struct h1_connect *h, const char *p)
 		return;
 	if (!d.algorithm[0])
 		text_copy(d.algorithm, sizeof(d.algorithm), "MD5");
-	if (strncasecmp(d.algorithm, "MD5", 3) &&
-	    strncasecmp(d.algorithm, "SHA-256", 7))
-		return;	/* SHA-512-256 and others: not supported */
+	if (strcasecmp(d.algorithm, "MD5") &&
+	    strcasecmp(d.algorithm, "MD5-sess") &&
+	    strcasecmp(d.algorithm, "SHA-256") &&
+	    strcasecmp(d.algorithm, "SHA-256-sess"))
+		return;	/* SHA-512-256 and anything else: not supported */
 	/* Prefer SHA-256 when the proxy offers both. */
 	if (h->have_digest == 2 && strncasecmp(d.algorithm, "SHA-256", 7))
 		return;
