@@ -141,7 +141,10 @@ int ctx_parse_dest(const char *url, struct url *dest, ps_error *err)
 
 	if (!url)
 		return err_set(err, PS_ERR_USAGE, NULL, -1, NULL, "no URL");
-	if (url_parse_dest(url, dest, why, sizeof(why)) < 0)
+	if (url_parse_dest(url, dest, why, sizeof(why)) < 0 &&
+	    !strcmp(why, "out of memory"))
+		return err_nomem(err);
+	if (!dest->scheme)
 		return err_set(err, PS_ERR_USAGE, NULL, -1,
 			       "use tcp://host:port, tls://host:port,"
 			       " https://host, ws://host/path or"

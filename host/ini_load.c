@@ -274,6 +274,8 @@ int ini_load_file(const char *path, struct ini_doc *doc, ps_error *err)
 	ps.doc = doc;
 	ps.err = err;
 	ps.fp = fopen(path, "re");
+	if (!ps.fp && errno == ENOMEM)
+		return err_nomem(err);
 	if (!ps.fp)
 		return err_set(err, PS_ERR_CONFIG, "config", -1,
 			       "check the file's permissions",
@@ -322,6 +324,8 @@ int ini_load_dir(const char *dir, int missing_ok, struct ini_doc *doc,
 	if (n < 0) {
 		if (errno == ENOENT && missing_ok)
 			return PS_OK;
+		if (errno == ENOMEM)
+			return err_nomem(err);
 		return err_set(err, PS_ERR_CONFIG, "config", -1,
 			       "create the directory or pass another with -c",
 			       "configuration directory %s: %s", dir,

@@ -77,9 +77,15 @@ static int ltdl_init_locked(ps_error *err)
 {
 	if (ltdl_ready)
 		return PS_OK;
-	if (lt_dlinit() != 0)
-		return loader_fail(err, NULL, "libltdl init failed: %s",
-				   lt_dlerror());
+	if (lt_dlinit() != 0) {
+		int rc = loader_fail(err, NULL, "libltdl init failed: %s",
+				     lt_dlerror());
+
+		/* lt_dlinit counted itself done: undo it, or the next
+		 * call is a no-op over half-built loaders (and crashes). */
+		lt_dlexit();
+		return rc;
+	}
 	ltdl_ready = 1;
 	return PS_OK;
 }

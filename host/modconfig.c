@@ -210,7 +210,7 @@ int ps_config_get_secret(ps_config *cfg, const char *key,
 		return PS_OK;
 	*out = read_first_line(file_e->value, &err_no);
 	if (!*out) {
-		if (err_no)
+		if (err_no && err_no != ENOMEM)
 			return ps_config_error(cfg, file_key, "cannot read %s:"
 					       " %s", file_e->value,
 					       strerror(err_no));
@@ -359,7 +359,9 @@ int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
 	if (!text)
 		return ps_config_error(cfg, NULL, "url is required");
 	if (url_parse_proxy(text, &u, why, sizeof(why)) < 0)
-		return ps_config_error(cfg, "url", "%s", why);
+		return strcmp(why, "out of memory")
+			       ? ps_config_error(cfg, "url", "%s", why)
+			       : err_nomem(cfg->err);
 	if (!scheme_allowed(u.scheme, schemes)) {
 		rc = ps_config_error(cfg, "url", "scheme %s:// is not served"
 				     " by module %s", u.scheme,

@@ -294,7 +294,8 @@ int reload_watch_start(ps_ctx *ctx, int force_polling,
 		close(w->stop_fd);
 		w->stop_fd = -1;
 		reload_watch_stop(w);
-		return PS_ERR_INTERNAL;
+		return rc == EAGAIN || rc == ENOMEM ? PS_ERR_NOMEM
+						    : PS_ERR_INTERNAL;
 	}
 	*out = w;
 	return PS_OK;

@@ -310,7 +310,7 @@ static int set_proxy_address(struct instance *inst, const char *url_text)
 
 	/* A bad URL is the module's to report, with its file:line. */
 	if (url_parse_proxy(url_text, &u, why, sizeof(why)) < 0)
-		return 0;
+		return strcmp(why, "out of memory") ? 0 : -1;
 	inst->proxy_host = strdup(u.host);
 	inst->proxy_port = u.port;
 	url_clear(&u);

@@ -6,6 +6,7 @@
  * layer below, and turns verification failures into errors a person can
  * act on.
  */
+#include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -47,9 +48,8 @@ struct tls_state {
 	int verify_index_set;
 };
 
-static int verify_info_index = -1;
 static BIO_METHOD *layer_bio_method;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t tls_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------------ */
 /* the BIO that runs over the layer below                              */
@@ -107,17 +107,35 @@ static int layer_bio_create(BIO *bio)
 	return 1;
 }
 
-static void tls_init_once(void)
+/* One-time set-up, retried until it succeeds (it allocates). */
+static int tls_init(void)
 {
-	verify_info_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	layer_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-					"proxystack layer");
-	if (!layer_bio_method)
-		return;
-	BIO_meth_set_write_ex(layer_bio_method, layer_bio_write);
-	BIO_meth_set_read_ex(layer_bio_method, layer_bio_read);
-	BIO_meth_set_ctrl(layer_bio_method, layer_bio_ctrl);
-	BIO_meth_set_create(layer_bio_method, layer_bio_create);
+	int ok;
+
+	pthread_mutex_lock(&tls_init_lock);
+	if (!layer_bio_method) {
+		/*
+		 * A fixed type, not BIO_get_new_index(): that runs a
+		 * one-time init OpenSSL never retries once it failed.  The
+		 * type only matters to BIO_find_type(), which we never use.
+		 */
+		BIO_METHOD *m = BIO_meth_new((BIO_TYPE_START + 0x5c) |
+					     BIO_TYPE_SOURCE_SINK,
+					     "proxystack layer");
+
+		if (m && BIO_meth_set_write_ex(m, layer_bio_write) &&
+		    BIO_meth_set_read_ex(m, layer_bio_read) &&
+		    BIO_meth_set_ctrl(m, layer_bio_ctrl) &&
+		    BIO_meth_set_create(m, layer_bio_create))
+			layer_bio_method = m;
+		else
+			BIO_meth_free(m);
+	}
+	ok = layer_bio_method != NULL;
+	pthread_mutex_unlock(&tls_init_lock);
+	if (!ok)
+		ERR_clear_error();
+	return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -158,16 +176,32 @@ static const struct stack *conn_stack(const struct ps_conn *conn)
 	return conn->choice.lines[conn->line].stack;
 }
 
+static int tls_oom_error(unsigned long e)
+{
+	return ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ||
+	       (ERR_SYSTEM_ERROR(e) && ERR_GET_REASON(e) == ENOMEM);
+}
+
+/*
+ * Report the last OpenSSL error; an allocation failure anywhere in the
+ * queue (it often sits under a "PEM lib" or "x509 lib") makes it nomem.
+ */
 static int tls_fail_openssl(ps_layer *layer, int code, const char *hint,
 			    const char *what)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e, last = 0;
 	char reason[256];
+	int oom = 0;
 
-	ERR_error_string_n(e, reason, sizeof(reason));
-	ERR_clear_error();
+	while ((e = ERR_get_error())) {
+		last = e;
+		oom |= tls_oom_error(e);
+	}
+	if (oom)
+		code = PS_ERR_NOMEM;
+	ERR_error_string_n(last, reason, sizeof(reason));
 	return ps_layer_fail(layer, code, hint, "%s: %s", what,
-			     e ? reason : "unknown error");
+			     last ? reason : "unknown error");
 }
 
 static int ctx_load_trust(ps_layer *layer, SSL_CTX *ctx)
@@ -304,6 +338,33 @@ static int get_ssl_ctx(ps_layer *layer, SSL_CTX **out)
 	return rc;
 }
 
+/*
+ * Forget the cached SSL_CTX a failed handshake used: a failed allocation
+ * inside OpenSSL can leave it (its trust store, a certificate's cached
+ * extensions) broken for good, and every later connection of the
+ * snapshot would fail the same way.  The next connection builds a fresh
+ * one; this connection's SSL keeps its own reference.
+ */
+static void tls_cache_evict(struct snapshot *snap, SSL_CTX *ctx)
+{
+	struct tls_cache_entry *e, *prev = NULL;
+
+	pthread_mutex_lock(&snap->tls_lock);
+	for (e = snap->tls_cache; e; prev = e, e = e->next) {
+		if (e->ctx == ctx) {
+			if (prev)
+				prev->next = e->next;
+			else
+				snap->tls_cache = e->next;
+			SSL_CTX_free(e->ctx);
+			free(e->key);
+			free(e);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&snap->tls_lock);
+}
+
 void tls_cache_free(struct snapshot *s)
 {
 	struct tls_cache_entry *e = s->tls_cache, *next;
@@ -325,7 +386,7 @@ static int record_verify_failure(int ok, X509_STORE_CTX *store)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
 		store, SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct tls_verify_info *vi = SSL_get_ex_data(ssl, verify_info_index);
+	struct tls_verify_info *vi = SSL_get_app_data(ssl);
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
 
 	if (!ok && vi && !vi->error) {
@@ -369,7 +430,7 @@ static int tls_configure_ssl(ps_layer *layer, struct tls_state *ts)
 	int is_ip = layer->conn->dest.host_is_ip;
 	BIO *bio;
 
-	SSL_set_ex_data(ts->ssl, verify_info_index, &ts->verify);
+	SSL_set_app_data(ts->ssl, &ts->verify);
 	if (o->insecure) {
 		SSL_set_verify(ts->ssl, SSL_VERIFY_NONE, NULL);
 		ps_layer_log(layer, PS_LOG_WARN, "insecure_tls: the certificate"
@@ -404,9 +465,8 @@ static int tls_open(ps_layer *layer, void *instance, void **state)
 	int rc;
 
 	(void)instance;
-	pthread_once(&tls_once, tls_init_once);
-	if (!layer_bio_method || verify_info_index < 0)
-		return ps_layer_fail(layer, PS_ERR_TLS, NULL,
+	if (!tls_init())
+		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
 				     "OpenSSL initialisation failed");
 	ts = calloc(1, sizeof(*ts));
 	if (!ts)
@@ -521,9 +581,13 @@ static int tls_connect(ps_layer *layer, void *state)
 	if (ret != 1) {
 		int rc = tls_result(layer, ts, ret, "TLS handshake");
 
-		return rc == PS_OK ? ps_layer_fail(layer, PS_ERR_TLS, NULL,
-						   "TLS handshake: peer closed")
-				   : rc;
+		if (rc == PS_OK)
+			rc = ps_layer_fail(layer, PS_ERR_TLS, NULL,
+					   "TLS handshake: peer closed");
+		if (rc != PS_AGAIN)
+			tls_cache_evict(layer->conn->snap,
+					SSL_get_SSL_CTX(ts->ssl));
+		return rc;
 	}
 	SSL_get0_alpn_selected(ts->ssl, &alpn, &alpn_len);
 	ps_layer_set_detail(layer, "%s %s%s%.*s%s", SSL_get_version(ts->ssl),

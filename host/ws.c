@@ -326,8 +326,11 @@ static int ws_check_answer(ps_layer *layer, struct ws_state *ws)
 	    !list_has(value, "upgrade"))
 		return ws_handshake_fail(layer, NULL,
 					 "no Connection: Upgrade", status);
-	if (ws_accept_for_key(ws->key, accept, sizeof(accept)) ||
-	    !head_header(ws->head, "Sec-WebSocket-Accept", value,
+	if (ws_accept_for_key(ws->key, accept, sizeof(accept)))
+		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "cannot"
+				     " compute the expected"
+				     " Sec-WebSocket-Accept");
+	if (!head_header(ws->head, "Sec-WebSocket-Accept", value,
 			 sizeof(value)) ||
 	    strcmp(value, accept))
 		return ws_handshake_fail(layer, "something on the way answers"

@@ -167,7 +167,8 @@ int ws_accept_for_key(const char *key, char *out, size_t outsz)
 
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -1;
-	SHA1((const unsigned char *)buf, (size_t)n, digest);
+	if (!SHA1((const unsigned char *)buf, (size_t)n, digest))
+		return -1;
 	return ps_base64_encode(digest, sizeof(digest), out, outsz) ==
 			       (size_t)-1
 		       ? -1
