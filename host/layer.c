@@ -2,6 +2,7 @@
  * layer.c - the services a layer may call (module.h), and I/O through a
  * chain of layers.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -144,9 +145,15 @@ int ps_layer_resolve(ps_layer *layer, const char *host, unsigned port,
 	int gai_error;
 
 	*res = NULL;
-	if (!layer->resolve && resolve_start(host, port, &layer->resolve) < 0)
-		return ps_layer_fail(layer, PS_ERR_RESOLVE, NULL,
-				     "cannot start resolving %s: %m", host);
+	if (!layer->resolve && resolve_start(host, port, &layer->resolve) < 0) {
+		int e = errno;
+
+		/* No memory, descriptor or thread for the lookup. */
+		return ps_layer_fail(layer, e == ENOMEM || e == EAGAIN
+					    ? PS_ERR_NOMEM : PS_ERR_RESOLVE, NULL,
+				     "cannot start resolving %s: %s", host,
+				     strerror(e));
+	}
 	if (resolve_result(layer->resolve, res, &gai_error)) {
 		ps_layer_want(layer, resolve_fd(layer->resolve), POLLIN);
 		return PS_AGAIN;

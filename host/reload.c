@@ -33,18 +33,24 @@
 #define RELOAD_SETTLE_MS 50
 #define RELOAD_POLL_MS 1000
 #define RELOAD_MAX_PATHS 64
+/* After a reload that ran out of memory, try again this much later. */
+#define RELOAD_RETRY_MS 1000
+
+/* Paths to watch; dirs[0] is the configuration directory. */
+struct path_set {
+	char *dirs[RELOAD_MAX_PATHS]; /* watched directories */
+	size_t ndirs;
+	char *files[RELOAD_MAX_PATHS];/* named files (full paths) */
+	size_t nfiles;
+};
 
 struct reload_watcher {
 	ps_ctx *ctx;
 	pthread_t thread;
 	int stop_fd;                  /* eventfd: ps_ctx_free wakes us */
 	int inotify_fd;               /* -1: polling */
-	/* what the current snapshot names */
-	char *dirs[RELOAD_MAX_PATHS]; /* watched directories */
-	int wds[RELOAD_MAX_PATHS];
-	size_t ndirs;
-	char *files[RELOAD_MAX_PATHS];/* named files (full paths) */
-	size_t nfiles;
+	struct path_set paths;        /* what the current snapshot names */
+	int wds[RELOAD_MAX_PATHS];    /* inotify watch of paths.dirs[i] */
 	uint64_t fingerprint;         /* polling mode */
 };
 
@@ -60,68 +66,91 @@ static int key_names_file(const char *key)
 	       !strcmp(key, "ca_dir") || !strcmp(key, "file");
 }
 
-static void add_string(char **arr, size_t *n, const char *s)
+/* 0, or -1 when out of memory (a path past RELOAD_MAX_PATHS is left out). */
+static int add_string(char **arr, size_t *n, const char *s)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (!strcmp(arr[i], s))
-			return;
-	if (*n < RELOAD_MAX_PATHS && (arr[*n] = strdup(s)))
-		(*n)++;
+			return 0;
+	if (*n >= RELOAD_MAX_PATHS)
+		return 0;
+	arr[*n] = strdup(s);
+	if (!arr[*n])
+		return -1;
+	(*n)++;
+	return 0;
 }
 
-static void add_named_file(struct reload_watcher *w, const char *path)
+static int add_named_file(struct path_set *ps, const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 
 	if (path[0] != '/' || !slash)
-		return;
-	add_string(w->files, &w->nfiles, path);
+		return 0;
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	add_string(w->dirs, &w->ndirs, dir[0] ? dir : "/");
+	if (add_string(ps->files, &ps->nfiles, path) < 0)
+		return -1;
+	return add_string(ps->dirs, &ps->ndirs, dir[0] ? dir : "/");
 }
 
-static void collect_from_doc(struct reload_watcher *w, const struct ini_doc *doc)
+static int collect_from_doc(struct path_set *ps, const struct ini_doc *doc)
 {
-	for (size_t i = 0; i < doc->nsections; i++)
-		for (size_t j = 0; j < doc->sections[i].n; j++)
-			if (key_names_file(doc->sections[i].entries[j].key))
-				add_named_file(w, doc->sections[i].entries[j].value);
+	for (size_t i = 0; i < doc->nsections; i++) {
+		const struct ini_section *sec = &doc->sections[i];
+
+		for (size_t j = 0; j < sec->n; j++)
+			if (key_names_file(sec->entries[j].key) &&
+			    add_named_file(ps, sec->entries[j].value) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static void path_set_clear(struct path_set *ps)
+{
+	for (size_t i = 0; i < ps->ndirs; i++)
+		free(ps->dirs[i]);
+	for (size_t i = 0; i < ps->nfiles; i++)
+		free(ps->files[i]);
+	ps->ndirs = ps->nfiles = 0;
 }
 
 /*
- * Forget the path lists.  The inotify watches stay: adding a watch on a
- * directory again returns the same descriptor, so events still queued
- * from before a reload keep matching (removing and re-adding gave them
- * new ids, and a change made during a reload was lost).  A directory no
- * longer named only sends events that match nothing.
+ * The paths of the current snapshot, and inotify watches on them; -1
+ * when out of memory, with the old paths kept (never a half-built list).
+ *
+ * Old watches stay: adding a watch on a directory again returns the same
+ * descriptor, so events still queued from before a reload keep matching
+ * (removing and re-adding gave them new ids, and a change made during a
+ * reload was lost).  A directory no longer named only sends events that
+ * match nothing.
  */
-static void forget_paths(struct reload_watcher *w)
-{
-	for (size_t i = 0; i < w->ndirs; i++)
-		free(w->dirs[i]);
-	for (size_t i = 0; i < w->nfiles; i++)
-		free(w->files[i]);
-	w->ndirs = w->nfiles = 0;
-}
-
-/* The paths of the current snapshot, and inotify watches on them. */
-static void collect_paths(struct reload_watcher *w)
+static int collect_paths(struct reload_watcher *w)
 {
 	struct snapshot *s = ctx_snapshot(w->ctx);
+	struct path_set ps = { .ndirs = 0 };
+	int rc = 0;
 
-	forget_paths(w);
-	add_string(w->dirs, &w->ndirs, w->ctx->conf_dir);
-	collect_from_doc(w, &s->doc);
-	collect_from_doc(w, &s->synthetic);
+	if (add_string(ps.dirs, &ps.ndirs, w->ctx->conf_dir) < 0 ||
+	    collect_from_doc(&ps, &s->doc) < 0 ||
+	    collect_from_doc(&ps, &s->synthetic) < 0)
+		rc = -1;
 	snapshot_unref(s);
-	for (size_t i = 0; i < w->ndirs; i++)
+	if (rc < 0) {
+		path_set_clear(&ps);
+		return -1;
+	}
+	path_set_clear(&w->paths);
+	w->paths = ps;
+	for (size_t i = 0; i < ps.ndirs; i++)
 		w->wds[i] = w->inotify_fd < 0 ? -1
-			: inotify_add_watch(w->inotify_fd, w->dirs[i],
+			: inotify_add_watch(w->inotify_fd, ps.dirs[i],
 					    IN_CLOSE_WRITE | IN_MOVED_TO |
 					    IN_MOVED_FROM | IN_CREATE |
 					    IN_DELETE | IN_ATTRIB |
 					    IN_DELETE_SELF | IN_MOVE_SELF);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -135,15 +164,15 @@ static int event_matters(const struct reload_watcher *w, int wd,
 	char path[PATH_MAX];
 	size_t n = strlen(name);
 
-	for (size_t i = 0; i < w->ndirs; i++) {
+	for (size_t i = 0; i < w->paths.ndirs; i++) {
 		if (w->wds[i] != wd)
 			continue;
 		/* The configuration directory: any *.conf (or itself). */
 		if (i == 0 && (!n || (n > 5 && !strcmp(name + n - 5, ".conf"))))
 			return 1;
-		snprintf(path, sizeof(path), "%s/%s", w->dirs[i], name);
-		for (size_t f = 0; f < w->nfiles; f++)
-			if (!strcmp(w->files[f], path))
+		snprintf(path, sizeof(path), "%s/%s", w->paths.dirs[i], name);
+		for (size_t f = 0; f < w->paths.nfiles; f++)
+			if (!strcmp(w->paths.files[f], path))
 				return 1;
 	}
 	return 0;
@@ -196,22 +225,22 @@ static uint64_t fingerprint(const struct reload_watcher *w)
 {
 	uint64_t h = 14695981039346656037ULL;
 	char path[PATH_MAX];
-	DIR *d = opendir(w->dirs[0]);
+	DIR *d = opendir(w->paths.dirs[0]);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 
 		if (n > 5 && !strcmp(e->d_name + n - 5, ".conf")) {
-			snprintf(path, sizeof(path), "%s/%s", w->dirs[0],
+			snprintf(path, sizeof(path), "%s/%s", w->paths.dirs[0],
 				 e->d_name);
 			h = mix_stat(h, path);
 		}
 	}
 	if (d)
 		closedir(d);
-	for (size_t i = 0; i < w->nfiles; i++)
-		h = mix_stat(h, w->files[i]);
+	for (size_t i = 0; i < w->paths.nfiles; i++)
+		h = mix_stat(h, w->paths.files[i]);
 	return h;
 }
 
@@ -219,17 +248,30 @@ static uint64_t fingerprint(const struct reload_watcher *w)
 /* the thread                                                          */
 /* ------------------------------------------------------------------ */
 
-static void reload_now(struct reload_watcher *w)
+/*
+ * Reload, then watch what the new snapshot names.  Returns 0, or -1
+ * when either ran out of memory: the caller tries again later, or a
+ * change made now would wait for the next one to be noticed.
+ */
+static int reload_now(struct reload_watcher *w)
 {
 	ps_error err;
+	int rc = ps_ctx_reload(w->ctx, &err);
 
-	if (ps_ctx_reload(w->ctx, &err) == PS_OK)
+	if (rc == PS_OK)
 		log_msg(&w->ctx->params.lg, PS_LOG_INFO, "configuration"
 			" reloaded from %s", w->ctx->conf_dir);
 	/* New files may be named now (or old ones no longer). */
-	collect_paths(w);
+	if (collect_paths(w) < 0)
+		rc = PS_ERR_NOMEM;
 	if (w->inotify_fd < 0)
 		w->fingerprint = fingerprint(w);
+	if (rc != PS_ERR_NOMEM)
+		return 0;
+	log_msg(&w->ctx->params.lg, PS_LOG_WARN, "reload of %s ran out of"
+		" memory; trying again in %d ms", w->ctx->conf_dir,
+		RELOAD_RETRY_MS);
+	return -1;
 }
 
 static void *watch_loop(void *arg)
@@ -260,7 +302,8 @@ static void *watch_loop(void *arg)
 			settle_at = chain_now_ms() + RELOAD_SETTLE_MS;
 		if (settle_at && chain_now_ms() >= settle_at) {
 			settle_at = 0;
-			reload_now(w);
+			if (reload_now(w) < 0)
+				settle_at = chain_now_ms() + RELOAD_RETRY_MS;
 		}
 	}
 	return NULL;
@@ -270,7 +313,7 @@ int reload_watch_start(ps_ctx *ctx, int force_polling,
 		       struct reload_watcher **out)
 {
 	struct reload_watcher *w = calloc(1, sizeof(*w));
-	int rc;
+	int stop_fd = -1, rc;
 
 	*out = NULL;
 	if (!w)
@@ -278,27 +321,34 @@ int reload_watch_start(ps_ctx *ctx, int force_polling,
 	w->ctx = ctx;
 	w->inotify_fd = force_polling ? -1
 				      : inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	w->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (w->stop_fd < 0) {
-		reload_watch_stop(w);
-		return PS_ERR_INTERNAL;
+	/* stop_fd stays -1 until the thread runs (see reload_watch_stop). */
+	w->stop_fd = -1;
+	stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (stop_fd < 0) {
+		rc = errno;
+		goto fail;
 	}
-	collect_paths(w);
+	if (collect_paths(w) < 0) {
+		rc = ENOMEM;
+		goto fail;
+	}
 	if (w->inotify_fd < 0) {
 		log_msg(&ctx->params.lg, PS_LOG_INFO, "watching %s by polling"
 			" every %d ms", ctx->conf_dir, RELOAD_POLL_MS);
 		w->fingerprint = fingerprint(w);
 	}
+	w->stop_fd = stop_fd;
 	rc = pthread_create(&w->thread, NULL, watch_loop, w);
-	if (rc) {
-		close(w->stop_fd);
-		w->stop_fd = -1;
-		reload_watch_stop(w);
-		return rc == EAGAIN || rc == ENOMEM ? PS_ERR_NOMEM
-						    : PS_ERR_INTERNAL;
+	if (rc == 0) {
+		*out = w;
+		return PS_OK;
 	}
-	*out = w;
-	return PS_OK;
+	w->stop_fd = -1;
+fail:
+	if (stop_fd >= 0)
+		close(stop_fd);
+	reload_watch_stop(w);
+	return rc == EAGAIN || rc == ENOMEM ? PS_ERR_NOMEM : PS_ERR_INTERNAL;
 }
 
 void reload_watch_stop(struct reload_watcher *w)
@@ -315,7 +365,7 @@ void reload_watch_stop(struct reload_watcher *w)
 		pthread_join(w->thread, NULL);
 		close(w->stop_fd);
 	}
-	forget_paths(w);
+	path_set_clear(&w->paths);
 	if (w->inotify_fd >= 0)
 		close(w->inotify_fd);
 	free(w);

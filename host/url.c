@@ -21,6 +21,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -234,19 +235,25 @@ static int parse_scheme(struct url_parser *p, const char *text, size_t *after)
 }
 
 /*
- * Percent-decode [s, s+len) into *out.  The encoded copy is wiped: the
- * encoded form of a password is as secret as the password.
+ * Percent-decode [s, s+len) into *out: 0, -1 for a bad escape, -2 when
+ * out of memory (reported as such, not as a bad URL).  The encoded copy
+ * is wiped: the encoded form of a password is as secret as the password.
  */
 static int decode_span(const char *s, size_t len, char **out)
 {
 	char *copy = strndup(s, len);
+	int bad_escape;
 
 	if (copy == NULL)
-		return -1;
+		return -2;
+	errno = 0;
 	*out = ps_percent_decode(copy);
+	bad_escape = errno == EINVAL;
 	explicit_bzero(copy, len);
 	free(copy);
-	return *out ? 0 : -1;
+	if (*out)
+		return 0;
+	return bad_escape ? -1 : -2;
 }
 
 static int has_control_byte(const char *s)
@@ -267,13 +274,17 @@ static int parse_userinfo(struct url_parser *p, const char *s, size_t len)
 {
 	const char *colon = memchr(s, ':', len);
 	size_t user_len = colon ? (size_t)(colon - s) : len;
+	int rc;
 
 	if (len == 0)
 		return url_fail(p, "empty user info before '@'");
 	if (user_len == 0)
 		return url_fail(p, "empty user name before ':' in the URL's "
 				"user info");
-	if (decode_span(s, user_len, &p->u.user) < 0)
+	rc = decode_span(s, user_len, &p->u.user);
+	if (rc == -2)
+		return url_fail(p, "out of memory");
+	if (rc < 0)
 		return url_fail(p, "bad percent-escape (or encoded NUL) in the "
 				"URL's user name");
 	if (strchr(p->u.user, ':') != NULL)
@@ -282,7 +293,10 @@ static int parse_userinfo(struct url_parser *p, const char *s, size_t len)
 		return url_fail(p, "user name holds a control character");
 	if (colon == NULL)
 		return 0;
-	if (decode_span(colon + 1, len - user_len - 1, &p->u.password) < 0)
+	rc = decode_span(colon + 1, len - user_len - 1, &p->u.password);
+	if (rc == -2)
+		return url_fail(p, "out of memory");
+	if (rc < 0)
 		return url_fail(p, "bad percent-escape (or encoded NUL) in the "
 				"URL's password");
 	return 0;
