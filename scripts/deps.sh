@@ -8,7 +8,7 @@ PACKAGES=(
 	apache2-utils openssl curl ca-certificates python3
 	build-essential autoconf automake libtool pkg-config
 	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev valgrind
 )
 
 # install_missing: apt only for what dpkg does not already have.

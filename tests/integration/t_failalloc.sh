@@ -1,5 +1,5 @@
 #!/bin/bash
-# failalloc-sweep.sh - allocation failures along a full chain build.
+# t_failalloc.sh - allocation failures along a full chain build.
 #
 # The chain: ps_ctx_new() from a configuration directory whose [default]
 # proxy_url names a real squid with Basic auth (config load, module load:
@@ -60,12 +60,19 @@
 #   PS_FAILALLOC_TRACK=1   warm mode also lists allocations of the armed
 #                          run still live after ps_ctx_free() (slower)
 #
+# The shim replaces malloc, and so does ASan: the sweep needs a build
+# without sanitizers.  scripts/test.sh makes one beside the sanitizer
+# build (_build-plain) and names it in PS_FAILALLOC_BUILD; then the
+# library, modules, CLI and driver all come from there.  Without it, a
+# sanitizer build skips the sweep (saying so) and a plain one runs it.
+#
 # By hand: FAILALLOC_N=N LD_PRELOAD=$PS_BUILD/tests/.libs/failalloc.so
 # $PS_BUILD/tests/failalloc_chain [--warm | --warm-openssl] -c CONF
 # --ca-file CA URL; PS_KEEP_TMP=1 keeps the configuration, certificates
 # and every output ($TMP/fa/MODE/N.out: the result line and the failed
 # allocation's backtrace; alloc.log: every allocation of the run).
 
+[ -n "${PS_FAILALLOC_BUILD:-}" ] && PS_BUILD=$PS_FAILALLOC_BUILD
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/proxies.sh
@@ -88,7 +95,7 @@ FA_DIR=$TMP/fa
 
 # ASan and the shim both replace malloc: a sanitizer build cannot run it.
 if grep -qE '^SAN_CFLAGS = .*-fsanitize' "$PS_BUILD/Makefile" 2>/dev/null; then
-	skip "failalloc" "sanitizer build: ASan replaces malloc itself"
+	skip "failalloc" "sanitizer build: ASan replaces malloc itself (name a plain build in PS_FAILALLOC_BUILD)"
 	exit 0
 fi
 if [ ! -x "$FA_DRIVER" ] || [ ! -f "$FA_SHIM" ]; then
@@ -107,42 +114,33 @@ start_squid authsquid --basic "$TMP/htpasswd"
 
 printf 'fa-p@ss\n' >"$TMP/proxy-password"
 chmod 0600 "$TMP/proxy-password"
-# conf_with DIR [GLOBAL LINE...]: the [default] proxy with its password
-# in a file (one more file read, one more allocation path).
+# conf_with DIR file|url [GLOBAL LINE...]: the [default] proxy, its
+# password in a file (one more file read, one more allocation path) or
+# in the URL (the configuration names no file, so the reload watcher has
+# nothing but the configuration directory to watch).
 conf_with() {
-	local dir=$1
-	shift
-	make_conf "$dir" "$@"
-	write_conf "$dir" 50-default.conf <<EOF
-[default]
-proxy_url = http://127.0.0.1:$SQUID_PORT
+	local dir=$1 how=$2 proxy
+	shift 2
+	if [ "$how" = url ]; then
+		proxy="proxy_url = http://alice:fa-p%40ss@127.0.0.1:$SQUID_PORT"
+	else
+		proxy="proxy_url = http://127.0.0.1:$SQUID_PORT
 proxy_username = alice
-proxy_password_file = $TMP/proxy-password
-EOF
-	chmod 0600 "$dir/50-default.conf"
-}
-# url_conf_with DIR [GLOBAL LINE...]: the credentials in the proxy URL
-# instead: the configuration names no file, so the reload watcher has
-# nothing but the configuration directory to watch.
-url_conf_with() {
-	local dir=$1
-	shift
+proxy_password_file = $TMP/proxy-password"
+	fi
 	make_conf "$dir" "$@"
-	write_conf "$dir" 50-default.conf <<EOF
-[default]
-proxy_url = http://alice:fa-p%40ss@127.0.0.1:$SQUID_PORT
-EOF
+	printf '[default]\n%s\n' "$proxy" | write_conf "$dir" 50-default.conf
 	chmod 0600 "$dir/50-default.conf"
 }
 CONF=$TMP/conf
-conf_with "$CONF"
+conf_with "$CONF" file
 URLCONF=$TMP/conf-url
-url_conf_with "$URLCONF"
+conf_with "$URLCONF" url
 # valgrind is 20 to 50 times slower: the same, with a longer deadline.
 VGCONF=$TMP/conf-valgrind
-conf_with "$VGCONF" "connect_timeout = 60"
+conf_with "$VGCONF" file "connect_timeout = 60"
 VGURLCONF=$TMP/conf-url-valgrind
-url_conf_with "$VGURLCONF" "connect_timeout = 60"
+conf_with "$VGURLCONF" url "connect_timeout = 60"
 
 # --- the shim catches what it must ---------------------------------------
 
