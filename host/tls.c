@@ -142,28 +142,33 @@ static int tls_init(void)
 /* trust (host services for trust modules)                             */
 /* ------------------------------------------------------------------ */
 
-static int trust_fail(ps_trust *trust, const char *what, const char *path)
+/* PS_ERR_CONFIG for a bad file, PS_ERR_NOMEM (errno says) otherwise. */
+static int trust_fail(ps_trust *trust, int load_errno, const char *what,
+		      const char *path)
 {
 	unsigned long e = ERR_peek_last_error();
 
 	trust->failed = 1;
 	snprintf(trust->why, sizeof(trust->why), "cannot load %s %s: %s", what,
-		 path, e ? ERR_reason_error_string(e) : "unknown error");
+		 path, load_errno == ENOMEM ? "out of memory"
+		       : e ? ERR_reason_error_string(e) : "unknown error");
 	ERR_clear_error();
-	return PS_ERR_CONFIG;
+	return load_errno == ENOMEM ? PS_ERR_NOMEM : PS_ERR_CONFIG;
 }
 
 int ps_trust_add_ca_file(ps_trust *trust, const char *path)
 {
+	errno = 0;
 	if (X509_STORE_load_file(trust->store, path) != 1)
-		return trust_fail(trust, "CA file", path);
+		return trust_fail(trust, errno, "CA file", path);
 	return PS_OK;
 }
 
 int ps_trust_add_ca_dir(ps_trust *trust, const char *path)
 {
+	errno = 0;
 	if (X509_STORE_load_path(trust->store, path) != 1)
-		return trust_fail(trust, "CA directory", path);
+		return trust_fail(trust, errno, "CA directory", path);
 	return PS_OK;
 }
 
@@ -204,17 +209,31 @@ static int tls_fail_openssl(ps_layer *layer, int code, const char *hint,
 			     last ? reason : "unknown error");
 }
 
+/*
+ * A file OpenSSL could not load: a bad file (config), or an allocation
+ * failure that OpenSSL 3.0 reports as a bare "PEM lib" and only errno
+ * (cleared before the call) tells apart.
+ */
+static int tls_load_failed(ps_layer *layer, int load_errno, const char *hint,
+			   const char *path)
+{
+	return tls_fail_openssl(layer, load_errno == ENOMEM ? PS_ERR_NOMEM
+							    : PS_ERR_CONFIG,
+				hint, path);
+}
+
 static int ctx_load_trust(ps_layer *layer, SSL_CTX *ctx)
 {
 	struct ps_conn *conn = layer->conn;
 	const struct stack *st = conn_stack(conn);
 	ps_trust trust = { .store = SSL_CTX_get_cert_store(ctx) };
 
+	errno = 0;
 	if (conn->opt.ca_file) {
 		if (SSL_CTX_load_verify_file(ctx, conn->opt.ca_file) != 1)
-			return tls_fail_openssl(layer, PS_ERR_CONFIG,
-						"check ca_file / --ca-file",
-						conn->opt.ca_file);
+			return tls_load_failed(layer, errno,
+					       "check ca_file / --ca-file",
+					       conn->opt.ca_file);
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		return tls_fail_openssl(layer, PS_ERR_TLS, NULL,
 					"cannot load the system CA store");
@@ -224,9 +243,13 @@ static int ctx_load_trust(ps_layer *layer, SSL_CTX *ctx)
 
 		if (!t->mod->ops.add_trust)
 			continue;
-		if (t->mod->ops.add_trust(t->state, &trust,
-					  layer->target_host) != PS_OK)
-			return ps_layer_fail(layer, PS_ERR_CONFIG, NULL,
+		int rc = t->mod->ops.add_trust(t->state, &trust,
+					       layer->target_host);
+
+		if (rc != PS_OK)
+			return ps_layer_fail(layer, rc == PS_ERR_NOMEM
+						    ? PS_ERR_NOMEM
+						    : PS_ERR_CONFIG, NULL,
 					     "trust %s: %s", t->name,
 					     trust.failed ? trust.why
 							  : "failed");
@@ -240,15 +263,17 @@ static int ctx_load_identity(ps_layer *layer, SSL_CTX *ctx)
 
 	if (!o->client_cert_file)
 		return PS_OK;
+	errno = 0;
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->client_cert_file) != 1)
-		return tls_fail_openssl(layer, PS_ERR_CONFIG,
-					"check client_cert_file / --cert",
-					o->client_cert_file);
+		return tls_load_failed(layer, errno,
+				       "check client_cert_file / --cert",
+				       o->client_cert_file);
+	errno = 0;
 	if (SSL_CTX_use_PrivateKey_file(ctx, o->client_key_file,
 					SSL_FILETYPE_PEM) != 1)
-		return tls_fail_openssl(layer, PS_ERR_CONFIG,
-					"check client_key_file / --key",
-					o->client_key_file);
+		return tls_load_failed(layer, errno,
+				       "check client_key_file / --key",
+				       o->client_key_file);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return tls_fail_openssl(layer, PS_ERR_CONFIG,
 					"the key must belong to the certificate",

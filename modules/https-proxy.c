@@ -250,17 +250,29 @@ static int https_proxy_add_header(void *user, const char *value)
 	return PS_OK;
 }
 
-static int https_proxy_openssl_error(ps_config *cfg, const char *key,
-				     const char *what, const char *path)
+/*
+ * A file or store OpenSSL could not load.  An allocation failure is
+ * nomem, not a bad file: OpenSSL 3.0 often reports it as a bare "PEM
+ * lib", so errno (cleared before the call: 'load_errno') tells.
+ */
+static int https_proxy_openssl_error(ps_config *cfg, int load_errno,
+				     const char *key, const char *what,
+				     const char *path)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e, last = 0;
 	char reason[200];
+	int oom = load_errno == ENOMEM;
 
 	/* Configuration runs outside any chain: nobody else's errors. */
-	ERR_error_string_n(e, reason, sizeof(reason));
-	ERR_clear_error();
+	while ((e = ERR_get_error())) {
+		last = e;
+		oom |= ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE;
+	}
+	if (oom)
+		return PS_ERR_NOMEM;
+	ERR_error_string_n(last, reason, sizeof(reason));
 	return ps_config_error(cfg, key, "%s %s: %s", what, path,
-			       e ? reason : "unknown error");
+			       last ? reason : "unknown error");
 }
 
 /* The proxy's own TLS: whom to trust, who we are, what we speak. */
@@ -292,13 +304,15 @@ static int https_proxy_build_tls(ps_config *cfg, struct https_proxy_config *c)
 	if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0)
 		return PS_ERR_NOMEM;
 	/* Never the destination's trust: the proxy's is its own. */
+	errno = 0;
 	if (ca_file != NULL) {
 		if (SSL_CTX_load_verify_file(ctx, ca_file) != 1)
-			return https_proxy_openssl_error(cfg, "ca_file",
+			return https_proxy_openssl_error(cfg, errno, "ca_file",
 							 "cannot load CA file",
 							 ca_file);
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		return https_proxy_openssl_error(cfg, NULL, "cannot load",
+		return https_proxy_openssl_error(cfg, errno, NULL,
+						 "cannot load",
 						 "the system CA store");
 	}
 	SSL_CTX_set_verify(ctx, c->insecure_tls ? SSL_VERIFY_NONE
@@ -307,18 +321,20 @@ static int https_proxy_build_tls(ps_config *cfg, struct https_proxy_config *c)
 		const char *key_key = key ? "client_key_file"
 					  : "client_cert_file";
 
+		errno = 0;
 		if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 			return https_proxy_openssl_error(
-				cfg, "client_cert_file",
+				cfg, errno, "client_cert_file",
 				"cannot load certificate", cert);
+		errno = 0;
 		if (SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert,
 						SSL_FILETYPE_PEM) != 1)
 			return https_proxy_openssl_error(
-				cfg, key_key, "cannot load private key",
+				cfg, errno, key_key, "cannot load private key",
 				key ? key : cert);
 		if (SSL_CTX_check_private_key(ctx) != 1)
 			return https_proxy_openssl_error(
-				cfg, "client_key_file", "the key does not "
+				cfg, 0, "client_key_file", "the key does not "
 				"belong to the certificate", cert);
 	}
 	if (c->insecure_tls)

@@ -337,7 +337,13 @@ void ps_layer_set_detail(ps_layer *layer, const char *fmt, ...)
 /* Host services: trust                                                */
 /* ------------------------------------------------------------------ */
 
-/* Add a PEM bundle / a hashed CA directory to the destination's trust. */
+/*
+ * Add a PEM bundle / a hashed CA directory to the destination's trust.
+ * Returns PS_OK, PS_ERR_CONFIG when the file or directory cannot be
+ * loaded, or PS_ERR_NOMEM; on failure the reason is kept in 'trust' and
+ * the host reports it if add_trust passes the code on.  Call from
+ * add_trust only (the connection's thread).
+ */
 int ps_trust_add_ca_file(ps_trust *trust, const char *path);
 int ps_trust_add_ca_dir(ps_trust *trust, const char *path);
 
