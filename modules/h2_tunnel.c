@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "h2_tunnel.h"
@@ -103,6 +104,7 @@ struct h2_session {
 	struct h2_pool *pool;
 	struct h2_session *next;         /* in pool->sessions */
 	unsigned refs;                   /* under pool->lock */
+	long long idle_since;            /* refs fell to 0 then (ms) */
 
 	pthread_mutex_t lock;            /* everything below */
 	int fd;
@@ -147,6 +149,7 @@ struct h2_pool {
 	struct h2_session *sessions;
 	struct h2_pending *connecting;   /* NULL: nobody is connecting */
 	int no_h2;                       /* the proxy's ALPN is not h2 */
+	long long idle_keep_ms;          /* keep an unused session so long */
 	char *display;
 	int basic_wanted;
 };
@@ -750,23 +753,61 @@ static void h2_session_destroy(struct h2_session *s)
 	free(s);
 }
 
+static long long h2_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void h2_pool_unlink(struct h2_pool *pool, struct h2_session *s)
+{
+	struct h2_session **p = &pool->sessions;
+
+	while (*p && *p != s)
+		p = &(*p)->next;
+	if (*p)
+		*p = s->next;
+}
+
+/*
+ * Worth keeping once its last tunnel closed: healthy, stream ids left,
+ * and no other unused session to this proxy (one is enough for the
+ * next tunnel, and more would only hold connections open).  Under
+ * pool->lock with refs == 0, so nobody else is inside the session.
+ */
+static int h2_session_keep_idle(struct h2_pool *pool, struct h2_session *s)
+{
+	if (pool->idle_keep_ms <= 0 || !h2_session_can_take(s))
+		return 0;
+	for (struct h2_session *o = pool->sessions; o; o = o->next)
+		if (o != s && o->refs == 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Drop a stream's reference.  The last one either parks the session in
+ * the pool (idle, for the next tunnel: no TCP, TLS or HTTP/2 set-up at
+ * all) or closes it.
+ */
 static void h2_session_release(struct h2_session *s)
 {
 	struct h2_pool *pool = s->pool;
-	int last;
+	int destroy = 0;
 
 	pthread_mutex_lock(&pool->lock);
-	last = --s->refs == 0;
-	if (last) {
-		struct h2_session **p = &pool->sessions;
-
-		while (*p && *p != s)
-			p = &(*p)->next;
-		if (*p)
-			*p = s->next;
+	if (--s->refs == 0) {
+		if (h2_session_keep_idle(pool, s)) {
+			s->idle_since = h2_now_ms();
+		} else {
+			h2_pool_unlink(pool, s);
+			destroy = 1;
+		}
 	}
 	pthread_mutex_unlock(&pool->lock);
-	if (last)
+	if (destroy)
 		h2_session_destroy(s);
 }
 
@@ -895,12 +936,13 @@ static void h2_stream_abandon(struct h2_session *s, struct h2_stream *st)
 /* the pool                                                            */
 /* ------------------------------------------------------------------ */
 
-struct h2_pool *h2_pool_new(const char *display)
+struct h2_pool *h2_pool_new(const char *display, long idle_keep_ms)
 {
 	struct h2_pool *pool = calloc(1, sizeof(*pool));
 
 	if (!pool)
 		return NULL;
+	pool->idle_keep_ms = idle_keep_ms;
 	pool->display = strdup(display);
 	if (!pool->display || pthread_mutex_init(&pool->lock, NULL)) {
 		free(pool->display);
@@ -914,7 +956,7 @@ void h2_pool_free(struct h2_pool *pool)
 {
 	if (!pool)
 		return;
-	/* Connections hold the snapshot, so none can be left; be safe. */
+	/* Connections hold the snapshot, so only unused sessions are left. */
 	while (pool->sessions) {
 		struct h2_session *s = pool->sessions;
 
@@ -943,12 +985,36 @@ void h2_pool_note_basic_wanted(struct h2_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 }
 
+/*
+ * An unused session (refs == 0, under pool->lock) before it is reused:
+ * not kept past the pool's idle time, and pumped once, so that what the
+ * proxy sent while nobody listened (GOAWAY, a PING, its close) is seen
+ * before a tunnel is committed to it.  Whether it can take a tunnel.
+ */
+static int h2_session_idle_usable(struct h2_pool *pool, struct h2_session *s,
+				  ps_layer *layer)
+{
+	long long idle = h2_now_ms() - s->idle_since;
+	int usable = 0;
+
+	if (idle <= pool->idle_keep_ms) {
+		h2_session_enter(s, layer, NULL);
+		h2_session_pump(s);
+		usable = h2_session_can_take(s);
+		h2_session_leave(s);
+	}
+	ps_layer_log(layer, PS_LOG_DEBUG, "proxy %s: %s the HTTP/2 connection"
+		     " unused for %lld ms", pool->display,
+		     usable ? "reusing" : "closing", idle);
+	return usable;
+}
+
 /* A stream on a session that has room: H2_JOINED, 0, or an error. */
 static int h2_pool_take(struct h2_pool *pool, ps_layer *layer,
 			const struct h2_request *req, struct h2_stream **out)
 {
 	struct h2_stream *st = h2_stream_new(1);
-	struct h2_session *s, *found = NULL;
+	struct h2_session *s, *next, *found = NULL, *doomed = NULL;
 	int rc = PS_OK;
 
 	*out = NULL;
@@ -957,7 +1023,14 @@ static int h2_pool_take(struct h2_pool *pool, ps_layer *layer,
 				     "out of memory (or eventfds) opening a "
 				     "tunnel");
 	pthread_mutex_lock(&pool->lock);
-	for (s = pool->sessions; s && !found; s = s->next) {
+	for (s = pool->sessions; s && !found; s = next) {
+		next = s->next;
+		if (s->refs == 0 && !h2_session_idle_usable(pool, s, layer)) {
+			h2_pool_unlink(pool, s);
+			s->next = doomed;
+			doomed = s;
+			continue;
+		}
 		h2_session_enter(s, layer, st);
 		if (h2_session_can_take(s)) {
 			rc = h2_stream_submit(s, st, req);
@@ -972,6 +1045,10 @@ static int h2_pool_take(struct h2_pool *pool, ps_layer *layer,
 			break;
 	}
 	pthread_mutex_unlock(&pool->lock);
+	for (; doomed; doomed = next) {
+		next = doomed->next;
+		h2_session_destroy(doomed);
+	}
 	if (!found) {
 		h2_stream_free(st);
 		return rc == PS_OK ? 0 : rc;

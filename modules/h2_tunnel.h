@@ -12,7 +12,12 @@
  *   session  one TLS connection to the proxy running HTTP/2 (libnghttp2
  *            with mem_recv/mem_send, so it sits on the TLS session and
  *            never touches the socket itself).  Reference-counted: each
- *            stream holds one reference; the last one closes it.
+ *            stream holds one reference.  When the last one goes, a
+ *            healthy session stays in the pool, unused, for the pool's
+ *            idle time (one such session a pool): the next tunnel to
+ *            this proxy then needs no TCP, TLS or HTTP/2 set-up.  It is
+ *            checked (pumped once) before reuse and closed when too old,
+ *            gone bad, or when the pool is freed.
  *   stream   one tunnel: one CONNECT stream, owned by one connection
  *            layer, driven by that layer's connect/send/recv/close.
  *
@@ -96,11 +101,16 @@ struct h2_response {
 
 /*
  * A pool for the proxy named 'display' ("https://proxy:443", used in
- * messages).  NULL when out of memory.
+ * messages) that keeps a session whose last tunnel closed for
+ * 'idle_keep_ms' (0: close it with its last tunnel).  NULL when out of
+ * memory.
  */
-struct h2_pool *h2_pool_new(const char *display);
+struct h2_pool *h2_pool_new(const char *display, long idle_keep_ms);
 
-/* Free a pool.  Every stream must be closed already. */
+/*
+ * Free a pool, closing its unused session (GOAWAY, close_notify, best
+ * effort, never blocking).  Every stream must be closed already.
+ */
 void h2_pool_free(struct h2_pool *pool);
 
 /*

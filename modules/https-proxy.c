@@ -19,6 +19,9 @@
  *   client_key_file   its key (PEM; default: in client_cert_file)
  *   user_agent        User-Agent of the CONNECT request
  *   header            "Name: value", repeatable, added to the request
+ *   h2_idle_timeout   seconds an HTTP/2 connection to the proxy stays
+ *                     open after its last tunnel closed, for the next
+ *                     one (default 60, 0..3600; 0: close it at once)
  *
  * The module opens its own connection (PS_CAP_BOTTOM): the proxy's
  * address comes from the URL, and this layer's target is the
@@ -79,6 +82,13 @@
 #define PACKAGE_VERSION "1"
 #endif
 #define HTTPS_PROXY_USER_AGENT "proxystack/" PACKAGE_VERSION
+/*
+ * Seconds an unused HTTP/2 connection to the proxy is kept for the next
+ * tunnel: below the idle timeouts proxies commonly apply (so we rarely
+ * pick a connection the proxy is closing), and a reused one is checked
+ * first anyway.
+ */
+#define HTTPS_PROXY_H2_IDLE_DEFAULT 60
 
 /* "[2001:db8::1]:65535" */
 #define HTTPS_PROXY_ADDR_TEXT_MAX (INET6_ADDRSTRLEN + 16)
@@ -377,6 +387,7 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 	const char *ua, *auth;
 	unsigned char probe[sizeof(struct in6_addr)];
 	int rc, policy = H1_AUTH_AUTO;
+	long idle;
 
 	if (c == NULL)
 		return PS_ERR_NOMEM;
@@ -418,8 +429,12 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 	rc = https_proxy_build_tls(cfg, c);
 	if (rc != PS_OK)
 		goto out;
+	rc = ps_config_get_long(cfg, "h2_idle_timeout",
+				HTTPS_PROXY_H2_IDLE_DEFAULT, 0, 3600, &idle);
+	if (rc != PS_OK)
+		goto out;
 	c->socket_bio = proxy_tls_bio_method();
-	c->pool = h2_pool_new(c->proxy.display);
+	c->pool = h2_pool_new(c->proxy.display, idle * 1000);
 	if (c->socket_bio == NULL || c->pool == NULL) {
 		rc = PS_ERR_NOMEM;
 		goto out;

@@ -25,6 +25,13 @@
  *   --goaway PID   then SIGQUIT PID (nghttpx: graceful shutdown, GOAWAY)
  *                  and assert the tunnels still carry data and a new
  *                  tunnel does not join the session that got GOAWAY
+ *   --one-at-a-time  open, round-trip and close each tunnel before the
+ *                  next (one context), then assert:
+ *     --expect-idle K    K connections to the proxy stay open after
+ *                  each close (1: the session is kept for the next)
+ *     --expect-reuse yes|no   every tunnel rode the TCP connection of
+ *                  the first (same local port), or each its own
+ *     --pause-ms M   wait M ms after each close
  *
  * Prints "ok - ..." / "not ok - ..." lines for tests/run-tests and
  * "# ..." notes (timings); exits 1 if anything failed.
@@ -54,6 +61,7 @@ struct options {
 	long long bytes;
 	int kill_pid;
 	int goaway_pid;
+	int one_at_a_time, expect_idle, expect_reuse, pause_ms;
 };
 
 struct tunnel {
@@ -141,8 +149,11 @@ static int own_socket(const unsigned long *inodes, size_t n,
 	return 0;
 }
 
-/* Established TCP connections of this process to 'port' (v4 and v6). */
-static int count_connections(unsigned port)
+/*
+ * Established TCP connections of this process to 'port' (v4 and v6);
+ * *local_port (if not NULL) is the local port of the last one found.
+ */
+static int count_connections(unsigned port, unsigned *local_port)
 {
 	static const char *const tables[] = { "/proc/net/tcp",
 					      "/proc/net/tcp6" };
@@ -174,21 +185,26 @@ static int count_connections(unsigned port)
 		if (!f)
 			continue;
 		while (fgets(line, sizeof(line), f)) {
-			char rem[64];
-			unsigned st, rport;
+			char loc[64], rem[64];
+			unsigned st, rport, lport;
 			unsigned long inode;
-			char *colon;
+			char *colon, *lcolon;
 
 			/* sl local rem st tx:rx tr:when retr uid tmo inode */
-			if (sscanf(line, " %*s %*s %63s %x %*s %*s %*s %*s "
-				   "%*s %lu", rem, &st, &inode) != 3)
+			if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s "
+				   "%*s %lu", loc, rem, &st, &inode) != 4)
 				continue;
 			colon = strrchr(rem, ':');
-			if (!colon || sscanf(colon + 1, "%x", &rport) != 1)
+			lcolon = strrchr(loc, ':');
+			if (!colon || sscanf(colon + 1, "%x", &rport) != 1 ||
+			    !lcolon || sscanf(lcolon + 1, "%x", &lport) != 1)
 				continue;
 			if (st == 1 && rport == port &&
-			    own_socket(inodes, ninodes, inode))
+			    own_socket(inodes, ninodes, inode)) {
 				count++;
+				if (local_port)
+					*local_port = lport;
+			}
 		}
 		fclose(f);
 	}
@@ -440,7 +456,7 @@ static void proxy_dies(const struct options *o, struct tunnel *t)
 	}
 	/* Its worker goes a moment later: wait for our connection to end
 	 * (it leaves ESTABLISHED when the proxy's side closes). */
-	for (int i = 0; i < 100 && count_connections(o->proxy_port) > 0; i++)
+	for (int i = 0; i < 100 && count_connections(o->proxy_port, NULL) > 0; i++)
 		usleep(50 * 1000);
 	for (int i = 0; i < o->count; i++) {
 		const ps_error *e;
@@ -508,6 +524,69 @@ static void proxy_goes_away(const struct options *o, struct tunnel *t)
 	ps_conn_close(extra);
 }
 
+/*
+ * Tunnels one at a time, each closed before the next opens: does the
+ * HTTP/2 connection outlive its last tunnel, and is it reused?
+ */
+static void one_at_a_time(const struct options *o, struct tunnel *t,
+			  const ps_connect_options *co)
+{
+	unsigned first_port = 0, port;
+	int reused = 0, idle_ok = 0, up = 0;
+	double start = now_ms();
+
+	for (int i = 0; i < o->count; i++) {
+		ps_error err;
+		int conns;
+
+		t[i].conn = ps_connect(t[i].ctx, o->url, co, &err);
+		if (!t[i].conn) {
+			result(0, "%s: tunnel %d: %s: %s (hint: %s)", o->label,
+			       i, ps_code_name(err.code), err.message,
+			       err.hint);
+			return;
+		}
+		port = 0;
+		count_connections(o->proxy_port, &port);
+		if (i == 0)
+			first_port = port;
+		reused += i > 0 && port == first_port;
+		round_trip_thread(&t[i]);
+		if (t[i].failed) {
+			result(0, "%s: tunnel %d: %s", o->label, i, t[i].why);
+			return;
+		}
+		printf("#   tunnel %d: local port %u, %s\n", i, port,
+		       ps_conn_describe(t[i].conn));
+		ps_conn_close(t[i].conn);
+		t[i].conn = NULL;
+		up++;
+		conns = count_connections(o->proxy_port, NULL);
+		idle_ok += conns == o->expect_idle;
+		if (o->expect_idle >= 0 && conns != o->expect_idle)
+			printf("#   after closing tunnel %d: %d connection(s) "
+			       "to the proxy, want %d\n", i, conns,
+			       o->expect_idle);
+		if (o->pause_ms > 0)
+			usleep((useconds_t)o->pause_ms * 1000);
+	}
+	printf("# %s: %d tunnels in %.1f ms, one at a time\n", o->label, up,
+	       now_ms() - start);
+	result(1, "%s: %d tunnels, one at a time, each round-trips %lld "
+	       "bytes", o->label, up, o->bytes);
+	if (o->expect_idle >= 0)
+		result(idle_ok == up, "%s: %d connection(s) to the proxy left "
+		       "open after each close (%d of %d)", o->label,
+		       o->expect_idle, idle_ok, up);
+	if (o->expect_reuse >= 0)
+		result(o->expect_reuse ? reused == up - 1 : reused == 0,
+		       "%s: %s (%d of %d later tunnels on the first one's "
+		       "local port %u)", o->label, o->expect_reuse
+		       ? "every tunnel rode the first one's TCP connection"
+		       : "every tunnel had a TCP connection of its own",
+		       reused, up - 1, first_port);
+}
+
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
@@ -517,7 +596,8 @@ static int usage(void)
 	fprintf(stderr, "usage: h2_pool_client -c DIR -u URL --ca-file CA "
 		"--proxy-port PORT [-n N] [--bytes B] [--parallel] "
 		"[--separate] [--expect-connections K] [--kill PID] "
-		"[--goaway PID] "
+		"[--goaway PID] [--one-at-a-time [--expect-idle K] "
+		"[--expect-reuse yes|no] [--pause-ms M]] "
 		"[--label TEXT]\n");
 	return 2;
 }
@@ -527,6 +607,8 @@ static int parse(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->count = 10;
 	o->expect_connections = -1;
+	o->expect_idle = -1;
+	o->expect_reuse = -1;
 	o->label = "tunnels";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -538,6 +620,10 @@ static int parse(int argc, char **argv, struct options *o)
 		}
 		if (!strcmp(a, "--separate")) {
 			o->separate = 1;
+			continue;
+		}
+		if (!strcmp(a, "--one-at-a-time")) {
+			o->one_at_a_time = 1;
 			continue;
 		}
 		if (!v)
@@ -563,6 +649,12 @@ static int parse(int argc, char **argv, struct options *o)
 			o->kill_pid = atoi(v);
 		else if (!strcmp(a, "--goaway"))
 			o->goaway_pid = atoi(v);
+		else if (!strcmp(a, "--expect-idle"))
+			o->expect_idle = atoi(v);
+		else if (!strcmp(a, "--expect-reuse"))
+			o->expect_reuse = !strcmp(v, "yes");
+		else if (!strcmp(a, "--pause-ms"))
+			o->pause_ms = atoi(v);
 		else
 			return -1;
 	}
@@ -595,6 +687,12 @@ int main(int argc, char **argv)
 	}
 	ps_connect_options_init(&co);
 	co.ca_file = o.ca_file;
+	if (o.one_at_a_time) {
+		one_at_a_time(&o, t, &co);
+		ps_ctx_free(t[0].ctx);
+		free(t);
+		return failures ? 1 : 0;
+	}
 	start = now_ms();
 	rc = o.parallel ? open_parallel(&o, t, &co)
 			: open_sequential(&o, t, &co);
@@ -606,7 +704,7 @@ int main(int argc, char **argv)
 		printf("# %s: %d tunnels in %.1f ms (%.2f ms each)\n", o.label,
 		       o.count, took, took / o.count);
 		printf("#   chain: %s\n", ps_conn_describe(t[0].conn));
-		conns = count_connections(o.proxy_port);
+		conns = count_connections(o.proxy_port, NULL);
 		printf("# %s: %d TCP connection(s) to the proxy's port %u\n",
 		       o.label, conns, o.proxy_port);
 		if (o.expect_connections >= 0)

@@ -55,7 +55,7 @@
 #                                    the same as assertions
 #   start_tinyproxy NAME [--basic USER PASS]      tinyproxy; $TINYPROXY_PORT
 #                                    (log in $TMP/NAME.log)
-#   start_nghttpx NAME BACKEND_PORT CERT KEY      nghttpx --http2-proxy in
+#   start_nghttpx NAME BACKEND_PORT CERT KEY [OPT...]  nghttpx --http2-proxy in
 #                                    front of a proxy on BACKEND_PORT (TLS,
 #                                    ALPN h2 and http/1.1); $NGHTTPX_PORT
 #   make_htpasswd FILE USER PASS     add USER to an htpasswd file (MD5)
@@ -364,13 +364,15 @@ EOF
 	wait_listen "$name" "$BG_PID" "$TINYPROXY_PORT"
 }
 
-# start_nghttpx NAME BACKEND_PORT CERT KEY: an HTTP/2 forward proxy (TLS,
-# ALPN h2 and http/1.1) that relays every CONNECT, h2 stream or HTTP/1.1,
-# to the proxy on 127.0.0.1:BACKEND_PORT.  CERT is the chain to serve.
+# start_nghttpx NAME BACKEND_PORT CERT KEY [OPTION...]: an HTTP/2 forward
+# proxy (TLS, ALPN h2 and http/1.1) that relays every CONNECT, h2 stream
+# or HTTP/1.1, to the proxy on 127.0.0.1:BACKEND_PORT.  CERT is the chain
+# to serve; OPTIONs go to nghttpx as they are.
 # It runs a main and a worker process; stopping the main one (BG_PID)
 # stops both.  Logs: $TMP/NAME/access.log and $TMP/NAME/error.log.
 start_nghttpx() {
 	local name=$1 backend=$2 cert=$3 key=$4
+	shift 4
 	ps_proxy_dir "$name"
 	local dir=$TMP/$name
 	NGHTTPX_PORT=$(free_port) || bail_out "start_nghttpx $name" "no free port"
@@ -384,7 +386,7 @@ start_nghttpx() {
 		--no-ocsp --workers=1 --log-level=WARN \
 		"--accesslog-file=$dir/access.log" \
 		"--errorlog-file=$dir/error.log" \
-		"$key" "$cert"
+		"$@" "$key" "$cert"
 	wait_listen "$name" "$BG_PID" "$NGHTTPX_PORT"
 }
 

@@ -100,6 +100,29 @@ pool "h2, a context each" "$H2" "$NG" -n "$N" --separate \
 pool "h1 (squid https_port)" "$(conf h1 "$SQTLS")" "$SQTLS" -n "$N" \
 	--bytes 65536 --expect-connections "$N"
 
+# Tunnels one after the other, each closed before the next: the HTTP/2
+# connection outlives its last tunnel (h2_idle_timeout, default 60 s)
+# and the next tunnel rides it, no TCP or TLS handshake; with
+# h2_idle_timeout = 0 it closes with its tunnel.
+pool "h2, one at a time" "$H2" "$NG" -n 5 --bytes 65536 --one-at-a-time \
+	--expect-idle 1 --expect-reuse yes
+pool "h2, one at a time, h2_idle_timeout = 0" \
+	"$(conf noidle "$NG" "h2_idle_timeout = 0")" "$NG" -n 3 --bytes 65536 \
+	--one-at-a-time --expect-idle 0 --expect-reuse no
+# A proxy that closes an idle connection (nghttpx: GOAWAY, then the
+# close, after 1 s without a frame): the kept session is checked before
+# reuse, and the next tunnel gets a connection of its own, no error.
+start_nghttpx h2short "$BACKEND" "$PCERT" "$PKEY" \
+	--frontend-http2-read-timeout=1s
+pool "h2, the proxy closed the idle connection" \
+	"$(conf short "$NGHTTPX_PORT")" "$NGHTTPX_PORT" -n 3 --bytes 65536 \
+	--one-at-a-time --pause-ms 2000 --expect-reuse no
+# The key's range is checked.
+expect_exit 2 "h2_idle_timeout out of range is a config error (exit 2)" -- \
+	"$PROXYSTACK" -c "$(conf badidle "$NG" "h2_idle_timeout = 3601")" \
+	which "$URL"
+expect_grep 'h2_idle_timeout' "$ERR" "h2_idle_timeout out of range: the key is named"
+
 # auth = auto: the first tunnel learns that the proxy wants Basic, the
 # others of the pool send it at once: one 407 for N tunnels.
 AUTH=$(conf auth "$NGAUTH" "username = alice" "password_file = $TMP/pw")
