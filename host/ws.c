@@ -45,8 +45,8 @@ struct ws_state {
 	char key[32];
 	char subprotocol[128];
 	struct buf out;               /* bytes queued for the layer below */
-	char head[WS_HEAD_MAX];
-	size_t head_filled;
+	char *head;                   /* the 101 answer, WS_HEAD_MAX; */
+	size_t head_filled;           /* freed once it checked out */
 
 	struct buf in;                /* raw bytes not parsed yet */
 	struct buf message;           /* data message being assembled */
@@ -386,8 +386,11 @@ static int ws_connect(ps_layer *layer, void *state)
 		case WS_READ_ANSWER: {
 			size_t head_len;
 
+			if (!ws->head && !(ws->head = malloc(WS_HEAD_MAX)))
+				return ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
+						     "out of memory");
 			rc = ps_layer_read_head(layer, ws->head,
-						sizeof(ws->head) - 1,
+						WS_HEAD_MAX - 1,
 						&ws->head_filled, &head_len);
 			if (rc == PS_ERR_PROXY_PROTOCOL) {
 				/* Not a proxy here: rename the failure,
@@ -410,6 +413,9 @@ static int ws_connect(ps_layer *layer, void *state)
 			rc = ws_check_answer(layer, ws);
 			if (rc != PS_OK)
 				return rc;
+			/* An open websocket keeps no handshake buffer. */
+			free(ws->head);
+			ws->head = NULL;
 			ws_go_phase(layer, ws, WS_OPEN);
 			ws_arm_keepalive(layer, ws);
 			ps_layer_set_detail(layer, "101 Switching Protocols%s%s",
@@ -698,6 +704,7 @@ static void ws_close_layer(ps_layer *layer, void *state)
 	buf_free(&ws->in);
 	buf_free(&ws->message);
 	buf_free(&ws->delivered);
+	free(ws->head);
 	free(ws);
 }
 

@@ -153,6 +153,24 @@ static int io_reconnect_below(void *ctx)
 	return ps_layer_reconnect_below(ctx);
 }
 
+/*
+ * A connection's state: the CONNECT exchange while it runs.  Its buffers
+ * (request, answer head: some 28 KiB) are freed once the tunnel is up,
+ * so an established tunnel costs this module a pointer.
+ */
+struct http_connect_state {
+	struct h1_connect *exchange;    /* NULL once the tunnel is up */
+};
+
+static void http_connect_end_exchange(struct http_connect_state *st)
+{
+	if (!st->exchange)
+		return;
+	h1_connect_cleanup(st->exchange);
+	free(st->exchange);
+	st->exchange = NULL;
+}
+
 static int http_connect_open(ps_layer *layer, void *instance, void **state)
 {
 	struct http_connect_config *c = instance;
@@ -160,18 +178,28 @@ static int http_connect_open(ps_layer *layer, void *instance, void **state)
 		.ctx = layer, .send = io_send_below, .recv = io_recv_below,
 		.reconnect = io_reconnect_below,
 	};
-	struct h1_connect *h = malloc(sizeof(*h));
+	struct http_connect_state *st = calloc(1, sizeof(*st));
 
-	*state = h;
-	if (!h)
+	*state = st;
+	if (st)
+		st->exchange = malloc(sizeof(*st->exchange));
+	if (!st || !st->exchange)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
-	return h1_connect_init(h, layer, &c->settings, &io);
+	return h1_connect_init(st->exchange, layer, &c->settings, &io);
 }
 
 static int http_connect_connect(ps_layer *layer, void *state)
 {
+	struct http_connect_state *st = state;
+	int rc;
+
 	(void)layer;
-	return h1_connect_step(state);
+	if (!st->exchange)
+		return PS_OK;
+	rc = h1_connect_step(st->exchange);
+	if (rc == PS_OK)
+		http_connect_end_exchange(st);
+	return rc;
 }
 
 static void http_connect_close(ps_layer *layer, void *state)
@@ -179,7 +207,7 @@ static void http_connect_close(ps_layer *layer, void *state)
 	(void)layer;
 	if (!state)
 		return;
-	h1_connect_cleanup(state);
+	http_connect_end_exchange(state);
 	free(state);
 }
 
