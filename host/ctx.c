@@ -9,6 +9,7 @@
 #include "ctx.h"
 #include "error.h"
 #include "reload.h"
+#include "tls.h"
 
 void ps_ctx_options_init(ps_ctx_options *opts)
 {
@@ -76,6 +77,7 @@ ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err)
 	ctx->params.lg.fn = opts->log_fn;
 	ctx->params.lg.user = opts->log_user;
 	ctx->params.lg.level = opts->log_level;
+	tls_warm_up();
 	rc = snapshot_build(&ctx->params, &ctx->current, err);
 	if (rc == PS_OK && opts->struct_size >= sizeof(*opts) &&
 	    opts->reload != PS_RELOAD_MANUAL)

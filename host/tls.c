@@ -138,6 +138,13 @@ static int tls_init(void)
 	return ok;
 }
 
+void tls_warm_up(void)
+{
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1 ||
+	    !tls_init())
+		ERR_clear_error();
+}
+
 /* ------------------------------------------------------------------ */
 /* trust (host services for trust modules)                             */
 /* ------------------------------------------------------------------ */

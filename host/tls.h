@@ -17,4 +17,12 @@ struct ps_trust;
 /* Free the snapshot's cached SSL_CTXs (snapshot teardown). */
 void tls_cache_free(struct snapshot *s);
 
+/*
+ * OpenSSL's global set-up (configuration, providers) and ours, done by
+ * ps_ctx_new() so that a context's first connection does not pay for
+ * them.  Failure is not reported here: the first TLS layer retries our
+ * part and fails with PS_ERR_NOMEM if it still cannot.
+ */
+void tls_warm_up(void);
+
 #endif
