@@ -71,6 +71,7 @@ struct tunnel {
 	long long total, sent, received;
 	int failed;
 	char why[600];
+	char proxy_step[200];   /* the https-proxy layer's detail */
 };
 
 static int failures;
@@ -231,13 +232,26 @@ static ps_ctx *new_ctx(const struct options *o)
 	return ctx;
 }
 
+/* on_step: keep what the proxy layer says ("... h2 stream 3 (shared)"). */
+static void note_step(void *user, const ps_step *step)
+{
+	struct tunnel *t = user;
+
+	if (!strcmp(step->layer, "https-proxy"))
+		snprintf(t->proxy_step, sizeof(t->proxy_step), "%s",
+			 step->detail);
+}
+
 static int open_sequential(const struct options *o, struct tunnel *t,
 			   const ps_connect_options *co)
 {
 	for (int i = 0; i < o->count; i++) {
+		ps_connect_options mine = *co;
 		ps_error err;
 
-		t[i].conn = ps_connect(t[i].ctx, o->url, co, &err);
+		mine.on_step = note_step;
+		mine.step_user = &t[i];
+		t[i].conn = ps_connect(t[i].ctx, o->url, &mine, &err);
 		if (!t[i].conn) {
 			result(0, "%s: tunnel %d: %s: %s (hint: %s)", o->label,
 			       i, ps_code_name(err.code), err.message,
@@ -712,6 +726,12 @@ int main(int argc, char **argv)
 			       "use %d TCP connection(s) to the proxy (want "
 			       "%d)", o.label, o.count, conns,
 			       o.expect_connections);
+		/* Which tunnel made a connection of its own, and why. */
+		if (o.expect_connections >= 0 && conns != o.expect_connections)
+			for (int i = 0; i < o.count; i++)
+				printf("#   tunnel %d: %s\n", i,
+				       t[i].proxy_step[0] ? t[i].proxy_step
+							  : "(no detail)");
 	}
 	if (rc == 0 && o.bytes > 0) {
 		int bad = 0;
