@@ -172,7 +172,11 @@ void ps_ctx_options_init(ps_ctx_options *opts);
  * variables, load and configure modules.  Fails closed: on any error
  * (PS_ERR_CONFIG with file:line in the message, PS_ERR_MODULE) it returns
  * NULL and fills *err (err may be NULL).  'opts' may be NULL for defaults.
- * The returned context is released with ps_ctx_free().
+ * The returned context is released with ps_ctx_free().  It also sets
+ * OpenSSL up (OPENSSL_init_ssl() with its default configuration file,
+ * a no-op if the application did so first), so that the first
+ * connection does not pay for it.  Thread-safe; costs a few ms (module
+ * loading, TLS files of https-proxy sections, the reload watcher).
  */
 ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err);
 
