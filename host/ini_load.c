@@ -39,6 +39,7 @@ struct parse_state {
 	int failed;
 	char *line_buf;            /* getline()'s buffer */
 	size_t line_cap;
+	int read_errno;            /* a read failed (not the end) */
 };
 
 static int parse_fail(struct parse_state *ps, const char *fmt, ...)
@@ -70,11 +71,18 @@ static int parse_fail(struct parse_state *ps, const char *fmt, ...)
 static char *counting_reader(char *str, int num, void *stream)
 {
 	struct parse_state *ps = stream;
-	ssize_t got = getline(&ps->line_buf, &ps->line_cap, ps->fp);
+	ssize_t got;
 	size_t len;
 
-	if (got < 0)
+	errno = 0;
+	got = getline(&ps->line_buf, &ps->line_cap, ps->fp);
+	if (got < 0) {
+		/* Not the end but a failure (ENOMEM, EIO): the rest of the
+		 * file would silently be missing from the configuration. */
+		if (!feof(ps->fp))
+			ps->read_errno = errno ? errno : EIO;
 		return NULL;
+	}
 	ps->line++;
 	len = (size_t)got;
 	if (len && ps->line_buf[len - 1] == '\n')
@@ -285,6 +293,12 @@ int ini_load_file(const char *path, struct ini_doc *doc, ps_error *err)
 	free(ps.line_buf);
 	if (ps.failed)
 		return err ? err->code : PS_ERR_CONFIG;
+	if (ps.read_errno == ENOMEM)
+		return err_nomem(err);
+	if (ps.read_errno)
+		return err_set(err, PS_ERR_CONFIG, "config", -1, NULL,
+			       "%s:%d: cannot read: %s", path, ps.line + 1,
+			       strerror(ps.read_errno));
 	if (rc != 0) {
 		/* inih's own syntax errors: it tells the line. */
 		return err_set(err, PS_ERR_CONFIG, "config", -1,
