@@ -538,6 +538,20 @@ static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
 	int error = vi->error ? vi->error : (int)res;
 
 	const char *hint = verify_hint(error);
+	unsigned long e;
+	int oom = error == X509_V_ERR_OUT_OF_MEM;
+
+	/*
+	 * An allocation failure while building the chain (a store lookup)
+	 * looks like a missing issuer to the verifier: the error queue
+	 * tells.  Out of memory is not a certificate problem.
+	 */
+	while ((e = ERR_get_error()))
+		oom |= tls_oom_error(e);
+	if (oom)
+		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "certificate"
+				     " verification for %s ran out of memory",
+				     layer->target_host);
 
 	/* The stack already trusts an inspecting proxy: say where to look. */
 	if (conn_stack(layer->conn)->ntrusts &&
