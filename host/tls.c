@@ -84,8 +84,14 @@ static int layer_bio_read(BIO *bio, char *data, size_t len, size_t *nread)
 
 	BIO_clear_retry_flags(bio);
 	rc = ps_layer_recv_below(layer, data, len, nread);
+	if (rc == PS_OK && *nread == 0) {
+		/* End of stream: BIO_eof() must say so, or OpenSSL takes the
+		 * 0 for an error and SSL_OP_IGNORE_UNEXPECTED_EOF is void. */
+		BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
+		return 0;
+	}
 	if (rc == PS_OK)
-		return *nread > 0;	/* 0 bytes: end of stream */
+		return 1;
 	if (rc == PS_AGAIN) {
 		BIO_set_retry_read(bio);
 		return -1;	/* as for writes: "try again", not "done" */
@@ -95,10 +101,16 @@ static int layer_bio_read(BIO *bio, char *data, size_t len, size_t *nread)
 
 static long layer_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
 {
-	(void)bio;
 	(void)num;
 	(void)ptr;
-	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_EOF:
+		return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0;
+	default:
+		return 0;
+	}
 }
 
 static int layer_bio_create(BIO *bio)
@@ -599,8 +611,11 @@ static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 	case SSL_ERROR_ZERO_RETURN:
 		return PS_OK;
 	case SSL_ERROR_SSL:
-		if (ts->verify.error ||
-		    SSL_get_verify_result(ts->ssl) != X509_V_OK)
+		/* With insecure_tls the chain's result is recorded but was
+		 * not the failure. */
+		if (!layer->conn->opt.insecure &&
+		    (ts->verify.error ||
+		     SSL_get_verify_result(ts->ssl) != X509_V_OK))
 			return tls_fail_verify(layer, ts);
 		return tls_fail_openssl(layer, PS_ERR_TLS,
 					tls_error_hint(ERR_peek_last_error()),

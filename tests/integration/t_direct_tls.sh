@@ -54,6 +54,16 @@ expect_exit 0 "right CA: 1 MiB connect exits 0" -- \
 	"${PS[@]}" connect "tls://localhost:$GOOD" --ca-file "$CA" <"$TMP/1m" &&
 	expect_same_file "$TMP/1m" "$OUT" "right CA: 1 MiB comes back exact"
 
+# A server that ends with a bare TCP close (no close_notify), as many do:
+# the end of the stream, not a TLS error (SSL_OP_IGNORE_UNEXPECTED_EOF
+# needs the layer BIO to report EOF).
+start_echo noclosenotify --cert "$CERTS/server-chain.pem" \
+	--key "$CERTS/server-key.pem" --no-close-notify
+expect_exit 0 "no close_notify: connect exits 0" -- \
+	"${PS[@]}" connect "tls://localhost:$ECHO_PORT" --ca-file "$CA" <"$TMP/hello" &&
+	expect_same_file "$TMP/hello" "$OUT" "no close_notify: hello comes back" &&
+	expect_no_grep -i 'error' "$ERR" "no close_notify: no error on stderr"
+
 # Options may stand before the URL too.
 expect_exit 0 "right CA: options before the URL" -- \
 	"${PS[@]}" connect --ca-file "$CA" "tls://localhost:$GOOD" <"$TMP/hello" &&

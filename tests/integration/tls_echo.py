@@ -9,8 +9,10 @@ answer after its stdin ends.
 
     tls_echo.py --port P [--host ADDR]... (--plain | --cert F --key F)
                 [--client-ca F] [--max-tls 1.2] [--alpn h2,http/1.1]
+                [--no-close-notify]
 
---host may be given several times (127.0.0.1 and ::1 on one port); the
+--no-close-notify ends TLS connections with a bare TCP close, as many
+servers do.  --host may be given several times (127.0.0.1 and ::1 on one port); the
 default is 127.0.0.1.  --port 0 picks a free port and prints "port N" on
 stdout.  --client-ca demands a client certificate that chains to F.
 Events go to stderr, one line each, for the test logs: the TLS version,
@@ -66,7 +68,7 @@ def close_tls(conn, who):
         return conn
 
 
-def serve(raw, addr, ctx):
+def serve(raw, addr, ctx, close_notify=True):
     who = f"{addr[0]}:{addr[1]}"
     conn = raw
     total = 0
@@ -85,8 +87,11 @@ def serve(raw, addr, ctx):
             conn.sendall(data)
             total += len(data)
         log(f"{who}: peer closed its sending side after {total} bytes")
-        if ctx is not None:
+        if ctx is not None and close_notify:
             conn = close_tls(conn, who)
+        elif ctx is not None:
+            # SSLSocket.shutdown() drops TLS first: a bare FIN.
+            log(f"{who}: closing without close_notify")
         conn.shutdown(socket.SHUT_WR)
     except (ssl.SSLError, OSError) as e:
         log(f"{who}: {type(e).__name__}: {e} (after {total} bytes)")
@@ -105,10 +110,10 @@ def listen(host, port):
     return sock
 
 
-def accept_loop(sock, ctx):
+def accept_loop(sock, ctx, close_notify):
     while True:
         raw, addr = sock.accept()
-        threading.Thread(target=serve, args=(raw, addr, ctx),
+        threading.Thread(target=serve, args=(raw, addr, ctx, close_notify),
                          daemon=True).start()
 
 
@@ -122,6 +127,8 @@ def main():
     p.add_argument("--client-ca", help="require a client cert from this CA")
     p.add_argument("--max-tls", choices=["1.2", "1.3"], default="1.3")
     p.add_argument("--alpn", help="comma-separated ALPN protocols")
+    p.add_argument("--no-close-notify", action="store_true",
+                   help="end TLS with a TCP close, no close_notify")
     args = p.parse_args()
     if not args.plain and not (args.cert and args.key):
         p.error("--cert and --key are required unless --plain")
@@ -144,7 +151,8 @@ def main():
     if args.port == 0:
         print(f"port {port}", flush=True)
 
-    threads = [threading.Thread(target=accept_loop, args=(s, ctx),
+    threads = [threading.Thread(target=accept_loop,
+                                args=(s, ctx, not args.no_close_notify),
                                 daemon=True) for s in sockets]
     for t in threads:
         t.start()
