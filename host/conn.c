@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,8 +97,11 @@ static int conn_set_ws_options(struct ps_conn *conn,
 		co->ws_ping_interval_ms = 0;
 	if (o->ws_pong_timeout_s > 0)
 		co->ws_pong_timeout_ms = o->ws_pong_timeout_s * 1000L;
+	/* Capped so that the frame check (limit + 125) cannot wrap. */
 	if (o->ws_max_message > 0)
-		co->ws_max_message = o->ws_max_message;
+		co->ws_max_message = o->ws_max_message < SIZE_MAX / 2
+					     ? o->ws_max_message
+					     : SIZE_MAX / 2;
 	return PS_OK;
 }
 

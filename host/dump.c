@@ -288,6 +288,14 @@ static void put_percent_encoded(struct buf *b, const char *v)
 	}
 }
 
+/* The URL holds the proxy's password: wipe it before it is freed. */
+static void url_buf_free(struct buf *url)
+{
+	if (url->data)
+		explicit_bzero(url->data, url->len);
+	buf_free(url);
+}
+
 /* The proxy URL with credentials, as child processes expect it. */
 static int proxy_url_for_env(const struct snapshot *s,
 			     const struct instance *inst, struct buf *out)
@@ -345,15 +353,19 @@ static int env_for_stack(const struct snapshot *s, const struct stack *st,
 	}
 	buf_init(&url);
 	if (nproxies > 1 || proxy_url_for_env(s, proxy, &url) < 0) {
-		buf_free(&url);
+		url_buf_free(&url);
 		return err_set(err, PS_ERR_UNSUPPORTED, NULL, -1,
 			       "child processes need a single proxy URL",
 			       "stack %s (%zu proxies) cannot be expressed in"
 			       " http_proxy variables", st->name, nproxies);
 	}
-	for (size_t i = 0; i < 4 && !url.oom; i++)
+	if (url.oom) {
+		url_buf_free(&url);
+		return err_nomem(err);
+	}
+	for (size_t i = 0; i < 4; i++)
 		put_export(b, proxy_vars[i], url.data);
-	buf_free(&url);
+	url_buf_free(&url);
 	return PS_OK;
 }
 

@@ -825,8 +825,10 @@ int ps_ws_send(ps_conn *conn, int type, const void *data, size_t len)
 		if (rc != PS_AGAIN)
 			break;
 		if (conn->nonblocking) {
-			ws_run_clock(layer, ws);
-			return PS_OK;	/* queued: ps_ws_recv flushes on */
+			/* Queued (ps_ws_recv flushes on), unless the clock
+			 * just ended the websocket (a pong overdue). */
+			rc = ws_run_clock(layer, ws);
+			return rc == PS_OK ? PS_OK : ws_end(conn, rc);
 		}
 		chain_wait(conn);
 		rc = PS_OK;
