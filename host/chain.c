@@ -320,6 +320,12 @@ static int line_failed(struct ps_conn *conn, int rc)
 	return conn->err.code;
 }
 
+void chain_forget_usage_error(struct ps_conn *conn)
+{
+	if (conn->state != CONN_FAILED && conn->err.code == PS_ERR_USAGE)
+		ps_error_clear(&conn->err);
+}
+
 int chain_step(struct ps_conn *conn)
 {
 	int rc;
@@ -328,6 +334,7 @@ int chain_step(struct ps_conn *conn)
 		return PS_OK;
 	if (conn->state == CONN_FAILED)
 		return conn->err.code;
+	chain_forget_usage_error(conn);
 	for (;;) {
 		struct ps_layer *l;
 

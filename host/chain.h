@@ -123,6 +123,15 @@ void chain_poll(struct ps_conn *conn, int *fd, short *events,
 /* Clear the wait set before a step or an I/O call. */
 void chain_clear_wants(struct ps_conn *conn);
 
+/*
+ * Forget a usage error the caller was given (a read before the chain was
+ * up, a ws call on a byte channel) on a connection that has not failed:
+ * it is not the connection's cause, and ps_layer_fail() keeps the first
+ * error, so a later real failure would be reported as usage.  Called by
+ * every entry point before it works on the connection.
+ */
+void chain_forget_usage_error(struct ps_conn *conn);
+
 /* I/O through layer 'l' (the top layer for the channel). */
 int layer_send(struct ps_layer *l, const void *buf, size_t len, size_t *n);
 int layer_recv(struct ps_layer *l, void *buf, size_t len, size_t *n);

@@ -245,8 +245,10 @@ static int conn_io_check(struct ps_conn *conn)
 		return err_set(&conn->err, PS_ERR_USAGE, NULL, -1,
 			       "use ps_ws_send() and ps_ws_recv()",
 			       "a websocket carries messages, not bytes");
-	if (conn->state == CONN_READY)
+	if (conn->state == CONN_READY) {
+		chain_forget_usage_error(conn);
 		return PS_OK;
+	}
 	if (conn->state == CONN_FAILED)
 		return conn->err.code;
 	return err_set(&conn->err, PS_ERR_USAGE, NULL, -1,

@@ -732,6 +732,7 @@ static ps_layer *ws_layer_of(ps_conn *conn, int *rc)
 				      : "not a ws:// or wss:// connection");
 		return NULL;
 	}
+	chain_forget_usage_error(conn);
 	*rc = PS_OK;
 	return &conn->layers[conn->nlayers - 1];
 }

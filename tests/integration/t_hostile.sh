@@ -73,7 +73,8 @@ specs+=("tls:tls://localhost:$RESET_PORT"
 write_conf "$CONF" 10-hostile.conf <"$TMP/routes"
 chmod 0600 "$CONF/10-hostile.conf"
 
-"$ISOLATION" -c "$CONF" --ca-file "$CERTS/dest.pem" "tcp://127.0.0.1:$GOOD" \
+"$ISOLATION" -c "$CONF" --ca-file "$CERTS/dest.pem" \
+	--usage-then "tcp://127.0.0.1:$(free_port)" "tcp://127.0.0.1:$GOOD" \
 	"${specs[@]}" >"$TMP/isolation.out" 2>"$TMP/isolation.err"
 rc=$?
 while IFS= read -r line; do
