@@ -47,7 +47,11 @@ void ps_layer_want(ps_layer *layer, int fd, short events)
 		conn->wants[conn->nwants].fd = fd;
 		conn->wants[conn->nwants].events = events;
 		conn->nwants++;
+		return;
 	}
+	/* No room to name this fd: look at it again soon instead of
+	 * never (chain_poll falls back the same way). */
+	ps_layer_wake_in(layer, 10);
 }
 
 void ps_layer_wake_in(ps_layer *layer, long ms)
@@ -79,6 +83,9 @@ void ps_layer_log(ps_layer *layer, int level, const char *fmt, ...)
 	char msg[800];
 	va_list ap;
 
+	/* Debug lines are many per connection: format only what is kept. */
+	if (level > layer->conn->snap->lg.level)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
