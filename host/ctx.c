@@ -59,6 +59,7 @@ ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err)
 		return NULL;
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->reload_lock, NULL);
 	ctx->env_prefix = strdup(opts->env_prefix ? opts->env_prefix
 						  : "PROXYSTACK_");
 	if (ctx->env_prefix)
@@ -100,6 +101,7 @@ void ps_ctx_free(ps_ctx *ctx)
 	reload_watch_stop(ctx->watcher);
 	snapshot_unref(ctx->current);
 	pthread_mutex_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->reload_lock);
 	free(ctx->conf_dir);
 	free(ctx->env_prefix);
 	free(ctx);
@@ -121,8 +123,15 @@ int ps_ctx_reload(ps_ctx *ctx, ps_error *err)
 	int rc;
 
 	ps_error_clear(err);
+	/*
+	 * Build and swap as one step: two reloads at once (the watcher and
+	 * the application) must not let the one that read the files first
+	 * install its older snapshot last.
+	 */
+	pthread_mutex_lock(&ctx->reload_lock);
 	rc = snapshot_build(&ctx->params, &fresh, err);
 	if (rc != PS_OK) {
+		pthread_mutex_unlock(&ctx->reload_lock);
 		log_msg(&ctx->params.lg, PS_LOG_ERROR, "reload refused, the"
 			" previous configuration stays: %s",
 			err ? err->message : ps_code_name(rc));
@@ -132,6 +141,7 @@ int ps_ctx_reload(ps_ctx *ctx, ps_error *err)
 	old = ctx->current;
 	ctx->current = fresh;
 	pthread_mutex_unlock(&ctx->lock);
+	pthread_mutex_unlock(&ctx->reload_lock);
 	/* Connections still holding 'old' keep it alive. */
 	snapshot_unref(old);
 	return PS_OK;

@@ -11,6 +11,7 @@
 
 struct ps_ctx {
 	pthread_mutex_t lock;        /* guards 'current' */
+	pthread_mutex_t reload_lock; /* one reload at a time, build to swap */
 	struct snapshot *current;
 	struct snapshot_params params;
 	char *conf_dir;

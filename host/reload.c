@@ -256,7 +256,13 @@ static uint64_t fingerprint(const struct reload_watcher *w)
 static int reload_now(struct reload_watcher *w)
 {
 	ps_error err;
-	int rc = ps_ctx_reload(w->ctx, &err);
+	int rc;
+
+	/* The fingerprint first: a change made while the reload reads the
+	 * files then shows as a difference, and reloads again. */
+	if (w->inotify_fd < 0)
+		w->fingerprint = fingerprint(w);
+	rc = ps_ctx_reload(w->ctx, &err);
 
 	if (rc == PS_OK)
 		log_msg(&w->ctx->params.lg, PS_LOG_INFO, "configuration"
@@ -264,8 +270,6 @@ static int reload_now(struct reload_watcher *w)
 	/* New files may be named now (or old ones no longer). */
 	if (collect_paths(w) < 0)
 		rc = PS_ERR_NOMEM;
-	if (w->inotify_fd < 0)
-		w->fingerprint = fingerprint(w);
 	if (rc != PS_ERR_NOMEM)
 		return 0;
 	log_msg(&w->ctx->params.lg, PS_LOG_WARN, "reload of %s ran out of"
