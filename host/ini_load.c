@@ -290,6 +290,9 @@ int ini_load_file(const char *path, struct ini_doc *doc, ps_error *err)
 			       "%s: cannot read: %s", path, strerror(errno));
 	rc = ini_parse_stream(counting_reader, &ps, on_key, &ps);
 	fclose(ps.fp);
+	/* The last lines read may hold a password. */
+	if (ps.line_buf)
+		explicit_bzero(ps.line_buf, ps.line_cap);
 	free(ps.line_buf);
 	if (ps.failed)
 		return err ? err->code : PS_ERR_CONFIG;
@@ -363,8 +366,13 @@ void ini_doc_free(struct ini_doc *doc)
 		struct ini_section *s = &doc->sections[i];
 
 		for (size_t j = 0; j < s->n; j++) {
+			char *v = s->entries[j].value;
+
 			free(s->entries[j].key);
-			free(s->entries[j].value);
+			/* Values hold passwords and URLs with credentials. */
+			if (v)
+				explicit_bzero(v, strlen(v));
+			free(v);
 		}
 		free(s->entries);
 		free(s->kind);
