@@ -16,8 +16,9 @@
  *            healthy session stays in the pool, unused, for the pool's
  *            idle time (one such session a pool): the next tunnel to
  *            this proxy then needs no TCP, TLS or HTTP/2 set-up.  It is
- *            checked (pumped once) before reuse and closed when too old,
- *            gone bad, or when the pool is freed.
+ *            checked (pumped once) before reuse and closed when found
+ *            too old or gone bad by the next tunnel, or when the pool
+ *            is freed (there is no timer).
  *   stream   one tunnel: one CONNECT stream, owned by one connection
  *            layer, driven by that layer's connect/send/recv/close.
  *

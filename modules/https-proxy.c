@@ -19,9 +19,11 @@
  *   client_key_file   its key (PEM; default: in client_cert_file)
  *   user_agent        User-Agent of the CONNECT request
  *   header            "Name: value", repeatable, added to the request
- *   h2_idle_timeout   seconds an HTTP/2 connection to the proxy stays
- *                     open after its last tunnel closed, for the next
- *                     one (default 60, 0..3600; 0: close it at once)
+ *   h2_idle_timeout   seconds an HTTP/2 connection to the proxy may wait,
+ *                     unused, for the next tunnel after its last one
+ *                     closed (default 60, 0..3600; 0: close it at once);
+ *                     older, it is closed by the next tunnel or with
+ *                     the snapshot (no timer)
  *
  * The module opens its own connection (PS_CAP_BOTTOM): the proxy's
  * address comes from the URL, and this layer's target is the
