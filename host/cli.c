@@ -1011,6 +1011,8 @@ struct cli_session {
 	const unsigned char *ws_msg;
 	size_t ws_msg_left;
 	int ws_newline_due;
+	/* websocket: to_channel holds only a partial line, stdin reads on */
+	int ws_line_held;
 };
 
 /*
@@ -1092,8 +1094,12 @@ static int cli_session_send_line(struct cli_session *s, const unsigned char *p,
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
 	rc = ps_ws_send(s->conn, PS_WS_TEXT, p, len);
-	if (rc == PS_AGAIN)
-		return cli_session_wait_for_channel(s);
+	if (rc == PS_AGAIN) {
+		/* Not queued (the peer is not reading): send it again once
+		 * the channel can take it. */
+		rc = cli_session_wait_for_channel(s);
+		return rc == PS_OK ? PS_AGAIN : rc;
+	}
 	if (rc != PS_OK)
 		return cli_session_channel_failed(s, rc);
 	return PS_OK;
@@ -1107,6 +1113,7 @@ static int cli_session_send_lines(struct cli_session *s)
 {
 	struct cli_buffer *b = &s->to_channel;
 
+	s->ws_line_held = 0;
 	while (cli_buffer_pending(b) > 0) {
 		const unsigned char *p = b->data + b->start;
 		size_t pending = cli_buffer_pending(b);
@@ -1114,13 +1121,23 @@ static int cli_session_send_lines(struct cli_session *s)
 		size_t len = nl ? (size_t)(nl - p) : pending;
 		int rc;
 
-		if (!nl && s->stdin_open && cli_buffer_room(b) > 0)
+		/* "Fills the buffer" counts the room the compaction below
+		 * gives back, not just cli_buffer_room(): a short tail after
+		 * the lines just sent must wait too, or cli_utf8_cut() could
+		 * cut it to nothing and an empty message would go out, again
+		 * and again.  The held line lets stdin be read on (see
+		 * cli_session_wants_stdin), or it would never end. */
+		if (!nl && s->stdin_open && pending < sizeof(b->data)) {
+			s->ws_line_held = 1;
 			break;
+		}
 		/* A line longer than the buffer goes in pieces, each cut
 		 * on a character boundary so every piece is valid UTF-8. */
 		if (!nl && s->stdin_open)
 			len = cli_utf8_cut(p, len);
 		rc = cli_session_send_line(s, p, len);
+		if (rc == PS_AGAIN)
+			return PS_OK;	/* the line stays for the next turn */
 		if (rc != PS_OK)
 			return rc;
 		cli_buffer_consume(b, nl ? len + 1 : len);
@@ -1308,12 +1325,14 @@ static int cli_session_finished(const struct cli_session *s)
 /*
  * Read stdin only into an empty to_channel: we never hold more than one
  * buffer the channel has not taken (backpressure toward our writer).
- * Stdin is read while the chain is still being built, too.
+ * Stdin is read while the chain is still being built, too.  A websocket
+ * partial line is read on into the same buffer until its newline (or
+ * EOF, or a full buffer) lets it go as a message.
  */
 static int cli_session_wants_stdin(const struct cli_session *s)
 {
 	return s->stdin_open && s->peer_open &&
-	       cli_buffer_pending(&s->to_channel) == 0;
+	       (cli_buffer_pending(&s->to_channel) == 0 || s->ws_line_held);
 }
 
 /* One read() per readiness: it returns what is there without blocking. */

@@ -92,6 +92,64 @@ expect_grep "open path=/echo " "$TMP/wsplain.log" "ws_echo saw the request path 
 		"connect ws://: UTF-8 and the empty message come back"
 expect_grep "closed path=/utf8 after 3 messages, code=1000" "$TMP/wsplain.log" \
 	"connect: ws_echo got 3 messages and our close 1000"
+
+# ws_conn_log PATH: ws_echo's log lines of the one connection to PATH, in
+# $TMP/conn.log.
+ws_conn_log() {
+	local who
+	who=$(grep -m1 -F " open path=$1 " "$TMP/wsplain.log" | cut -d' ' -f1)
+	grep -F "${who:-none} " "$TMP/wsplain.log" >"$TMP/conn.log"
+}
+
+# A line without its newline yet is held while stdin is read on: its end
+# makes it a message, and so does EOF.  (The CLI once stopped reading
+# stdin while it held a partial line, and hung.)  A line that EOF ends
+# goes out just before our close, so its echo races the close (above):
+# ws_echo's log says what it got instead.
+printf 'hello' |
+	expect_exit 0 "connect ws://: stdin ends without a newline, exit 0" -- \
+		"${PS[@]}" connect "ws://localhost:$WS/partial"
+ws_conn_log /partial
+expect_grep -F ": text 5 bytes" "$TMP/conn.log" \
+	"connect ws://: the unterminated line went out as a message" &&
+	expect_grep "closed path=/partial after 1 messages, code=1000" "$TMP/conn.log" \
+		"connect ws://: one message, then our close"
+{ printf 'one\ntwo\nthr'; sleep 0.3; printf 'ee'; sleep 1; } |
+	expect_exit 0 "connect ws://: a line split across reads, the last unterminated" -- \
+		"${PS[@]}" connect "ws://localhost:$WS/lines" &&
+	expect_eq "$(head -n 2 "$OUT")" $'one\ntwo' \
+		"connect ws://: the lines before it come back"
+ws_conn_log /lines
+expect_grep -F ": text 5 bytes" "$TMP/conn.log" \
+	"connect ws://: the split, unterminated line went out whole" &&
+	expect_grep "closed path=/lines after 3 messages, code=1000" "$TMP/conn.log" \
+		"connect ws://: three messages, then our close"
+# A line longer than the 64 KiB buffer goes in pieces, none empty, cut on
+# UTF-8 boundaries (3-byte characters: 64 KiB is no multiple of 3).  Half
+# the line, a pause, the rest: stdin must be read on mid-line.
+head -c 200000 /dev/zero | tr '\0' a >"$TMP/long.want"
+printf '\xe2\x82\xac%.0s' $(seq 70000) >"$TMP/euro.want"
+for f in long euro; do
+	{ head -c 100000 "$TMP/$f.want"; sleep 0.3; tail -c +100001 "$TMP/$f.want"
+	  echo; sleep 1; } |
+		expect_exit 0 "connect ws://: one $f line of $(stat -c %s "$TMP/$f.want") bytes" -- \
+			"${PS[@]}" connect "ws://localhost:$WS/" || continue
+	expect_no_grep '^$' "$OUT" "connect ws://: the $f line: no empty piece"
+	tr -d '\n' <"$OUT" >"$TMP/$f.got"
+	expect_same_file "$TMP/$f.want" "$TMP/$f.got" \
+		"connect ws://: the $f line's pieces add up to it"
+done
+# One read fills the buffer with a line and the first byte of a 2-byte
+# character: that byte has all the room once moved to the front, so it
+# waits for the rest of its line (the CLI once cut it to nothing and sent
+# empty messages forever).
+{ head -c 65534 /dev/zero | tr '\0' a; printf '\n\xc3\xa9\n'; } >"$TMP/tail.want"
+{ cat "$TMP/tail.want"; sleep 1; } |
+	expect_exit 0 "connect ws://: a character cut at the end of the buffer" -- \
+		"${PS[@]}" connect "ws://localhost:$WS/" &&
+	expect_same_file "$TMP/tail.want" "$OUT" \
+		"connect ws://: both lines come back after a cut character"
+
 # A line that is not UTF-8 cannot be a text message: ps_ws_send refuses
 # it as the caller's error (usage), which the CLI maps to exit 2.
 { printf 'ok\n\xff\xfe\n'; sleep 1; } |
