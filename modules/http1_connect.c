@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,19 @@
 #define H1_CONTINUE 1000
 
 /* chunked decoder states */
-enum { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER, CHUNK_DONE };
+enum {
+	CHUNK_SIZE,      /* the hex digits of a chunk-size line */
+	CHUNK_EXT,       /* the rest of that line (BWS, chunk extensions) */
+	CHUNK_DATA,
+	CHUNK_DATA_END,
+	CHUNK_TRAILER,
+	CHUNK_DONE
+};
+
+/* A larger chunk in an answer to CONNECT is hostile (or a bad parse). */
+#define CHUNK_SIZE_MAX (1LL << 40)
+/* A longer chunk-size line (extensions included) is hostile. */
+#define CHUNK_LINE_MAX 4096
 
 static const char *const state_names[] = {
 	"reconnect", "send-request", "read-head", "drain-body", "read-error-body", "done",
@@ -106,20 +119,51 @@ static void out_printf(struct h1_connect *h, const char *fmt, ...)
 	h->out_len += n > 0 ? (size_t)n : 0;
 }
 
-static void add_basic(struct h1_connect *h)
+/*
+ * Basic's "user:password" must fit in H1_CREDENTIALS_MAX bytes (the limit
+ * of the HTTP/2 path too): credentials are never cut short, which the
+ * proxy would only report as rejected.
+ */
+static int credentials_fit(struct h1_connect *h, const char *scheme)
 {
 	const struct ps_proxy_info *p = h->set->proxy;
-	char plain[512], coded[700];
-	int n = snprintf(plain, sizeof(plain), "%s:%s", p->username,
-			 p->password ? p->password : "");
+	size_t len = strlen(p->username) + 1 +
+		     (p->password ? strlen(p->password) : 0);
 
-	if (n > 0 && (size_t)n < sizeof(plain) &&
-	    ps_base64_encode(plain, (size_t)n, coded, sizeof(coded)) !=
+	if (len < H1_CREDENTIALS_MAX)
+		return PS_OK;
+	return ps_layer_fail(h->layer, PS_ERR_CONFIG,
+			     "shorten the user name or password",
+			     "proxy %s: the credentials are too long for %s"
+			     " (user:password over %d bytes)", p->display,
+			     scheme, H1_CREDENTIALS_MAX - 1);
+}
+
+static int add_basic(struct h1_connect *h)
+{
+	const struct ps_proxy_info *p = h->set->proxy;
+	char plain[H1_CREDENTIALS_MAX], coded[4 * H1_CREDENTIALS_MAX / 3 + 8];
+	int rc = credentials_fit(h, "Basic");
+	int n;
+
+	if (rc != PS_OK)
+		return rc;
+	n = snprintf(plain, sizeof(plain), "%s:%s", p->username,
+		     p->password ? p->password : "");
+	if (n < 0 || (size_t)n >= sizeof(plain) ||
+	    ps_base64_encode(plain, (size_t)n, coded, sizeof(coded)) ==
 		    (size_t)-1)
+		rc = ps_layer_fail(h->layer, PS_ERR_CONFIG,
+				   "shorten the user name or password",
+				   "proxy %s: the credentials are too long"
+				   " for Basic", p->display);
+	else
 		out_printf(h, "Proxy-Authorization: Basic %s\r\n", coded);
 	explicit_bzero(plain, sizeof(plain));
 	explicit_bzero(coded, sizeof(coded));
-	h->sent_basic = 1;
+	if (rc == PS_OK)
+		h->sent_basic = 1;
+	return rc;
 }
 
 /* hex(H(data)) for the Digest algorithm in use. */
@@ -139,6 +183,22 @@ static int digest_hash(const char *algorithm, const char *data, char *hex,
 	return 0;
 }
 
+/* snprintf into buf; 0, or -1 if it would not fit whole. */
+static int fits(char *buf, size_t bufsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fits(char *buf, size_t bufsz, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, bufsz, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= bufsz ? -1 : 0;
+}
+
+/* Returns PS_OK or an error via ps_layer_fail(). */
 static int add_digest(struct h1_connect *h)
 {
 	const struct ps_proxy_info *p = h->set->proxy;
@@ -146,32 +206,40 @@ static int add_digest(struct h1_connect *h)
 	char buf[1024], ha1[129], ha2[129], resp[129], cnonce[33];
 	unsigned char rnd[16];
 	int sess = strcasestr(d->algorithm, "-sess") != NULL;
-	int rc = -1;
+	int rc = PS_OK;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -1;
+		goto fail;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
 	d->nc++;
-	snprintf(buf, sizeof(buf), "%s:%s:%s", p->username, d->realm,
-		 p->password ? p->password : "");
-	if (digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
+	/* A cut string would give a wrong hash: too long credentials are
+	 * a config error, anything else cut an internal one. */
+	if (fits(buf, sizeof(buf), "%s:%s:%s", p->username, d->realm,
+		 p->password ? p->password : "")) {
+		rc = ps_layer_fail(h->layer, PS_ERR_CONFIG,
+				   "shorten the user name or password",
+				   "proxy %s: the credentials are too long"
+				   " for Digest", p->display);
 		goto out;
-	if (sess) {
-		snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce, cnonce);
-		if (digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
-			goto out;
 	}
-	snprintf(buf, sizeof(buf), "CONNECT:%s", h->target);
-	if (digest_hash(d->algorithm, buf, ha2, sizeof(ha2)))
-		goto out;
-	if (d->qop_auth)
-		snprintf(buf, sizeof(buf), "%s:%s:%08x:%s:auth:%s", ha1,
-			 d->nonce, d->nc, cnonce, ha2);
-	else
-		snprintf(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce, ha2);
+	if (digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
+		goto fail;
+	if (sess) {
+		if (fits(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce, cnonce) ||
+		    digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
+			goto fail;
+	}
+	if (fits(buf, sizeof(buf), "CONNECT:%s", h->target) ||
+	    digest_hash(d->algorithm, buf, ha2, sizeof(ha2)))
+		goto fail;
+	if (d->qop_auth ? fits(buf, sizeof(buf), "%s:%s:%08x:%s:auth:%s", ha1,
+			       d->nonce, d->nc, cnonce, ha2)
+			: fits(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce,
+			       ha2))
+		goto fail;
 	if (digest_hash(d->algorithm, buf, resp, sizeof(resp)))
-		goto out;
+		goto fail;
 	out_printf(h, "Proxy-Authorization: Digest username=\"%s\","
 		   " realm=\"%s\", nonce=\"%s\", uri=\"%s\","
 		   " algorithm=%s, response=\"%s\"", p->username, d->realm,
@@ -184,7 +252,10 @@ static int add_digest(struct h1_connect *h)
 		out_printf(h, ", opaque=\"%s\"", d->opaque);
 	out_printf(h, "\r\n");
 	h->sent_digest = 1;
-	rc = 0;
+	goto out;
+fail:
+	rc = ps_layer_fail(h->layer, PS_ERR_INTERNAL, NULL,
+			   "cannot compute the Digest answer");
 out:
 	explicit_bzero(buf, sizeof(buf));
 	explicit_bzero(ha1, sizeof(ha1));
@@ -200,19 +271,22 @@ static int build_request(struct h1_connect *h)
 {
 	const struct h1_settings *set = h->set;
 	int has_creds = set->proxy->username != NULL;
+	int rc = PS_OK;
 
 	h->out_len = h->out_sent = 0;
 	out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n",
 		   h->target, h->target, set->user_agent);
 	if (has_creds && h->have_digest) {
-		if (add_digest(h))
-			return ps_layer_fail(h->layer, PS_ERR_INTERNAL, NULL,
-					     "cannot compute the Digest"
-					     " answer");
+		rc = add_digest(h);
 	} else if (has_creds && (set->auth == H1_AUTH_BASIC ||
 				 (set->auth == H1_AUTH_AUTO &&
 				  (h->requests > 0 || basic_learned(set))))) {
-		add_basic(h);
+		rc = add_basic(h);
+	}
+	if (rc != PS_OK) {
+		explicit_bzero(h->out, sizeof(h->out));
+		h->out_len = 0;
+		return rc;
 	}
 	for (size_t i = 0; i < set->nheaders; i++)
 		out_printf(h, "%s\r\n", set->headers[i]);
@@ -435,7 +509,10 @@ static int parse_head(struct h1_connect *h)
 					       (eol > line && eol[-1] == '\r'));
 	if (rc != PS_OK)
 		return rc;
+	/* Framing and challenges are per answer: a retry's answer on the
+	 * same connection must not inherit the previous one's. */
 	h->body.left = -1;
+	h->body.chunked = 0;
 	h->offered[0] = '\0';
 	h->have_digest = 0;
 	for (line = eol + 1; line < end; line = eol + 1) {
@@ -538,19 +615,37 @@ static int body_feed(struct h1_body *b, const char *p, size_t n)
 		}
 		switch (b->chunk_state) {
 		case CHUNK_SIZE:
+		case CHUNK_EXT:
+			if (++b->line_len > CHUNK_LINE_MAX)
+				return -1;
 			if (*p == '\n') {
+				/* chunk-size = 1*HEXDIG: a line without one is
+				 * no chunk size at all. */
+				if (!b->size_digits)
+					return -1;
 				b->chunk_state = b->chunk_left ? CHUNK_DATA
 							       : CHUNK_TRAILER;
+				b->size_digits = 0;
+				b->line_len = 0;
+			} else if (b->chunk_state == CHUNK_EXT) {
+				/* Extensions mean nothing to us: skipped. */
 			} else if (isxdigit((unsigned char)*p)) {
-				if (b->chunk_left > (1LL << 40))
-					return -1;
 				b->chunk_left = b->chunk_left * 16 +
 					(isdigit((unsigned char)*p)
 						 ? *p - '0'
 						 : tolower((unsigned char)*p) -
 							   'a' + 10);
-			} else if (*p != '\r' && *p != ';' && *p != ' ' &&
-				   b->chunk_left == 0 && 0) {
+				if (b->chunk_left > CHUNK_SIZE_MAX)
+					return -1;
+				b->size_digits = 1;
+			} else if (b->size_digits &&
+				   (*p == ';' || *p == ' ' || *p == '\t' ||
+				    *p == '\r')) {
+				/* The size ends here; BWS, chunk extensions
+				 * (whose hex letters are no digits of it) or
+				 * the CR follow up to the LF. */
+				b->chunk_state = CHUNK_EXT;
+			} else {
 				return -1;
 			}
 			p++;
@@ -773,6 +868,8 @@ static int on_head(struct h1_connect *h)
 	h->body.total = 0;
 	h->body.chunk_state = CHUNK_SIZE;
 	h->body.chunk_left = 0;
+	h->body.size_digits = 0;
+	h->body.line_len = 0;
 	done = start_body(h);
 	if (done < 0)
 		return fail_protocol(h, "malformed chunked body");

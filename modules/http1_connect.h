@@ -24,6 +24,7 @@
 #define H1_REQUEST_MAX (8 * 1024)
 #define H1_DRAIN_MAX (64 * 1024)      /* body of a 407 we read to retry */
 #define H1_ERROR_TEXT_MAX 2048        /* body bytes kept for a message */
+#define H1_CREDENTIALS_MAX 512        /* "user:password" and its NUL */
 
 /* Which authentication the client may use. */
 enum h1_auth_policy {
@@ -86,6 +87,8 @@ struct h1_body {
 	long long left;       /* Content-Length bytes left, -1: unknown */
 	int chunk_state;      /* for the chunked decoder */
 	long long chunk_left;
+	int size_digits;      /* the chunk-size line has a hex digit */
+	size_t line_len;      /* bytes of the chunk-size line so far */
 	size_t total;         /* body bytes seen */
 	char text[H1_ERROR_TEXT_MAX + 1];
 	size_t text_len;

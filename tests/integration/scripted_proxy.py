@@ -143,6 +143,56 @@ def scenario(name, conn, head):
                          b"Content-Length: 0\r\n\r\n")
             if not read_head(conn, LOG):
                 return
+    elif name == "407-chunked-then-cl":
+        # One connection: a chunked 407 (Digest), then a 407 with
+        # Content-Length (stale nonce) whose body must not be read as
+        # chunks, then the tunnel for the answer to the second nonce.
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Digest realm=\"corp\", "
+                     b"nonce=\"n1\", qop=\"auth\"\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" +
+                     chunked(b"log in first\n"))
+        head = read_head(conn, LOG)
+        if not head:
+            return
+        body = b"stale nonce, ask again"
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Digest realm=\"corp\", "
+                     b"nonce=\"n2\", qop=\"auth\", stale=true\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        ok_if_authorized(conn, b"Digest ", b'nonce="n2"')
+    elif name == "407-chunk-ext":
+        # Chunk-size lines with extensions full of hex letters.
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"corp\"\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n"
+                     b"5;name=abc\r\nhello\r\n"
+                     b"6 ; q=\"fade\"\r\n world\r\n"
+                     b"0;end=cafe\r\n\r\n")
+        ok_if_authorized(conn, b"Basic ")
+    elif name == "407-chunk-nodigit":
+        # A chunk-size line without a hex digit.
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"corp\"\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n"
+                     b"zz\r\nhello\r\n0\r\n\r\n")
+        ok_if_authorized(conn, b"Basic ")
+    elif name == "407-chunk-huge":
+        # A chunk size no answer to CONNECT can have.
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"corp\"\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n"
+                     b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n")
+        ok_if_authorized(conn, b"Basic ")
+    elif name == "407-digest-loop":
+        # Asks for Digest (a long realm) whatever the client sends.
+        while True:
+            conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                         b"Proxy-Authenticate: Digest realm=\"" +
+                         b"r" * 100 + b"\", nonce=\"n%d\", qop=\"auth\""
+                         b"\r\nContent-Length: 0\r\n\r\n" % time.time_ns())
+            if not read_head(conn, LOG):
+                return
     elif name == "403":
         conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(HTML_403) + HTML_403)
@@ -170,6 +220,21 @@ def scenario(name, conn, head):
 
 
 LOG = None
+
+
+def ok_if_authorized(conn, scheme, must=b""):
+    """Read the retry on this connection: the tunnel if it carries
+    Proxy-Authorization with 'scheme' (and 'must'), else a 403."""
+    head = read_head(conn, LOG)
+    if not head:
+        return
+    if (b"\nProxy-Authorization: " + scheme) in head and must in head:
+        conn.sendall(OK)
+        echo(conn)
+    else:
+        body = b"unexpected retry\n"
+        conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
 
 
 def read_head(conn, log=None):

@@ -11,10 +11,13 @@ PROXY_PY=$PS_LIB_DIR/scripted_proxy.py
 
 # use_scenario NAME [LINES]: a scripted proxy playing NAME, and CONF
 # naming it as [transport corp] for every destination, with LINES (keys
-# of that section) added.
+# of that section) added.  Its requests are logged in
+# $TMP/requests-NAME.log (emptied first).
 use_scenario() {
 	local port
 	port=$(free_port)
+	# The log holds this instance's requests only.
+	: >"$TMP/requests-$1.log"
 	start_bg "proxy-$1" "$PYTHON" -u "$PROXY_PY" --port "$port" \
 		--scenario "$1" --log "$TMP/requests-$1.log"
 	wait_port "$port"
@@ -122,6 +125,71 @@ elapsed_below 5 "407 with a chunked 100 kB body" \
 	expect_exit 3 "407 with a chunked body: exit 3" -- \
 	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
 expect_grep "Negotiate" "$ERR" "407 chunked: names Negotiate as offered"
+
+# Framing is per answer: after a chunked 407, the 407 that answers the
+# retry on the same connection is framed by its Content-Length.
+use_scenario 407-chunked-then-cl "$(printf 'username = alice\npassword = pw')"
+elapsed_below 5 "chunked 407, then a Content-Length 407" \
+	through "chunked 407, then a Content-Length 407" "third"
+expect_stdout "third" \
+	"chunked 407, then a Content-Length 407: the third request tunnels"
+expect_eq "$(grep -c '^CONNECT' "$TMP/requests-407-chunked-then-cl.log")" 3 \
+	"chunked 407, then a Content-Length 407: three requests"
+expect_grep 'nonce="n2"' "$TMP/requests-407-chunked-then-cl.log" \
+	"chunked 407, then a Content-Length 407: the stale nonce was renewed"
+
+# Chunk extensions: their hex letters are no digits of the size.
+use_scenario 407-chunk-ext "$(printf 'username = alice\npassword = pw')"
+elapsed_below 5 "chunk-size lines with extensions" \
+	through "chunk-size lines with extensions" "ext"
+expect_stdout "ext" "chunk extensions: the retry on the same connection tunnels"
+expect_eq "$(grep -c '^CONNECT' "$TMP/requests-407-chunk-ext.log")" 2 \
+	"chunk extensions: two requests"
+
+use_scenario 407-chunk-nodigit "$(printf 'username = alice\npassword = pw')"
+elapsed_below 5 "chunk-size line without a digit" \
+	expect_exit 4 "chunk-size line without a digit: proxy-protocol (exit 4)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "malformed chunked body" "$ERR" \
+	"chunk-size line without a digit: named malformed"
+
+use_scenario 407-chunk-huge "$(printf 'username = alice\npassword = pw')"
+elapsed_below 5 "absurd chunk size" \
+	expect_exit 4 "absurd chunk size: proxy-protocol (exit 4)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "malformed chunked body" "$ERR" "absurd chunk size: named malformed"
+
+# Credentials are never cut short: too long is a configuration error,
+# not "rejected" (Basic's user:password holds at most 511 bytes, as over
+# HTTP/2; Digest's user:realm:password at most 1023).
+LONG_PW=$(head -c 1000 /dev/zero | tr '\0' 'p')
+printf '%s\n' "${LONG_PW:0:700}" >"$TMP/pw-700"
+printf '%s\n' "$LONG_PW" >"$TMP/pw-1000"
+printf '%s\n' "${LONG_PW:0:505}" >"$TMP/pw-505"
+chmod 0600 "$TMP"/pw-*
+
+use_scenario 407-loop "$(printf 'username = alice\npassword_file = %s' "$TMP/pw-700")"
+expect_exit 2 "700-byte password, 407 Basic: configuration error (exit 2)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "too long for Basic" "$ERR" "700-byte password, Basic: says too long"
+expect_no_grep "rejected" "$ERR" "700-byte password, Basic: not 'rejected'"
+expect_no_grep "ppppp" "$ERR" "700-byte password, Basic: not in stderr"
+expect_eq "$(grep -c '^CONNECT' "$TMP/requests-407-loop.log")" 1 \
+	"700-byte password, Basic: no retry without the credentials"
+
+use_scenario 407-digest-loop "$(printf 'username = alice\npassword_file = %s' "$TMP/pw-1000")"
+expect_exit 2 "1000-byte password, 407 Digest: configuration error (exit 2)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "too long for Digest" "$ERR" "1000-byte password, Digest: says too long"
+expect_no_grep "rejected" "$ERR" "1000-byte password, Digest: not 'rejected'"
+
+# The longest credentials that fit cross whole.
+use_scenario 407-close-then-ok "$(printf 'username = alice\npassword_file = %s' "$TMP/pw-505")"
+through "511-byte user:password" "fits"
+expect_stdout "fits" "511-byte user:password: the retry tunnels"
+expect_eq "$(sed -n 's/^Proxy-Authorization: Basic \([^\r]*\)\r\?$/\1/p' \
+	"$TMP/requests-407-close-then-ok.log" | base64 -d)" \
+	"alice:${LONG_PW:0:505}" "511-byte user:password: sent whole"
 
 use_scenario 407-loop "$(printf 'username = alice\npassword = pw\nauth = basic')"
 elapsed_below 5 "407 loop with auth = basic" \
