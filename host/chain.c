@@ -279,17 +279,19 @@ static int handshake_class(const struct ps_layer *l)
 
 static void blame_handshake(struct ps_conn *conn, const struct ps_layer *l)
 {
-	char message[PS_ERROR_MESSAGE_MAX];
+	char message[PS_ERROR_MESSAGE_MAX], where[300];
 	int code = handshake_class(l);
 
 	if (conn->err.code != PS_ERR_IO || conn->err.hop >= l->hop ||
 	    code == PS_ERR_IO)
 		return;
 	snprintf(message, sizeof(message), "%s", conn->err.message);
+	url_format_authority(l->target_host, l->target_port, where,
+			     sizeof(where));
 	err_set(&conn->err, code, l->name, l->hop,
 		"the peer broke the connection during the handshake: see"
-		" its logs", "%s handshake with %s:%u: %s", l->name,
-		l->target_host, l->target_port, message);
+		" its logs", "%s handshake with %s: %s", l->name, where,
+		message);
 }
 
 /* A line failed: next alternative or the end.  Returns the step result. */

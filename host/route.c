@@ -93,10 +93,12 @@ int route_choose(const struct snapshot *s, const struct url *dest,
 			 r->name, r->source);
 		if (r->select) {
 			const struct ps_module_ops *ops = &r->select->mod->ops;
-			char url[600];
+			char url[600], authority[300];
 
-			snprintf(url, sizeof(url), "%s://%s:%u%s", dest->scheme,
-				 dest->host, dest->port, dest->path);
+			url_format_authority(dest->host, dest->port, authority,
+					     sizeof(authority));
+			snprintf(url, sizeof(url), "%s://%s%s", dest->scheme,
+				 authority, dest->path);
 			if (!ops->select)
 				return err_set(err, PS_ERR_UNSUPPORTED,
 					       r->select->mod->name, -1, NULL,

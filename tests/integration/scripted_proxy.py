@@ -276,12 +276,14 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--host", default="127.0.0.1", help="127.0.0.1 or ::1")
     args = ap.parse_args()
     global LOG
     LOG = args.log
-    srv = socket.socket()
+    srv = socket.socket(socket.AF_INET6 if ":" in args.host
+                        else socket.AF_INET)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", args.port))
+    srv.bind((args.host, args.port))
     srv.listen(16)
     while True:
         conn, _ = srv.accept()

@@ -87,3 +87,18 @@ done <"$TMP/isolation.out"
 expect_eq "$rc" 0 "isolation exits 0"
 expect_eq "$(grep -c '^ok - .* fails with ' "$TMP/isolation.out")" "${#specs[@]}" \
 	"every hostile peer failed as expected (${#specs[@]} of them)"
+
+# A reset during the handshake names the peer as host:port, an IPv6 one
+# in brackets.
+if have_ipv6; then
+	V6_PORT=$(free_port)
+	start_bg tls-reset-v6 "$PYTHON" -u "$PROXY_PY" --host ::1 \
+		--port "$V6_PORT" --scenario raw-reset
+	wait_port "$V6_PORT" ::1
+	"$PROXYSTACK" -c "$CONF" check --ca-file "$CERTS/dest.pem" \
+		"tls://[::1]:$V6_PORT" >"$TMP/v6.out" 2>"$TMP/v6.err"
+	expect_grep -F "handshake with [::1]:$V6_PORT" "$TMP/v6.err" \
+		"a reset in the handshake with ::1 names [::1]:port"
+else
+	skip "reset in the handshake with ::1" "no IPv6 loopback here"
+fi
