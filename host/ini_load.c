@@ -313,12 +313,16 @@ int ini_load_file(const char *path, struct ini_doc *doc, ps_error *err)
 	return PS_OK;
 }
 
+int ini_is_conf_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".conf");
+}
+
 static int conf_name(const struct dirent *d)
 {
-	size_t n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 &&
-	       !strcmp(d->d_name + n - 5, ".conf");
+	return ini_is_conf_name(d->d_name);
 }
 
 static int bytewise_order(const struct dirent **a, const struct dirent **b)

@@ -42,6 +42,12 @@ struct ini_doc {
 };
 
 /*
+ * Whether a file of the configuration directory is read: *.conf, not
+ * hidden.  The reload watcher asks the same.
+ */
+int ini_is_conf_name(const char *name);
+
+/*
  * Read every *.conf in 'dir'.  Returns PS_OK, or PS_ERR_CONFIG with
  * "FILE:LINE: what" in *err.  A missing directory is an empty
  * configuration only when 'missing_ok'.  Free with ini_doc_free().

@@ -28,6 +28,7 @@
 
 #include "chain.h"
 #include "ctx.h"
+#include "ini_load.h"
 #include "reload.h"
 
 #define RELOAD_SETTLE_MS 50
@@ -162,13 +163,12 @@ static int event_matters(const struct reload_watcher *w, int wd,
 			 const char *name)
 {
 	char path[PATH_MAX];
-	size_t n = strlen(name);
 
 	for (size_t i = 0; i < w->paths.ndirs; i++) {
 		if (w->wds[i] != wd)
 			continue;
-		/* The configuration directory: any *.conf (or itself). */
-		if (i == 0 && (!n || (n > 5 && !strcmp(name + n - 5, ".conf"))))
+		/* The configuration directory: a file it reads (or itself). */
+		if (i == 0 && (!name[0] || ini_is_conf_name(name)))
 			return 1;
 		snprintf(path, sizeof(path), "%s/%s", w->paths.dirs[i], name);
 		for (size_t f = 0; f < w->paths.nfiles; f++)
@@ -229,9 +229,7 @@ static uint64_t fingerprint(const struct reload_watcher *w)
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-
-		if (n > 5 && !strcmp(e->d_name + n - 5, ".conf")) {
+		if (ini_is_conf_name(e->d_name)) {
 			snprintf(path, sizeof(path), "%s/%s", w->paths.dirs[0],
 				 e->d_name);
 			h = mix_stat(h, path);
