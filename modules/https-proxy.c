@@ -110,6 +110,7 @@ struct https_proxy_config {
 	struct h2_header *h2_headers;  /* the same for HTTP/2 */
 	size_t nh2_headers;
 	struct h1_settings h1;
+	atomic_int basic_accepted;     /* HTTP/1.1: Basic went through once */
 	struct h2_pool *pool;
 };
 
@@ -446,6 +447,10 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 	c->h1.headers = c->headers;
 	c->h1.nheaders = c->nheaders;
 	c->h1.auth = (enum h1_auth_policy)policy;
+	/* auth = auto: once Basic got through, send it at once (as the
+	 * HTTP/2 path does through its pool), not after a 407 each time. */
+	atomic_init(&c->basic_accepted, 0);
+	c->h1.basic_accepted = &c->basic_accepted;
 	ps_config_log(cfg, PS_LOG_DEBUG, "proxy %s%s%s", c->proxy.display,
 		      c->proxy.username ? " with credentials" : "",
 		      ps_config_get(cfg, "ca_file") ? ", its own ca_file"

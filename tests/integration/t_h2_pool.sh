@@ -132,6 +132,14 @@ pool "h2 with Basic" "$AUTH" "$NGAUTH" -n "$N" --bytes 65536 \
 	--expect-connections 1
 n407=$(grep -c '" 407 ' "$TMP/h2auth/access.log" 2>/dev/null)
 expect_eq "${n407:-0}" 1 "h2 with Basic: one 407 for $N tunnels of one pool"
+# The same over HTTP/1.1 (squid's https_port): once Basic went through,
+# the next tunnels of the context send it at once.
+start_squid tlsauth --https "$PCERT" "$PKEY" --basic "$TMP/htpasswd"
+pool "h1 with Basic (squid https_port)" \
+	"$(conf authtls "$SQUID_PORT" "username = alice" "password_file = $TMP/pw")" \
+	"$SQUID_PORT" -n "$N" --bytes 65536 --expect-connections "$N"
+n407=$(grep -c 'TCP_DENIED/407 CONNECT' "$TMP/tlsauth/access.log" 2>/dev/null)
+expect_eq "${n407:-0}" 1 "h1 over TLS with Basic: one 407 for $N tunnels of one context"
 
 # A graceful shutdown: the live tunnels go on, new ones do not join.
 start_nghttpx h2goaway "$BACKEND" "$PCERT" "$PKEY"
