@@ -11,9 +11,17 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "config.h"
+#include "credential.h"
 #include "error.h"
 #include "modconfig.h"
 #include "url.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+/* The User-Agent of every module that asks ps_config_get_user_agent(). */
+#define MODCONFIG_USER_AGENT "proxystack/" PACKAGE_VERSION
 
 const char *ps_config_name(const ps_config *cfg)
 {
@@ -156,6 +164,56 @@ int ps_config_get_long(ps_config *cfg, const char *key, long dflt, long min,
 	return PS_OK;
 }
 
+int ps_config_get_user_agent(ps_config *cfg, const char *key,
+			     const char **out)
+{
+	const char *v = ps_config_get(cfg, key);
+	char why[160];
+
+	*out = MODCONFIG_USER_AGENT;
+	if (!v)
+		return PS_OK;
+	if (!*v)
+		return ps_config_error(cfg, key, "empty: remove the key to send"
+				       " %s", MODCONFIG_USER_AGENT);
+	if (credential_check(v, strlen(v), CREDENTIAL_FIELD_VALUE, why,
+			     sizeof(why)))
+		return ps_config_error(cfg, key, "the value %s", why);
+	*out = v;
+	return PS_OK;
+}
+
+struct header_walk {
+	ps_config *cfg;
+	const char *key;
+	int (*fn)(void *user, const char *field);
+	void *user;
+	size_t index;
+};
+
+static int header_walk_one(void *user, const char *value)
+{
+	struct header_walk *w = user;
+	char why[200];
+
+	w->index++;
+	if (credential_check_field(value, why, sizeof(why)))
+		return ps_config_error(w->cfg, w->key, "field %zu: %s",
+				       w->index, why);
+	return w->fn(w->user, value);
+}
+
+int ps_config_get_header_each(ps_config *cfg, const char *key,
+			      int (*fn)(void *user, const char *field),
+			      void *user)
+{
+	struct header_walk w = {
+		.cfg = cfg, .key = key, .fn = fn, .user = user,
+	};
+
+	return ps_config_get_each(cfg, key, header_walk_one, &w);
+}
+
 void modconfig_warn_loose_secret(const struct logger *lg, const char *path,
 				 const char *what)
 {
@@ -166,23 +224,70 @@ void modconfig_warn_loose_secret(const struct logger *lg, const char *path,
 			" chmod o-r it", what, path);
 }
 
-static char *read_first_line(const char *path, int *err_no)
-{
-	char line[1024];
-	FILE *fp = fopen(path, "re");
-	size_t n;
+/* A secret file's first line may be this long (a secret, not a file). */
+#define MODCONFIG_SECRET_LINE_MAX 4096
 
-	*err_no = 0;
-	if (!fp) {
-		*err_no = errno;
-		return NULL;
+/*
+ * The first line of 'path', without its LF (and a CR just before it, as
+ * an editor on Windows writes), into *out; *len its length, which may
+ * exceed strlen() when the line holds a NUL (the caller refuses that).
+ * Returns 0, an errno value, or EFBIG for a first line over the limit
+ * (bounded: password_file = /dev/zero must not eat the memory).
+ */
+static int read_first_line(const char *path, char **out, size_t *len)
+{
+	FILE *fp = fopen(path, "re");
+	char *buf, *eol;
+	size_t n;
+	int err_no;
+
+	*out = NULL;
+	*len = 0;
+	if (!fp)
+		return errno;
+	buf = malloc(MODCONFIG_SECRET_LINE_MAX + 1);
+	if (!buf) {
+		fclose(fp);
+		return ENOMEM;
 	}
-	if (!fgets(line, sizeof(line), fp))
-		line[0] = '\0';
+	n = fread(buf, 1, MODCONFIG_SECRET_LINE_MAX + 1, fp);
+	err_no = ferror(fp) ? (errno ? errno : EIO) : 0;
 	fclose(fp);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	return strdup(line);
+	eol = memchr(buf, '\n', n);
+	if (!err_no && !eol && n > MODCONFIG_SECRET_LINE_MAX)
+		err_no = EFBIG;
+	if (err_no) {
+		explicit_bzero(buf, MODCONFIG_SECRET_LINE_MAX + 1);
+		free(buf);
+		return err_no;
+	}
+	if (eol)
+		n = (size_t)(eol - buf);
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	/* Terminate, and wipe what followed the line. */
+	explicit_bzero(buf + n, MODCONFIG_SECRET_LINE_MAX + 1 - n);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* A secret, of 'len' bytes, must be a value in any HTTP header. */
+static int check_secret(ps_config *cfg, const char *key, const char *path,
+			char **secret, size_t len)
+{
+	char why[160];
+
+	if (!credential_check(*secret, len, CREDENTIAL_PASSWORD, why,
+			      sizeof(why)))
+		return PS_OK;
+	explicit_bzero(*secret, len);	/* a NUL may hide the rest */
+	free(*secret);
+	*secret = NULL;
+	if (path)
+		return ps_config_error(cfg, key, "the first line of %s %s",
+				       path, why);
+	return ps_config_error(cfg, key, "the value %s", why);
 }
 
 int ps_config_get_secret(ps_config *cfg, const char *key,
@@ -191,6 +296,7 @@ int ps_config_get_secret(ps_config *cfg, const char *key,
 	struct ini_entry *inline_e = key ? ini_get(cfg->sec, key) : NULL;
 	struct ini_entry *file_e = file_key ? ini_get(cfg->sec, file_key)
 					    : NULL;
+	size_t len;
 	int err_no;
 
 	*out = NULL;
@@ -204,21 +310,26 @@ int ps_config_get_secret(ps_config *cfg, const char *key,
 						    "configuration file with a"
 						    " password,");
 		*out = strdup(inline_e->value);
-		return *out ? PS_OK : err_nomem(cfg->err);
+		if (!*out)
+			return err_nomem(cfg->err);
+		return check_secret(cfg, key, NULL, out, strlen(*out));
 	}
 	if (!file_e)
 		return PS_OK;
-	*out = read_first_line(file_e->value, &err_no);
-	if (!*out) {
-		if (err_no && err_no != ENOMEM)
-			return ps_config_error(cfg, file_key, "cannot read %s:"
-					       " %s", file_e->value,
-					       strerror(err_no));
+	err_no = read_first_line(file_e->value, out, &len);
+	if (err_no == ENOMEM)
 		return err_nomem(cfg->err);
-	}
+	if (err_no == EFBIG)
+		return ps_config_error(cfg, file_key, "the first line of %s is"
+				       " longer than %d bytes: is it the"
+				       " password file?", file_e->value,
+				       MODCONFIG_SECRET_LINE_MAX);
+	if (err_no)
+		return ps_config_error(cfg, file_key, "cannot read %s: %s",
+				       file_e->value, strerror(err_no));
 	modconfig_warn_loose_secret(&cfg->snap->lg, file_e->value,
 				    "secret file");
-	return PS_OK;
+	return check_secret(cfg, file_key, file_e->value, out, len);
 }
 
 void ps_secret_free(char *secret)
@@ -307,7 +418,31 @@ static int scheme_allowed(const char *scheme, const char *const *schemes)
 	return 0;
 }
 
-/* user and password: the URL's, else the keys', else the environment's. */
+/*
+ * A user name or password about to be handed to a module: refused with
+ * its source ('key' of the section, or the variable 'env_name') when it
+ * could break out of the header it goes into.  The value is never shown.
+ */
+static int check_credential(ps_config *cfg, const char *key,
+			    const char *env_name, const char *what,
+			    const char *value, enum credential_kind kind)
+{
+	char why[160];
+
+	if (!value || !credential_check(value, strlen(value), kind, why,
+					sizeof(why)))
+		return PS_OK;
+	if (env_name)
+		return ps_config_error(cfg, NULL, "%s from environment %s %s",
+				       what, env_name, why);
+	return ps_config_error(cfg, key, "%s %s", what, why);
+}
+
+/*
+ * user and password: the URL's, else the keys', else the environment's;
+ * each checked where it came from (the password keys inside
+ * ps_config_get_secret()).
+ */
 static int proxy_credentials(ps_config *cfg, struct url *u,
 			     struct ps_proxy_info *out)
 {
@@ -316,16 +451,33 @@ static int proxy_credentials(ps_config *cfg, struct url *u,
 	char *pw = NULL;
 	int rc = ps_config_get_secret(cfg, "password", "password_file", &pw);
 
+	if (rc == PS_OK)
+		rc = check_credential(cfg, "url", NULL, "the user name in the"
+				      " URL", u->user, CREDENTIAL_USERNAME);
+	if (rc == PS_OK)
+		rc = check_credential(cfg, "url", NULL, "the password in the"
+				      " URL", u->password, CREDENTIAL_PASSWORD);
+	if (rc == PS_OK)
+		rc = check_credential(cfg, "username", NULL, "the user name",
+				      user, CREDENTIAL_USERNAME);
 	if (rc != PS_OK)
-		return rc;
+		goto out;
 	if (u->user) {
 		out->username = u->user;
 		u->user = NULL;
-	} else if (user || env->proxy_username.value) {
-		out->username = strdup(user ? user : env->proxy_username.value);
-		if (!out->username)
-			goto nomem;
+	} else if (user) {
+		out->username = strdup(user);
+	} else if (env->proxy_username.value) {
+		rc = check_credential(cfg, NULL, env->proxy_username.name,
+				      "the user name",
+				      env->proxy_username.value,
+				      CREDENTIAL_USERNAME);
+		if (rc != PS_OK)
+			goto out;
+		out->username = strdup(env->proxy_username.value);
 	}
+	if ((user || env->proxy_username.value) && !out->username)
+		goto nomem;
 	if (u->password) {
 		out->password = u->password;
 		u->password = NULL;
@@ -333,15 +485,22 @@ static int proxy_credentials(ps_config *cfg, struct url *u,
 		out->password = pw;
 		pw = NULL;
 	} else if (env->proxy_password.value) {
+		rc = check_credential(cfg, NULL, env->proxy_password.name,
+				      "the password",
+				      env->proxy_password.value,
+				      CREDENTIAL_PASSWORD);
+		if (rc != PS_OK)
+			goto out;
 		out->password = strdup(env->proxy_password.value);
 		if (!out->password)
 			goto nomem;
 	}
-	ps_secret_free(pw);
 	if (out->password && !out->username)
-		return ps_config_error(cfg, "password", "a password without a"
-				       " user name: set username too");
-	return PS_OK;
+		rc = ps_config_error(cfg, "password", "a password without a"
+				     " user name: set username too");
+out:
+	ps_secret_free(pw);
+	return rc;
 nomem:
 	ps_secret_free(pw);
 	return err_nomem(cfg->err);

@@ -858,15 +858,48 @@ static void h2_stream_reset_fields(struct h2_stream *st)
 	st->gone_tls = 0;
 }
 
+/*
+ * The host refused control bytes in every configured value already; this
+ * is the last line: nghttp2 sends field values as given, and a CR, LF or
+ * NUL there would be a request a proxy may split (RFC 9113 8.2.1).
+ */
+static int h2_request_is_clean(struct h2_session *s,
+			       const struct h2_request *req)
+{
+	const char *bad = NULL;
+
+	if (!nghttp2_check_header_value((const uint8_t *)req->authority,
+					strlen(req->authority)))
+		bad = ":authority";
+	for (size_t i = 0; !bad && i < req->nheaders; i++)
+		if (!nghttp2_check_header_name(
+			    (const uint8_t *)req->headers[i].name,
+			    strlen(req->headers[i].name)) ||
+		    !nghttp2_check_header_value(
+			    (const uint8_t *)req->headers[i].value,
+			    strlen(req->headers[i].value)))
+			bad = req->headers[i].name;
+	if (!bad)
+		return PS_OK;
+	return ps_layer_fail(s->layer, PS_ERR_CONFIG, "remove control "
+			     "characters from the configured value",
+			     "proxy %s: the CONNECT field %.64s holds a byte "
+			     "HTTP/2 forbids (CR, LF or NUL)", h2_display(s),
+			     bad);
+}
+
 /* Submit the CONNECT request; under the session's lock. */
 static int h2_stream_submit(struct h2_session *s, struct h2_stream *st,
 			    const struct h2_request *req)
 {
 	nghttp2_data_provider provider = { .read_callback = h2_read_data };
 	size_t n = 0;
-	nghttp2_nv *nva = calloc(req->nheaders + 2, sizeof(*nva));
+	nghttp2_nv *nva;
 	int32_t id;
 
+	if (h2_request_is_clean(s, req) != PS_OK)
+		return PS_ERR_CONFIG;
+	nva = calloc(req->nheaders + 2, sizeof(*nva));
 	if (!nva)
 		return ps_layer_fail(s->layer, PS_ERR_NOMEM, NULL,
 				     "out of memory");

@@ -20,16 +20,10 @@
 #define _GNU_SOURCE
 #endif
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http1_connect.h"
-
-#define DEFAULT_USER_AGENT "proxystack/" PACKAGE_VERSION_STRING
-#ifndef PACKAGE_VERSION_STRING
-#define PACKAGE_VERSION_STRING "1"
-#endif
 
 /* The configured instance, shared read-only by every connection. */
 struct http_connect_config {
@@ -45,33 +39,12 @@ struct http_connect_config {
 /* configuration                                                       */
 /* ------------------------------------------------------------------ */
 
-/* "Name: value" with a token name and no byte that could split lines. */
-static int header_is_valid(const char *h)
-{
-	const char *colon = strchr(h, ':');
-
-	if (!colon || colon == h || strpbrk(h, "\r\n"))
-		return 0;
-	for (const char *p = h; p < colon; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
-			return 0;
-	return 1;
-}
-
-struct header_collect {
-	struct http_connect_config *c;
-	ps_config *cfg;
-};
-
 static int collect_header(void *user, const char *value)
 {
-	struct header_collect *hc = user;
-	struct http_connect_config *c = hc->c;
+	struct http_connect_config *c = user;
 	char **grown;
 
-	if (!header_is_valid(value))
-		return ps_config_error(hc->cfg, "header", "expected 'Name:"
-				       " value' on one line");
+	/* ps_config_get_header_each() checked the field: one line. */
 	grown = realloc(c->headers, (c->nheaders + 1) * sizeof(*grown));
 	if (!grown)
 		return PS_ERR_NOMEM;
@@ -101,7 +74,6 @@ static int http_connect_configure(ps_config *cfg, void **instance)
 {
 	static const char *const schemes[] = { "http", NULL };
 	struct http_connect_config *c = calloc(1, sizeof(*c));
-	struct header_collect hc = { .c = c, .cfg = cfg };
 	const char *ua, *auth;
 	int rc, policy = H1_AUTH_AUTO;
 
@@ -111,17 +83,17 @@ static int http_connect_configure(ps_config *cfg, void **instance)
 	rc = ps_config_get_proxy(cfg, schemes, &c->proxy);
 	if (rc != PS_OK)
 		return rc;
-	ua = ps_config_get(cfg, "user_agent");
-	if (ua && strpbrk(ua, "\r\n"))
-		return ps_config_error(cfg, "user_agent", "one line only");
-	c->user_agent = strdup(ua ? ua : DEFAULT_USER_AGENT);
+	rc = ps_config_get_user_agent(cfg, "user_agent", &ua);
+	if (rc != PS_OK)
+		return rc;
+	c->user_agent = strdup(ua);
 	if (!c->user_agent)
 		return PS_ERR_NOMEM;
 	auth = ps_config_get(cfg, "auth");
 	if (auth && (policy = h1_auth_policy_parse(auth)) < 0)
 		return ps_config_error(cfg, "auth", "expected auto, basic or"
 				       " digest");
-	rc = ps_config_get_each(cfg, "header", collect_header, &hc);
+	rc = ps_config_get_header_each(cfg, "header", collect_header, c);
 	if (rc)
 		return rc;
 	c->settings.proxy = &c->proxy;

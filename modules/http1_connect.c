@@ -166,6 +166,107 @@ static int add_basic(struct h1_connect *h)
 	return rc;
 }
 
+/* A byte a quoted-string can hold, escaped or not (RFC 9110 5.6.4). */
+static int quotable(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+int h1_quote_string(const char *in, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	if (outsz < 3)
+		return -1;
+	out[n++] = '"';
+	for (const char *p = in; *p; p++) {
+		int escape = *p == '"' || *p == '\\';
+
+		if (!quotable((unsigned char)*p))
+			return -1;
+		/* this byte (escaped?), then the closing quote and NUL */
+		if (n + (size_t)escape + 3 > outsz)
+			return -1;
+		if (escape)
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+	return 0;
+}
+
+/* Well-formed UTF-8 (no overlongs, no surrogates, up to U+10FFFF). */
+static int utf8_valid(const unsigned char *p)
+{
+	while (*p) {
+		unsigned c = *p++, need, min, cp;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		for (; need; need--, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (*p & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+/* RFC 8187 attr-char: what an ext-value carries without escaping. */
+static int attr_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z') || (c && strchr("!#$&+-.^_`|~", c));
+}
+
+int h1_digest_username_param(const char *user, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *prefix = "username*=UTF-8''";
+	size_t n = strlen(prefix);
+	int ascii = 1;
+
+	for (const char *p = user; *p; p++) {
+		if (!quotable((unsigned char)*p))
+			return -1;	/* the host refused it already */
+		ascii &= (unsigned char)*p < 0x80;
+	}
+	if (ascii) {
+		if (outsz < 10)
+			return -1;
+		memcpy(out, "username=", 9);
+		return h1_quote_string(user, out + 9, outsz - 9);
+	}
+	/* Beyond ASCII: RFC 7616 3.4.4 says username*, in UTF-8. */
+	if (!utf8_valid((const unsigned char *)user) || outsz <= n)
+		return -1;
+	memcpy(out, prefix, n);
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++) {
+		if (n + 4 > outsz)
+			return -1;
+		if (attr_char(*p)) {
+			out[n++] = (char)*p;
+			continue;
+		}
+		out[n++] = '%';
+		out[n++] = hex[*p >> 4];
+		out[n++] = hex[*p & 15];
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 /* hex(H(data)) for the Digest algorithm in use. */
 static int digest_hash(const char *algorithm, const char *data, char *hex,
 		       size_t hexsz)
@@ -204,6 +305,9 @@ static int add_digest(struct h1_connect *h)
 	const struct ps_proxy_info *p = h->set->proxy;
 	struct h1_digest *d = &h->digest;
 	char buf[1024], ha1[129], ha2[129], resp[129], cnonce[33];
+	char user[3 * H1_CREDENTIALS_MAX + 24];
+	char realm[2 * sizeof(d->realm) + 3], nonce[2 * sizeof(d->nonce) + 3];
+	char opaque[2 * sizeof(d->opaque) + 3];
 	unsigned char rnd[16];
 	int sess = strcasestr(d->algorithm, "-sess") != NULL;
 	int rc = PS_OK;
@@ -240,16 +344,29 @@ static int add_digest(struct h1_connect *h)
 		goto fail;
 	if (digest_hash(d->algorithm, buf, resp, sizeof(resp)))
 		goto fail;
-	out_printf(h, "Proxy-Authorization: Digest username=\"%s\","
-		   " realm=\"%s\", nonce=\"%s\", uri=\"%s\","
-		   " algorithm=%s, response=\"%s\"", p->username, d->realm,
-		   d->nonce, h->target, d->algorithm[0] ? d->algorithm : "MD5",
+	/* Every echoed value is quoted again: the challenge's were
+	 * unescaped when parsed, and none holds a control byte. */
+	if (h1_digest_username_param(p->username, user, sizeof(user))) {
+		rc = ps_layer_fail(h->layer, PS_ERR_CONFIG,
+				   "use a user name in UTF-8, or auth = basic",
+				   "proxy %s: the user name cannot be sent in"
+				   " Digest (not UTF-8, or too long)",
+				   p->display);
+		goto out;
+	}
+	if (h1_quote_string(d->realm, realm, sizeof(realm)) ||
+	    h1_quote_string(d->nonce, nonce, sizeof(nonce)) ||
+	    h1_quote_string(d->opaque, opaque, sizeof(opaque)))
+		goto fail;
+	out_printf(h, "Proxy-Authorization: Digest %s, realm=%s, nonce=%s,"
+		   " uri=\"%s\", algorithm=%s, response=\"%s\"", user, realm,
+		   nonce, h->target, d->algorithm[0] ? d->algorithm : "MD5",
 		   resp);
 	if (d->qop_auth)
 		out_printf(h, ", qop=auth, nc=%08x, cnonce=\"%s\"", d->nc,
 			   cnonce);
 	if (d->opaque[0])
-		out_printf(h, ", opaque=\"%s\"", d->opaque);
+		out_printf(h, ", opaque=%s", opaque);
 	out_printf(h, "\r\n");
 	h->sent_digest = 1;
 	goto out;
@@ -382,41 +499,71 @@ static void add_offered(struct h1_connect *h, const char *scheme, size_t n)
 		 used ? ", " : "", (int)n, scheme);
 }
 
-/* Copy a token or quoted-string value starting at *pp into out. */
-static void parse_param_value(const char **pp, char *out, size_t outsz)
+/*
+ * Copy a token or quoted-string value starting at *pp into out,
+ * unescaped (a quoted-pair gives its byte).  Returns the value's whole
+ * length (more than outsz - 1 when cut), or -1 when the value holds a
+ * control byte other than HTAB: a value we may echo back must never hold
+ * one, and RFC 9110 allows none.
+ */
+static long parse_param_value(const char **pp, char *out, size_t outsz)
 {
 	const char *p = *pp;
-	size_t n = 0;
+	size_t n = 0, len = 0;
+	int bad = 0;
 
 	if (*p == '"') {
 		for (p++; *p && *p != '"'; p++) {
 			if (*p == '\\' && p[1])
 				p++;
-			if (n + 1 < outsz && isprint((unsigned char)*p) &&
-			    *p != '"' && *p != '\\')
+			bad |= !quotable((unsigned char)*p);
+			if (n + 1 < outsz)
 				out[n++] = *p;
+			len++;
 		}
 		if (*p == '"')
 			p++;
 	} else {
 		/* A token: only RFC 9110 tchar reach our own request. */
-		for (; *p && *p != ',' && !isspace((unsigned char)*p); p++)
+		for (; *p && *p != ',' && !isspace((unsigned char)*p); p++) {
+			bad |= !quotable((unsigned char)*p);
 			if (n + 1 < outsz && (isalnum((unsigned char)*p) ||
 					      strchr("!#$%&'*+-.^_`|~", *p)))
 				out[n++] = *p;
+			len++;
+		}
 	}
 	out[n] = '\0';
 	*pp = p;
+	return bad ? -1 : (long)len;
 }
 
-static void parse_digest_challenge(struct h1_connect *h, const char *p)
+/* Keep a challenge value we echo back: whole, or the answer is bad. */
+static int keep_digest_value(struct h1_connect *h, const char *name,
+			     const char *value, long len, char *dst,
+			     size_t dstsz)
+{
+	char what[96];
+
+	if ((size_t)len < dstsz) {
+		text_copy(dst, dstsz, value);
+		return PS_OK;
+	}
+	snprintf(what, sizeof(what), "a Digest %s longer than %zu bytes",
+		 name, dstsz - 1);
+	return fail_protocol(h, what);
+}
+
+static int parse_digest_challenge(struct h1_connect *h, const char *p)
 {
 	struct h1_digest d;
 	char name[32], value[256];
+	int rc = PS_OK;
 
 	memset(&d, 0, sizeof(d));
-	while (*p) {
+	while (*p && rc == PS_OK) {
 		size_t n;
+		long len;
 
 		while (*p == ',' || isspace((unsigned char)*p))
 			p++;
@@ -425,13 +572,19 @@ static void parse_digest_challenge(struct h1_connect *h, const char *p)
 			break;
 		snprintf(name, sizeof(name), "%.*s", (int)n, p);
 		p += n + 1;
-		parse_param_value(&p, value, sizeof(value));
+		len = parse_param_value(&p, value, sizeof(value));
+		if (len < 0)
+			return fail_protocol(h, "a Digest challenge with a"
+					     " control byte in a value");
 		if (!strcasecmp(name, "realm"))
-			text_copy(d.realm, sizeof(d.realm), value);
+			rc = keep_digest_value(h, "realm", value, len, d.realm,
+					       sizeof(d.realm));
 		else if (!strcasecmp(name, "nonce"))
-			text_copy(d.nonce, sizeof(d.nonce), value);
+			rc = keep_digest_value(h, "nonce", value, len, d.nonce,
+					       sizeof(d.nonce));
 		else if (!strcasecmp(name, "opaque"))
-			text_copy(d.opaque, sizeof(d.opaque), value);
+			rc = keep_digest_value(h, "opaque", value, len,
+					       d.opaque, sizeof(d.opaque));
 		else if (!strcasecmp(name, "algorithm"))
 			text_copy(d.algorithm, sizeof(d.algorithm), value);
 		else if (!strcasecmp(name, "stale"))
@@ -443,29 +596,31 @@ static void parse_digest_challenge(struct h1_connect *h, const char *p)
 				      strstr(value, "auth ") ||
 				      !strcmp(value, "auth"));
 	}
-	if (!d.nonce[0])
-		return;
+	if (rc != PS_OK || !d.nonce[0])
+		return rc;
 	if (!d.algorithm[0])
 		text_copy(d.algorithm, sizeof(d.algorithm), "MD5");
 	if (strcasecmp(d.algorithm, "MD5") &&
 	    strcasecmp(d.algorithm, "MD5-sess") &&
 	    strcasecmp(d.algorithm, "SHA-256") &&
 	    strcasecmp(d.algorithm, "SHA-256-sess"))
-		return;	/* SHA-512-256 and anything else: not supported */
+		return PS_OK;	/* SHA-512-256 and the rest: not supported */
 	/* Prefer SHA-256 when the proxy offers both. */
 	if (h->have_digest == 2 && strncasecmp(d.algorithm, "SHA-256", 7))
-		return;
+		return PS_OK;
 	h->digest = d;
 	h->have_digest = strncasecmp(d.algorithm, "SHA-256", 7) ? 1 : 2;
+	return PS_OK;
 }
 
-static void parse_authenticate(struct h1_connect *h, const char *v)
+static int parse_authenticate(struct h1_connect *h, const char *v)
 {
 	size_t n = strcspn(v, " \t,");
 
 	add_offered(h, v, n);
 	if (n == 6 && !strncasecmp(v, "Digest", 6))
-		parse_digest_challenge(h, v + n);
+		return parse_digest_challenge(h, v + n);
+	return PS_OK;
 }
 
 static int parse_header(struct h1_connect *h, const char *name, size_t nlen,
@@ -487,7 +642,26 @@ static int parse_header(struct h1_connect *h, const char *name, size_t nlen,
 		else if (strcasestr(value, "keep-alive"))
 			h->close_after = 0;
 	} else if (nlen == 18 && !strncasecmp(name, "Proxy-Authenticate", 18)) {
-		parse_authenticate(h, value);
+		return parse_authenticate(h, value);
+	}
+	return PS_OK;
+}
+
+/*
+ * A NUL, or a CR that does not end a line, has no place in a head (RFC
+ * 9112 2.2): proxies and clients would split the lines differently, so
+ * the answer is refused, as curl does.
+ */
+static int check_head_bytes(struct h1_connect *h)
+{
+	for (size_t i = 0; i < h->head_len; i++) {
+		if (h->in[i] == '\0')
+			return fail_protocol(h, "a NUL byte in the answer's"
+					     " head");
+		if (h->in[i] == '\r' &&
+		    (i + 1 >= h->head_len || h->in[i + 1] != '\n'))
+			return fail_protocol(h, "a bare CR (not followed by"
+					     " LF) in the answer's head");
 	}
 	return PS_OK;
 }
@@ -503,6 +677,10 @@ static int parse_head(struct h1_connect *h)
 	char field[4096];
 	size_t flen = 0;
 	int rc;
+
+	rc = check_head_bytes(h);
+	if (rc != PS_OK)
+		return rc;
 
 	eol = memchr(line, '\n', (size_t)(end - line));
 	rc = parse_status_line(h, line, (size_t)(eol - line) -

@@ -144,6 +144,21 @@ void h1_connect_cleanup(struct h1_connect *h);
  */
 void h1_first_text_line(const char *text, char *out, size_t outsz);
 
+/*
+ * RFC 9110 quoted-string of 'in' into out: '"' and '\' escaped with a
+ * backslash.  Returns 0, or -1 when 'in' holds a byte no quoted-string
+ * can carry (a control byte other than HTAB) or out is too small.
+ */
+int h1_quote_string(const char *in, char *out, size_t outsz);
+
+/*
+ * Digest's user name parameter (RFC 7616 3.4.4): username="..." quoted
+ * as above for an ASCII name, username*=UTF-8''... (RFC 8187, percent-
+ * encoded) beyond ASCII.  Returns 0, or -1 when it cannot be carried (a
+ * control byte, not UTF-8, or out too small).
+ */
+int h1_digest_username_param(const char *user, char *out, size_t outsz);
+
 /* Parse "auto", "basic", "digest"; -1 if none of them. */
 int h1_auth_policy_parse(const char *text);
 

@@ -80,10 +80,6 @@
 #include "http1_connect.h"
 #include "proxy_tls.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "1"
-#endif
-#define HTTPS_PROXY_USER_AGENT "proxystack/" PACKAGE_VERSION
 /*
  * Seconds an unused HTTP/2 connection to the proxy is kept for the next
  * tunnel: below the idle timeouts proxies commonly apply (so we rarely
@@ -169,18 +165,6 @@ struct https_proxy {
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
 
-/* RFC 9110 tchar: what a header field name may be made of. */
-static int https_proxy_is_token(const char *text, size_t len)
-{
-	if (len == 0)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)text[i]) &&
-		    strchr("!#$%&'*+-.^_`|~", text[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 /*
  * Fields HTTP/2 forbids (RFC 9113 8.2.2) or carries otherwise (Host is
  * :authority): kept for HTTP/1.1, left out of the HTTP/2 request.
@@ -214,16 +198,9 @@ static int https_proxy_add_header(void *user, const char *value)
 	char **grown, *name;
 	size_t name_len;
 
+	/* ps_config_get_header_each() checked the field: a token name,
+	 * a colon, a value on one line. */
 	walk->index++;
-	if (colon == NULL ||
-	    !https_proxy_is_token(value, (size_t)(colon - value)))
-		return ps_config_error(walk->cfg, "header", "header %zu: "
-				       "expected \"Name: value\"",
-				       walk->index);
-	if (strpbrk(value, "\r\n"))
-		return ps_config_error(walk->cfg, "header", "header %zu: a "
-				       "line break would inject a request "
-				       "line", walk->index);
 	grown = realloc(c->headers, (c->nheaders + 1) * sizeof(*grown));
 	if (grown == NULL)
 		return PS_ERR_NOMEM;
@@ -402,11 +379,6 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 	rc = ps_config_get_proxy(cfg, schemes, &c->proxy);
 	if (rc != PS_OK)
 		goto out;
-	if (c->proxy.username && strchr(c->proxy.username, ':')) {
-		rc = ps_config_error(cfg, "username", "Basic auth cannot "
-				     "carry a user name with ':' (RFC 7617)");
-		goto out;
-	}
 	c->proxy_is_ip = inet_pton(AF_INET, c->proxy.host, probe) == 1 ||
 			 inet_pton(AF_INET6, c->proxy.host, probe) == 1;
 	auth = ps_config_get(cfg, "auth");
@@ -415,18 +387,16 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 				     "digest");
 		goto out;
 	}
-	ua = ps_config_get(cfg, "user_agent");
-	if (ua && strpbrk(ua, "\r\n")) {
-		rc = ps_config_error(cfg, "user_agent", "a line break would "
-				     "inject a request line");
+	rc = ps_config_get_user_agent(cfg, "user_agent", &ua);
+	if (rc != PS_OK)
 		goto out;
-	}
-	c->user_agent = strdup(ua ? ua : HTTPS_PROXY_USER_AGENT);
+	c->user_agent = strdup(ua);
 	if (c->user_agent == NULL) {
 		rc = PS_ERR_NOMEM;
 		goto out;
 	}
-	rc = ps_config_get_each(cfg, "header", https_proxy_add_header, &walk);
+	rc = ps_config_get_header_each(cfg, "header", https_proxy_add_header,
+				       &walk);
 	if (rc != PS_OK)
 		goto out;
 	rc = https_proxy_build_tls(cfg, c);

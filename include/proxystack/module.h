@@ -62,8 +62,14 @@ extern "C" {
 #define PS_MODULE_MAGIC 0x70736d31u
 /* Incompatible changes bump the major; the host refuses another major. */
 #define PS_MODULE_ABI_MAJOR 1
-/* Compatible additions (new ops at the end of ps_module_ops) bump the minor. */
-#define PS_MODULE_ABI_MINOR 0
+/*
+ * Compatible additions (new ops at the end of ps_module_ops, new host
+ * services) bump the minor.  1.1 added ps_config_get_user_agent() and
+ * ps_config_get_header_each(); a module that calls them needs a 1.1 host
+ * (an older one refuses to load it: the symbol is missing), and modules
+ * built for 1.0 work unchanged with a 1.1 host.
+ */
+#define PS_MODULE_ABI_MINOR 1
 /* The one symbol a module exports. */
 #define PS_MODULE_SYMBOL "proxystack_module"
 
@@ -216,12 +222,43 @@ int ps_config_get_long(ps_config *cfg, const char *key, long dflt, long min,
  * it is readable by others) or in a file ('file_key', first line, warned
  * about if readable by others).  Both given is an error.  *out is NULL
  * when neither is set; otherwise free it with ps_secret_free().
+ *
+ * The file's line ends at its first LF (a CR just before it is dropped);
+ * a secret holding a control byte (0x00-0x1f, 0x7f: an embedded CR, a
+ * NUL) is refused with a ps_config_error() naming the key (and the file),
+ * never the secret, because it could end the header it is sent in.
  */
 int ps_config_get_secret(ps_config *cfg, const char *key,
 			 const char *file_key, char **out);
 
 /* Wipe and free a secret.  NULL is allowed. */
 void ps_secret_free(char *secret);
+
+/*
+ * The User-Agent to send: the value of 'key' (normally "user_agent")
+ * when set, else "proxystack/VERSION" with the host's own version (a
+ * module never sees the host's config.h).  Marks the key known.  A value
+ * that is empty or holds a control byte other than HTAB is refused with a
+ * ps_config_error() naming the key.  *out lives as long as the snapshot;
+ * do not free it.  Thread-safe like every configure-time service (it is
+ * only called from configure()).  Since ABI 1.1.
+ */
+int ps_config_get_user_agent(ps_config *cfg, const char *key,
+			     const char **out);
+
+/*
+ * ps_config_get_each() for a key whose values are HTTP header fields
+ * "Name: value" (the proxy modules' "header" key).  Each value is checked
+ * before fn sees it: the name an RFC 9110 token, then a colon, and no
+ * control byte but HTAB anywhere; a bad one is a ps_config_error() naming
+ * the key and the field's position, never its value (a header may carry
+ * a token).  fn gets the field as written (whitespace after the colon
+ * included); its non-zero result stops the walk and is returned.  Since
+ * ABI 1.1.
+ */
+int ps_config_get_header_each(ps_config *cfg, const char *key,
+			      int (*fn)(void *user, const char *field),
+			      void *user);
 
 /* A proxy hop as the host resolved it from a section (see below). */
 struct ps_proxy_info {
@@ -242,6 +279,14 @@ struct ps_proxy_info {
  * NULL-terminated list) the URL's scheme must be one of them.  Returns
  * PS_OK, or a ps_config_error() naming the key.  Free the fields with
  * ps_proxy_info_clear().
+ *
+ * Every user name and password, from whichever source, is checked here
+ * before a module sees it: no control byte (0x00-0x1f, 0x7f), and no ':'
+ * in a user name (RFC 7617: Basic cannot carry it).  A refusal is a
+ * ps_config_error() that names the source (file:line, or the variable)
+ * and never the value.  A module may put the fields in a header as they
+ * are, but must still quote them where the syntax asks (Digest's
+ * quoted-string: '"' and '\' escaped).
  */
 int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
 			struct ps_proxy_info *out);

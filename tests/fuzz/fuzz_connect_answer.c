@@ -55,10 +55,19 @@ static int holds(const void *hay, size_t len, const char *needle)
 	return needle[0] && memmem(hay, len, needle, strlen(needle)) != NULL;
 }
 
+/* RFC 9110 tchar (an RFC 8187 ext-value, username*=, is made of them). */
+static int is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 /*
- * A Digest answer line: name=value pairs joined by ", ", each value a
- * quoted string without quotes inside or a token ([A-Za-z0-9-]), and
- * only printable bytes.  1 if so.
+ * A Digest answer line: name=value pairs joined by ", ", each name of
+ * letters, digits, '-' and '*', each value a token or an RFC 9110
+ * quoted-string: qdtext (HTAB, SP, VCHAR but '"' and '\', obs-text) or
+ * quoted-pairs, never a control byte.  Values echoed from the challenge
+ * keep their bytes (the hash is over them) and are quoted again.  1 if
+ * so.
  */
 static int digest_line_ok(const char *p, size_t len)
 {
@@ -66,23 +75,30 @@ static int digest_line_ok(const char *p, size_t len)
 
 	while (i < len) {
 		while (i < len && p[i] != '=') {
-			if (!isalnum((unsigned char)p[i]) && p[i] != '-')
+			if (!isalnum((unsigned char)p[i]) && p[i] != '-' &&
+			    p[i] != '*')
 				return 0;
 			i++;
 		}
 		if (++i >= len)
 			return 0;
 		if (p[i] == '"') {
-			for (i++; i < len && p[i] != '"'; i++)
-				if (p[i] < 0x20 || p[i] > 0x7e)
+			for (i++; i < len && p[i] != '"'; i++) {
+				unsigned char c = (unsigned char)p[i];
+
+				if (c == '\\' && ++i >= len)
 					return 0;
+				c = (unsigned char)p[i];
+				if ((c < 0x20 && c != '\t') || c == 0x7f)
+					return 0;
+			}
 			if (i++ >= len)
 				return 0;
 		} else {
 			size_t start = i;
 
-			while (i < len && (isalnum((unsigned char)p[i]) ||
-					   p[i] == '-'))
+			while (i < len && is_tchar((unsigned char)p[i]) &&
+			       p[i] != ',')
 				i++;
 			if (i == start)
 				return 0;

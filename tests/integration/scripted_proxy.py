@@ -193,6 +193,35 @@ def scenario(name, conn, head):
                          b"\r\nContent-Length: 0\r\n\r\n" % time.time_ns())
             if not read_head(conn, LOG):
                 return
+    elif name == "bare-cr":
+        # A CR inside a header line: where does the line end?
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: a\rX-B: b\r\n\r\n")
+        echo(conn)
+    elif name == "nul-header":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n")
+        echo(conn)
+    elif name == "407-digest-ctl":
+        # A control byte inside a value the client would echo back.
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Digest realm=\"co\x01rp\", "
+                     b"nonce=\"n1\", qop=\"auth\"\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+        ok_if_authorized(conn, b"Digest ")
+    elif name == "407-digest-quoted":
+        # Values with '"' and '\' as quoted-pairs: the client must hash
+        # the unescaped values and quote them again when it echoes them.
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Digest realm=\"" + QUOTED_REALM +
+                     b"\", nonce=\"" + QUOTED_NONCE + b"\", opaque=\"" +
+                     QUOTED_OPAQUE + b"\", qop=\"auth\"\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+        head = read_head(conn, LOG)
+        if head and digest_ok(head):
+            conn.sendall(OK)
+            echo(conn)
+        elif head:
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 12\r\n"
+                         b"\r\nbad digest\r\n")
     elif name == "403":
         conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(HTML_403) + HTML_403)
@@ -220,6 +249,66 @@ def scenario(name, conn, head):
 
 
 LOG = None
+
+# The Digest challenge of 407-digest-quoted, as sent (quoted-string
+# bodies), and the password its client must be configured with.
+QUOTED_REALM = b'a \\"q\\" \\\\ r'       # a "q" \ r
+QUOTED_NONCE = b'n\\\\1\\"'               # n\1"
+QUOTED_OPAQUE = b'o\\"p'                   # o"p
+DIGEST_PASSWORD = b"pw"
+
+
+def unquote(value):
+    """The content of a quoted-string body (quoted-pairs resolved)."""
+    out, i = b"", 0
+    while i < len(value):
+        if value[i:i + 1] == b"\\":
+            i += 1
+        out += value[i:i + 1]
+        i += 1
+    return out
+
+
+def digest_params(head):
+    """Proxy-Authorization: Digest's parameters, values unquoted."""
+    line = [l for l in head.split(b"\r\n")
+            if l.startswith(b"Proxy-Authorization: Digest ")]
+    if len(line) != 1:
+        return None
+    text, params, i = line[0][len(b"Proxy-Authorization: Digest "):], {}, 0
+    while i < len(text):
+        eq = text.index(b"=", i)
+        name = text[i:eq].strip(b" ,")
+        i = eq + 1
+        if text[i:i + 1] == b'"':
+            j = i + 1
+            while text[j:j + 1] != b'"':
+                j += 2 if text[j:j + 1] == b"\\" else 1
+            params[name] = unquote(text[i + 1:j])
+            i = j + 1
+        else:
+            j = text.find(b",", i)
+            j = len(text) if j < 0 else j
+            params[name] = text[i:j].strip()
+            i = j
+        i += 1
+    return params
+
+
+def digest_ok(head):
+    """The client echoed the unescaped challenge and answered it right."""
+    import hashlib
+    p = digest_params(head)
+    if not p or p.get(b"realm") != unquote(QUOTED_REALM) or \
+            p.get(b"nonce") != unquote(QUOTED_NONCE) or \
+            p.get(b"opaque") != unquote(QUOTED_OPAQUE):
+        return False
+    h = lambda b: hashlib.md5(b).hexdigest().encode()
+    ha1 = h(p[b"username"] + b":" + p[b"realm"] + b":" + DIGEST_PASSWORD)
+    ha2 = h(b"CONNECT:" + p[b"uri"])
+    want = h(b":".join([ha1, p[b"nonce"], p[b"nc"], p[b"cnonce"],
+                        b"auth", ha2]))
+    return p.get(b"response") == want
 
 
 def ok_if_authorized(conn, scheme, must=b""):

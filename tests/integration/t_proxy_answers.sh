@@ -238,3 +238,34 @@ elapsed_below 5 "200 without a blank line" \
 	expect_exit 6 "200 without a blank line: timeout (exit 6)" -- \
 	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
 
+
+# --- bytes no head may hold (RFC 9112 2.2; curl refuses them too) ------------
+use_scenario bare-cr
+expect_exit 4 "bare CR in a header: exit 4 (proxy protocol)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "bare CR" "$ERR" "bare CR in a header: says so"
+
+use_scenario nul-header
+expect_exit 4 "NUL in a header: exit 4 (proxy protocol)" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "NUL byte" "$ERR" "NUL in a header: says so"
+
+use_scenario 407-digest-ctl "$(printf 'username = alice\npassword = pw')"
+expect_exit 4 "control byte in a Digest challenge: exit 4" -- \
+	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
+expect_grep "control byte" "$ERR" "control byte in a Digest challenge: says so"
+expect_eq "$(grep -c '^CONNECT' "$TMP/requests-407-digest-ctl.log")" 1 \
+	"control byte in a Digest challenge: nothing echoed back"
+
+# --- Digest values with quoted-pairs: hashed unescaped, echoed re-quoted ------
+# The proxy checks the response with password "pw" (scripted_proxy.py).
+use_scenario 407-digest-quoted \
+	"$(printf 'username = bo"b\\x\npassword = pw\nauth = digest')"
+through "Digest with '\"' and '\\' in every value" "quoted"
+expect_stdout "quoted" "Digest quoted-pairs: the proxy accepted the answer"
+expect_grep -F 'username="bo\"b\\x"' "$TMP/requests-407-digest-quoted.log" \
+	"Digest quoted-pairs: the user name is quoted (RFC 7616)"
+expect_grep -F 'realm="a \"q\" \\ r"' "$TMP/requests-407-digest-quoted.log" \
+	"Digest quoted-pairs: the realm is quoted again"
+expect_grep -F 'opaque="o\"p"' "$TMP/requests-407-digest-quoted.log" \
+	"Digest quoted-pairs: the opaque is quoted again"
