@@ -31,6 +31,7 @@
 
 #include <proxystack/module.h>
 
+#include "credential.h"
 #include "url.h"
 
 #define URL_MAX_LEN 2048	/* far above any real proxy or endpoint URL */
@@ -256,14 +257,6 @@ static int decode_span(const char *s, size_t len, char **out)
 	return bad_escape ? -1 : -2;
 }
 
-static int has_control_byte(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /*
  * "user[:password]" in [s, s+len).  The user name ends at the first ':'
  * (a ':' in the user name must be encoded, and is then refused: Basic
@@ -274,6 +267,7 @@ static int parse_userinfo(struct url_parser *p, const char *s, size_t len)
 {
 	const char *colon = memchr(s, ':', len);
 	size_t user_len = colon ? (size_t)(colon - s) : len;
+	char why[160];
 	int rc;
 
 	if (len == 0)
@@ -287,10 +281,10 @@ static int parse_userinfo(struct url_parser *p, const char *s, size_t len)
 	if (rc < 0)
 		return url_fail(p, "bad percent-escape (or encoded NUL) in the "
 				"URL's user name");
-	if (strchr(p->u.user, ':') != NULL)
-		return url_fail(p, "user name may not contain ':'");
-	if (has_control_byte(p->u.user))
-		return url_fail(p, "user name holds a control character");
+	/* Decoded, they go into HTTP headers: credential.c says what may. */
+	if (credential_check(p->u.user, strlen(p->u.user),
+			     CREDENTIAL_USERNAME, why, sizeof(why)))
+		return url_fail(p, "the URL's user name %s", why);
 	if (colon == NULL)
 		return 0;
 	rc = decode_span(colon + 1, len - user_len - 1, &p->u.password);
@@ -299,6 +293,9 @@ static int parse_userinfo(struct url_parser *p, const char *s, size_t len)
 	if (rc < 0)
 		return url_fail(p, "bad percent-escape (or encoded NUL) in the "
 				"URL's password");
+	if (credential_check(p->u.password, strlen(p->u.password),
+			     CREDENTIAL_PASSWORD, why, sizeof(why)))
+		return url_fail(p, "the URL's password %s", why);
 	return 0;
 }
 
