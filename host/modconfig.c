@@ -440,8 +440,8 @@ static int check_credential(ps_config *cfg, const char *key,
 
 /*
  * user and password: the URL's, else the keys', else the environment's;
- * each checked where it came from (the password keys inside
- * ps_config_get_secret()).
+ * each checked where it came from (the URL's by url_parse_proxy(), the
+ * password keys inside ps_config_get_secret()).
  */
 static int proxy_credentials(ps_config *cfg, struct url *u,
 			     struct ps_proxy_info *out)
@@ -451,12 +451,7 @@ static int proxy_credentials(ps_config *cfg, struct url *u,
 	char *pw = NULL;
 	int rc = ps_config_get_secret(cfg, "password", "password_file", &pw);
 
-	if (rc == PS_OK)
-		rc = check_credential(cfg, "url", NULL, "the user name in the"
-				      " URL", u->user, CREDENTIAL_USERNAME);
-	if (rc == PS_OK)
-		rc = check_credential(cfg, "url", NULL, "the password in the"
-				      " URL", u->password, CREDENTIAL_PASSWORD);
+	/* The URL's were checked as it was parsed (url.c, same check). */
 	if (rc == PS_OK)
 		rc = check_credential(cfg, "username", NULL, "the user name",
 				      user, CREDENTIAL_USERNAME);
