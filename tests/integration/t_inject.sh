@@ -46,7 +46,9 @@ DIGEST=$SQUID_PORT
 make_ca proxy
 make_leaf proxy proxysrv
 start_squid tlsproxy --https "$CERTS/proxysrv-chain.pem" \
-	"$CERTS/proxysrv-key.pem"
+	"$CERTS/proxysrv-key.pem" \
+	--line "logformat ua %>a %{User-Agent}>h" \
+	--line "access_log stdio:$TMP/tlsproxy/ua.log logformat=ua"
 HTTPS=$SQUID_PORT
 PROXY_CA=$CERTS/proxy.pem
 # What the proxies logged so far (start-up probes) is not ours.
@@ -211,6 +213,17 @@ transport http-connect "http://127.0.0.1:$REC_PORT" \
 refused "http-connect: user_agent with CR" "10-proxy.conf:4"
 
 # --- the User-Agent carries the real version --------------------------------
+# expect_logged TEXT FILE NAME: squid logs a tunnel when it ends, a moment
+# after the client is done: wait up to 3 s for TEXT in FILE.
+expect_logged() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		grep -qF -- "$1" "$2" 2>/dev/null && break
+		sleep 0.1
+	done
+	expect_grep -F -- "$1" "$2" "$3"
+}
+
 if [[ $VERSION =~ ^[0-9]+\.[0-9]+ ]]; then
 	ok "proxystack --version gives a version ($VERSION)"
 else
@@ -225,5 +238,10 @@ transport http-connect "http://127.0.0.1:$BASIC" "username = alice" \
 	"password = alices-pw"
 expect_exit 0 "default User-Agent through squid: check exits 0" -- \
 	"$PROXYSTACK" -c "$CONF" check "tcp://127.0.0.1:$REC_PORT"
-expect_grep -F "proxystack/$VERSION" "$TMP/basic/ua.log" \
+expect_logged "proxystack/$VERSION" "$TMP/basic/ua.log" \
 	"squid logs User-Agent proxystack/$VERSION"
+transport https-proxy "https://127.0.0.1:$HTTPS" "ca_file = $PROXY_CA"
+expect_exit 0 "https-proxy default User-Agent: check exits 0" -- \
+	"$PROXYSTACK" -c "$CONF" check "tcp://127.0.0.1:$REC_PORT"
+expect_logged "proxystack/$VERSION" "$TMP/tlsproxy/ua.log" \
+	"https-proxy: squid's https_port logs User-Agent proxystack/$VERSION"
