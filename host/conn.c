@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "credential.h"
 #include "ctx.h"
 #include "error.h"
 
@@ -55,10 +56,23 @@ static void free_headers(char **h)
 	free(h);
 }
 
-/* No CR or LF: a caller's string must not add lines to a request. */
+/*
+ * No control byte (HTAB aside): a caller's string must not add lines to
+ * a request.  The same check as for configured values (credential.c).
+ */
 static int one_line(const char *s)
 {
-	return !s || !strpbrk(s, "\r\n");
+	char why[160];
+
+	return !s || !credential_check(s, strlen(s), CREDENTIAL_FIELD_VALUE,
+				       why, sizeof(why));
+}
+
+static int header_line(const char *field)
+{
+	char why[200];
+
+	return !credential_check_field(field, why, sizeof(why));
 }
 
 /* Websocket options; the size check keeps callers built before them. */
@@ -78,12 +92,12 @@ static int conn_set_ws_options(struct ps_conn *conn,
 	if (!one_line(o->ws_subprotocols) || !one_line(o->ws_origin))
 		return err_set(&conn->err, PS_ERR_USAGE, "websocket", -1, NULL,
 			       "ws_subprotocols and ws_origin must be single"
-			       " lines");
+			       " lines without control characters");
 	for (size_t i = 0; o->ws_headers && o->ws_headers[i]; i++)
-		if (!one_line(o->ws_headers[i]) ||
-		    !strchr(o->ws_headers[i], ':'))
+		if (!header_line(o->ws_headers[i]))
 			return err_set(&conn->err, PS_ERR_USAGE, "websocket",
-				       -1, "write \"Name: value\" on one line",
+				       -1, "write \"Name: value\" on one line,"
+				       " without control characters",
 				       "ws_headers[%zu] is not a header line",
 				       i);
 	rc |= dup_opt(&co->ws_subprotocols, o->ws_subprotocols, NULL);

@@ -267,7 +267,9 @@ typedef struct ps_connect_options {
 	/* ws:// and wss:// only; NULL/0 means "as configured/none". */
 	const char *ws_subprotocols; /* comma-separated offer, e.g. "AMQPWSB10" */
 	const char *ws_origin;       /* Origin header, or NULL */
-	const char *const *ws_headers; /* NULL-terminated "Name: value" lines */
+	const char *const *ws_headers; /* NULL-terminated "Name: value" lines;
+					  these three hold no control byte
+					  but HTAB (else PS_ERR_USAGE) */
 	int ws_ping_interval_s;      /* keepalive ping every N s; 0: config
 					(ws_ping_interval); -1: no pings */
 	int ws_pong_timeout_s;       /* fail when a ping gets no pong within

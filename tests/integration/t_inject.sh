@@ -245,3 +245,17 @@ expect_exit 0 "https-proxy default User-Agent: check exits 0" -- \
 	"$PROXYSTACK" -c "$CONF" check "tcp://127.0.0.1:$REC_PORT"
 expect_logged "proxystack/$VERSION" "$TMP/tlsproxy/ua.log" \
 	"https-proxy: squid's https_port logs User-Agent proxystack/$VERSION"
+
+# --- values a program passes through the API (ps_connect_options) ----------
+# The websocket Origin, subprotocols and headers go through the same check.
+conf api
+: >"$REC_LOG"
+for v in $'chat\x01' $'chat\rX-Injected: 1'; do
+	expect_exit 1 "ws_subprotocols with a control byte: refused" -- \
+		"$PS_BUILD/tests/ws_check" -c "$CONF" --subprotocol "$v" \
+		"ws://127.0.0.1:$REC_PORT/"
+	expect_grep -F "without control characters" "$OUT" \
+		"ws_subprotocols with a control byte: says why"
+done
+expect_eq "$(grep -c . "$REC_LOG")" 0 \
+	"ws_subprotocols with a control byte: nothing reached the network"
