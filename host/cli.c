@@ -671,6 +671,34 @@ static void cli_fill_connect_options(const struct cli_args *args,
 	opts->timeout_ms = args->timeout_ms;
 }
 
+/*
+ * --ca-file, --cert and --key are loaded before anything else happens,
+ * so a wrong path fails now with the option's name, not at the TLS step.
+ */
+static int cli_check_tls_options(const struct cli_args *args)
+{
+	static const char *const settings[] = {
+		"ca_file", "client_cert_file", "client_key_file",
+	};
+	static const char *const options[] = { "--ca-file", "--cert", "--key" };
+	ps_error err;
+
+	if (ps_tls_check_files(args->ca_file, args->cert_file, args->key_file,
+			       &err) == PS_OK)
+		return 0;
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcmp(err.layer, settings[i])) {
+			char message[sizeof(err.message) + 16];
+
+			snprintf(message, sizeof(message), "%s: %s",
+				 options[i], err.message);
+			memcpy(err.message, message, sizeof(err.message) - 1);
+			err.message[sizeof(err.message) - 1] = '\0';
+		}
+	}
+	return cli_report_error(&err);
+}
+
 /* "[0] direct       127.0.0.1:8443            0.4 ms", time since start. */
 static void cli_format_step(const ps_step *step, char *line, size_t size)
 {
@@ -1535,6 +1563,11 @@ int main(int argc, char **argv)
 	if (cli_select_command(&args) != 0)
 		return CLI_EXIT_USAGE;
 
+	if (args.ca_file || args.cert_file || args.key_file) {
+		status = cli_check_tls_options(&args);
+		if (status != CLI_EXIT_OK)
+			return status;
+	}
 	ctx = cli_open_context(&args, &status);
 	if (!ctx)
 		return status;

@@ -40,6 +40,8 @@ struct parse_state {
 	char *line_buf;            /* getline()'s buffer */
 	size_t line_cap;
 	int read_errno;            /* a read failed (not the end) */
+	int key_since_header;      /* inih's "previous name": indented
+				      lines after a key continue it */
 };
 
 static int parse_fail(struct parse_state *ps, const char *fmt, ...)
@@ -61,6 +63,11 @@ static int parse_fail(struct parse_state *ps, const char *fmt, ...)
 		"%s:%d: %s", ps->path, ps->line, msg);
 	return 0;
 }
+
+static struct ini_section *open_section(struct parse_state *ps,
+					const char *header);
+static void note_section_header(struct parse_state *ps, const char *line,
+				size_t len);
 
 /*
  * fgets-style reader for inih that counts lines and refuses long ones
@@ -100,7 +107,46 @@ static char *counting_reader(char *str, int num, void *stream)
 	memcpy(str, ps->line_buf, len);
 	str[len] = '\n';
 	str[len + 1] = '\0';
+	note_section_header(ps, str, len);
 	return str;
+}
+
+/*
+ * inih calls its handler per key only, so a section is seen here, on its
+ * header line: that is the line errors about the section cite, and a
+ * section without keys exists (and can be reported for what it lacks)
+ * instead of being missing.  The header text is cut as inih cuts it.
+ */
+static void note_section_header(struct parse_state *ps, const char *line,
+				size_t len)
+{
+	const char *start = line, *end = line + len, *close;
+	char header[sizeof(ps->cur_header)];
+
+	if (ps->failed)
+		return;
+	if (ps->line == 1 && len >= 3 && !memcmp(start, "\xEF\xBB\xBF", 3))
+		start += 3;
+	while (start < end && isspace((unsigned char)*start))
+		start++;
+	/* inih reads an indented line after a key as a continuation. */
+	if (start == end || *start != '[' ||
+	    (start > line && ps->key_since_header))
+		return;
+	for (close = start + 1; close < end && *close != ']'; close++)
+		if (*close == ';' && isspace((unsigned char)close[-1]))
+			return;    /* inih's syntax error, reported by it */
+	if (close == end || (size_t)(close - start - 1) >= sizeof(header))
+		return;
+	memcpy(header, start + 1, (size_t)(close - start - 1));
+	header[close - start - 1] = '\0';
+	ps->key_since_header = 0;
+	snprintf(ps->cur_header, sizeof(ps->cur_header), "%s", header);
+	ps->sec = open_section(ps, header);
+	if (!ps->sec && !ps->failed) {
+		ps->failed = 1;
+		err_nomem(ps->err);
+	}
 }
 
 static void lowercase(char *s)
@@ -234,6 +280,7 @@ static int on_key(void *user, const char *section, const char *key,
 
 	if (ps->failed)
 		return 1;
+	ps->key_since_header = 1;
 	if (!*section) {
 		parse_fail(ps, "key '%s' outside of any section", key);
 		return 1;

@@ -269,3 +269,31 @@ char *loader_list(const char *module_path)
 	free(names);
 	return buf_steal(&out);
 }
+
+int loader_names(const char *module_path, struct buf *out)
+{
+	struct dirent **names = NULL;
+	int n = scandir(module_path, &names, so_name, bytewise_order);
+
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		buf_printf(out, "%s%.*s", i ? ", " : "",
+			   (int)(strlen(names[i]->d_name) - 3),
+			   names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return n;
+}
+
+int loader_has(const char *module_path, const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	if (!name_is_valid(name))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s.so", module_path, name);
+	return stat(path, &st) == 0 || errno != ENOENT;
+}

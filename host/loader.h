@@ -36,6 +36,22 @@ void loader_close(struct loaded_module *m);
  */
 char *loader_list(const char *module_path);
 
+struct buf;
+
+/*
+ * The names of the modules in module_path (its *.so files), joined by
+ * ", " onto 'out' in byte order: how many, or -1 when the directory
+ * cannot be read.
+ */
+int loader_names(const char *module_path, struct buf *out);
+
+/*
+ * Whether module_path may hold module 'name': 0 only when the name is
+ * not a module name or NAME.so is not there (ENOENT).  Other reasons
+ * are loader_open()'s to report.
+ */
+int loader_has(const char *module_path, const char *name);
+
 /* "transport", "trust,transport", ... for the phase bits, into out. */
 void loader_phase_names(unsigned phases, char *out, size_t outsz);
 

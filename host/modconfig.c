@@ -62,6 +62,35 @@ static struct ini_entry *last_entry(ps_config *cfg, const char *key)
 	return found;
 }
 
+/*
+ * [default] and the proxy variables become host-made instances
+ * ([transport default], [transport env-https]...).  What is said about
+ * them uses what the user wrote: "[default] proxy_url: ", or nothing
+ * beyond the variable's name, which the source already gives.
+ */
+static void config_label(const ps_config *cfg, const char *key, char *out,
+			 size_t outsz)
+{
+	static const char *const proxy_keys[] = {
+		"url", "username", "password", "password_file",
+	};
+	const struct instance *inst = cfg->inst;
+	const char *prefix = "";
+
+	if (inst->builtin && !strcmp(inst->name, "default")) {
+		for (size_t i = 0; key && i < 4; i++)
+			if (!strcmp(key, proxy_keys[i]))
+				prefix = "proxy_";
+		snprintf(out, outsz, "[default]%s%s%s%s", key ? " " : "",
+			 prefix, key ? key : "", key ? ":" : "");
+	} else if (inst->builtin) {
+		out[0] = '\0';
+	} else {
+		snprintf(out, outsz, "[%s %s]%s%s%s", inst->kind, inst->name,
+			 key ? " " : "", key ? key : "", key ? ":" : "");
+	}
+}
+
 static int config_errorv(ps_config *cfg, const char *key, const char *fmt,
 			 va_list ap) __attribute__((format(printf, 3, 0)));
 
@@ -69,7 +98,7 @@ static int config_errorv(ps_config *cfg, const char *key, const char *fmt,
 			 va_list ap)
 {
 	struct ini_entry *e = key ? last_entry(cfg, key) : NULL;
-	char where[SOURCE_MAX], msg[400];
+	char where[SOURCE_MAX], msg[400], label[160];
 
 	if (e)
 		ini_where(e, where, sizeof(where));
@@ -79,13 +108,13 @@ static int config_errorv(ps_config *cfg, const char *key, const char *fmt,
 	else
 		snprintf(where, sizeof(where), "%s", cfg->inst->source);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_label(cfg, key, label, sizeof(label));
 	if (!cfg->failed) {
 		cfg->failed = 1;
 		err_set(cfg->err, PS_ERR_CONFIG, cfg->inst->mod->name, -1,
 			"fix the setting; the configuration is refused as a"
-			" whole", "%s: [%s %s] %s%s%s", where,
-			cfg->inst->kind, cfg->inst->name, key ? key : "",
-			key ? ": " : "", msg);
+			" whole", "%s: %s%s%s", where, label,
+			label[0] ? " " : "", msg);
 	}
 	return PS_ERR_CONFIG;
 }
@@ -109,14 +138,15 @@ static int config_error_value(ps_config *cfg, const char *key,
 
 void ps_config_log(ps_config *cfg, int level, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], label[160];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(&cfg->snap->lg, level, "[%s %s] %s", cfg->inst->kind,
-		cfg->inst->name, msg);
+	config_label(cfg, NULL, label, sizeof(label));
+	log_msg(&cfg->snap->lg, level, "%s%s%s", label, label[0] ? " " : "",
+		msg);
 }
 
 int ps_config_get_bool(ps_config *cfg, const char *key, int dflt, int *out)
@@ -492,7 +522,9 @@ static int proxy_credentials(ps_config *cfg, struct url *u,
 	}
 	if (out->password && !out->username)
 		rc = ps_config_error(cfg, "password", "a password without a"
-				     " user name: set username too");
+				     " user name: set %s too",
+				     cfg->inst->builtin ? "proxy_username"
+							: "username");
 out:
 	ps_secret_free(pw);
 	return rc;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "error.h"
 #include "hostmatch.h"
 #include "modconfig.h"
@@ -136,6 +137,40 @@ static int push_ptr(void ***arr, size_t *n, void *item)
 /* [global] and [default]                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Load ca_file, client_cert_file and client_key_file now, as a
+ * connection would: a missing or broken file fails the load with the
+ * line that named it, not the first TLS connection with "system lib".
+ */
+static int check_tls_files(struct build *b)
+{
+	struct snapshot *s = b->s;
+	const struct setting *which[] = {
+		&s->ca_file, &s->client_cert_file, &s->client_key_file,
+	};
+	static const char *const names[] = {
+		"ca_file", "client_cert_file", "client_key_file",
+	};
+	ps_error why;
+	int rc;
+
+	rc = ps_tls_check_files(s->ca_file.value, s->client_cert_file.value,
+				s->client_key_file.value, &why);
+	if (rc == PS_ERR_NOMEM)
+		return err_nomem(b->err);
+	for (size_t i = 0; rc != PS_OK && i < 3; i++)
+		if (!strcmp(why.layer, names[i]))
+			return build_fail(b, i ? "client_cert_file and"
+					  " client_key_file want a PEM"
+					  " certificate and its key"
+					  : "ca_file wants a PEM bundle of CA"
+					  " certificates",
+					  "%s: %s: %s", which[i]->source,
+					  names[i], why.message);
+	return rc == PS_OK ? PS_OK
+			   : build_fail(b, NULL, "%s", why.message);
+}
+
 static int read_global(struct build *b)
 {
 	struct snapshot *s = b->s;
@@ -201,6 +236,9 @@ static int read_global(struct build *b)
 				  s->client_cert_file.value
 					  ? s->client_cert_file.source
 					  : s->client_key_file.source);
+	rc = check_tls_files(b);
+	if (rc != PS_OK)
+		return rc;
 	if (s->insecure)
 		log_msg(&s->lg, PS_LOG_WARN, "insecure_tls is on (%s):"
 			" destination certificates are NOT verified",
@@ -408,6 +446,53 @@ static struct instance *find_instance(const struct snapshot *s,
 	return NULL;
 }
 
+/* "did you mean http-connect?" for http_connect, when that exists. */
+static void suggest_module(const char *module_path, const char *name,
+			   char *hint, size_t hintsz)
+{
+	char dashed[72];
+
+	snprintf(dashed, sizeof(dashed), "%s", name);
+	for (char *p = dashed; *p; p++)
+		*p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+	if (strcmp(dashed, name) && loader_has(module_path, dashed))
+		snprintf(hint, hintsz, "did you mean module = %s?", dashed);
+	else
+		snprintf(hint, hintsz, "pick one of the modules listed"
+			 " (proxystack modules describes them)");
+}
+
+/*
+ * "module = http_connect" names the key's line and the modules there
+ * are, rather than a .so path.  A directory that cannot be read is the
+ * loader's to report (module_path).
+ */
+static int check_module_exists(struct build *b, struct ini_section *sec,
+			       const struct ini_entry *mod)
+{
+	const char *dir = b->s->module_path.value;
+	char where[SOURCE_MAX], hint[128];
+	struct buf names;
+	int rc = PS_OK, n;
+
+	if (!dir || dir[0] != '/' || loader_has(dir, mod->value))
+		return PS_OK;
+	buf_init(&names);
+	n = loader_names(dir, &names);
+	if (names.oom) {
+		rc = err_nomem(b->err);
+	} else if (n >= 0) {
+		ini_where(mod, where, sizeof(where));
+		suggest_module(dir, mod->value, hint, sizeof(hint));
+		rc = build_fail(b, hint, "%s: [%s %s]: no module named"
+				" '%.64s'; %s has: %s", where, sec->kind,
+				sec->name, mod->value, dir,
+				n ? names.data : "no modules");
+	}
+	buf_free(&names);
+	return rc;
+}
+
 static int add_configured_sections(struct build *b)
 {
 	struct snapshot *s = b->s;
@@ -432,8 +517,10 @@ static int add_configured_sections(struct build *b)
 					  "%s:%d: [%s %s] has no module key",
 					  sec->file, sec->line, sec->kind,
 					  sec->name);
-		rc = add_instance(b, &s->doc, sec->kind, sec->name, mod->value,
-				  NULL);
+		rc = check_module_exists(b, sec, mod);
+		if (rc == PS_OK)
+			rc = add_instance(b, &s->doc, sec->kind, sec->name,
+					  mod->value, NULL);
 		if (rc != PS_OK)
 			return rc;
 	}
@@ -554,6 +641,12 @@ static int read_stack_section(struct build *b, struct ini_section *sec)
 	if (!strcmp(sec->name, "direct") || !strcmp(sec->name, "default"))
 		return build_fail(b, "pick another name", "%s: [stack %s]: the"
 				  " name is reserved", where, sec->name);
+	/* An empty stack would quietly mean direct, which is never implied. */
+	if (sec->n == 0)
+		return build_fail(b, "add transport = NAME (a [transport NAME]"
+				  " section), or transport = direct to leave"
+				  " without a proxy", "%s: [stack %s] has no"
+				  " transport", where, sec->name);
 	w.st = new_stack(b, sec->name, where);
 	if (!w.st)
 		return PS_ERR_NOMEM;
@@ -593,11 +686,13 @@ static int add_proxy_source(struct build *b, const char *inst_name,
 	int rc = 0;
 
 	module = url_proxy_module(url->value);
+	/* socks and PAC are recognised but unsupported: not suggested. */
 	if (!module)
-		return build_fail(b, "use http://, https://, socks5:// or a"
-				  " PAC URL",
-				  "%s: unsupported proxy URL scheme",
-				  url->source);
+		return build_fail(b, "use an http:// or https:// proxy URL",
+				  "%s: %sunsupported proxy scheme '%.*s://'",
+				  url->source, strcmp(inst_name, "default")
+				  ? "" : "[default] proxy_url: ",
+				  (int)strcspn(url->value, ":/"), url->value);
 	rc |= ini_add(&s->synthetic, "transport", inst_name, "url", url->value,
 		      url->source, 0);
 	if (user && user->value)
@@ -810,16 +905,18 @@ static int parse_route_line(struct build *b, struct route_line *rl,
 		char *close = strchr(control, ']');
 
 		if (!close || close[1])
-			return build_fail(b, "write stack = NAME [class=next"
-					  " ... default=die]",
-					  "%s: unterminated [...] control",
+			return build_fail(b, "write it as in stack = corp"
+					  " [timeout=next default=die]",
+					  "%s: the '[' control is not closed"
+					  " by a final ']'",
 					  rl->source);
 		*close = '\0';
 		*control++ = '\0';
 	}
 	name = strtok_r(copy, " \t", &save);
 	if (!name)
-		return build_fail(b, "write stack = NAME [sufficient|requisite]",
+		return build_fail(b, "write stack = corp, stack = corp"
+				  " sufficient or stack = corp requisite",
 				  "%s: stack line names no stack", rl->source);
 	rl->stack = find_or_make_stack(b, name);
 	if (!rl->stack && b->err && b->err->code == PS_ERR_NOMEM)
@@ -846,7 +943,8 @@ static int parse_route_line(struct build *b, struct route_line *rl,
 	if (control && !strcmp(control, "requisite"))
 		act = ACT_DIE;
 	else if (control && strcmp(control, "sufficient"))
-		return build_fail(b, "use sufficient, requisite or [...]",
+		return build_fail(b, "use sufficient, requisite or a control"
+				  " such as [timeout=next default=die]",
 				  "%s: unknown control '%.32s'", rl->source,
 				  control);
 	if (strtok_r(NULL, " \t", &save))

@@ -229,6 +229,20 @@ char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err);
  */
 char *ps_ctx_list_modules(ps_ctx *ctx, ps_error *err);
 
+/*
+ * Load destination TLS files now, as a connection would, so that a
+ * missing or broken one is reported before any connection is tried:
+ * 'ca_file' as a CA bundle, 'client_cert_file' as a certificate chain,
+ * 'client_key_file' as its key (which must match the certificate when
+ * both are given).  NULL skips a file.  PS_OK, PS_ERR_NOMEM, or
+ * PS_ERR_CONFIG with the file and the reason in err->message ("FILE: No
+ * such file or directory", "no certificate found in FILE") and, in
+ * err->layer, which argument failed: "ca_file", "client_cert_file" or
+ * "client_key_file".  ps_ctx_new() checks the configured files this way.
+ */
+int ps_tls_check_files(const char *ca_file, const char *client_cert_file,
+		       const char *client_key_file, ps_error *err);
+
 /* Free memory returned by this library.  NULL is allowed. */
 void ps_free(void *p);
 

@@ -154,8 +154,30 @@ static void test_config_errors(void)
 
 	new_confdir();
 	write_file("10-bad.conf", "[frobnicate]\nx = 1\n");
-	expect_config_error("unknown section", PS_ERR_CONFIG,
-			    "10-bad.conf:2: unknown section [frobnicate]");
+	expect_config_error("unknown section, at its header", PS_ERR_CONFIG,
+			    "10-bad.conf:1: unknown section [frobnicate]");
+	remove_confdir();
+
+	/* A section is cited at its header, not at its first key. */
+	new_confdir();
+	write_file("10-bad.conf", "; corp\n[transport corp]\n\n; the proxy\n"
+		   "url = http://p:1\n");
+	expect_config_error("no module key, at the header", PS_ERR_CONFIG,
+			    "10-bad.conf:2: [transport corp] has no module");
+	remove_confdir();
+
+	/* An empty section exists: what it lacks is the error. */
+	new_confdir();
+	write_file("10-bad.conf", "[stack corp]\n\n[route r]\nmatch = *\n"
+		   "stack = corp\n");
+	expect_config_error("empty stack", PS_ERR_CONFIG,
+			    "10-bad.conf:1: [stack corp] has no transport");
+	remove_confdir();
+
+	new_confdir();
+	write_file("10-bad.conf", "[stack corp]\ntrust = nothere\n");
+	expect_config_error("stack naming no trust section", PS_ERR_CONFIG,
+			    "10-bad.conf:2: no [trust nothere] section");
 	remove_confdir();
 
 	new_confdir();
@@ -188,7 +210,11 @@ static void test_config_errors(void)
 
 	new_confdir();
 	write_file("10-bad.conf", "[transport corp]\nmodule = nosuchmod\n");
-	expect_config_error("missing module", PS_ERR_MODULE, "nosuchmod.so");
+	expect_config_error("missing module", PS_ERR_CONFIG,
+			    "10-bad.conf:2: [transport corp]: no module named"
+			    " 'nosuchmod'");
+	expect_config_error("missing module: the modules there are",
+			    PS_ERR_CONFIG, "direct, http-connect, https-proxy");
 	remove_confdir();
 
 	new_confdir();
