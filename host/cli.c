@@ -266,6 +266,7 @@ struct cli_args {
 	int insecure;
 	int timeout_ms;              /* 0: the configured connect_timeout */
 	int verbose;
+	int include_password;        /* env: export a password_file's too */
 	int want_help;
 	int want_version;
 	const char *words[2];        /* command and URL, wherever they stood */
@@ -291,6 +292,7 @@ struct cli_command {
 enum cli_option_id {
 	CLI_OPT_CONF_DIR,
 	CLI_OPT_VERBOSE,
+	CLI_OPT_INCLUDE_PASSWORD,
 	CLI_OPT_CA_FILE,
 	CLI_OPT_CERT,
 	CLI_OPT_KEY,
@@ -313,6 +315,8 @@ static const struct cli_option cli_options[] = {
 	  "configuration directory (default " CLI_DEFAULT_CONF_DIR ")" },
 	{ 'v', "verbose", NULL, CLI_OPT_VERBOSE,
 	  "log debug messages to stderr" },
+	{ 0, "include-password", NULL, CLI_OPT_INCLUDE_PASSWORD,
+	  "env: export a password kept in a password file too" },
 	{ 0, "ca-file", "FILE", CLI_OPT_CA_FILE,
 	  "destination TLS: trust only this CA bundle" },
 	{ 0, "cert", "FILE", CLI_OPT_CERT,
@@ -451,6 +455,9 @@ static int cli_apply_option(struct cli_args *args,
 		break;
 	case CLI_OPT_VERBOSE:
 		args->verbose = 1;
+		break;
+	case CLI_OPT_INCLUDE_PASSWORD:
+		args->include_password = 1;
 		break;
 	case CLI_OPT_CA_FILE:
 		args->ca_file = value;
@@ -630,6 +637,10 @@ static int cli_select_command(struct cli_args *args)
 	}
 	if (args->command->url == CLI_URL_NONE && args->url) {
 		cli_usage_error("%s takes no URL", args->command->name);
+		return -1;
+	}
+	if (args->include_password && strcmp(args->command->name, "env")) {
+		cli_usage_error("--include-password is for env only");
 		return -1;
 	}
 	return 0;
@@ -852,8 +863,10 @@ static int cli_run_env(ps_ctx *ctx, const struct cli_args *args)
 	ps_error err;
 
 	ps_error_clear(&err);
-	return cli_emit_text(ps_ctx_env_exports(ctx, args->url, &err), &err,
-			     1);
+	return cli_emit_text(ps_ctx_env_exports_opt(ctx, args->url,
+						    args->include_password
+						    ? PS_ENV_INCLUDE_PASSWORD
+						    : 0, &err), &err, 1);
 }
 
 static int cli_run_modules(ps_ctx *ctx, const struct cli_args *args)

@@ -4,6 +4,7 @@
  * and ps_ctx_list_modules.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "chain.h"
 #include "ctx.h"
 #include "error.h"
+#include "modconfig.h"
 #include "route.h"
 
 #define REDACTED "<redacted>"
@@ -296,31 +298,78 @@ static void url_buf_free(struct buf *url)
 	buf_free(url);
 }
 
-/* The proxy URL with credentials, as child processes expect it. */
+/*
+ * A password kept in a file is left out of the exports unless asked for:
+ * the file exists to keep it out of environments.  Either way the user
+ * is told, since a child without it gets 407.  PS_OK, or a code with
+ * *err set.
+ */
+static int file_password_for_env(const struct snapshot *s,
+				 const struct ini_entry *pw_file,
+				 unsigned flags, char **out, ps_error *err)
+{
+	char where[SOURCE_MAX];
+	int err_no;
+
+	*out = NULL;
+	ini_where(pw_file, where, sizeof(where));
+	if (!(flags & PS_ENV_INCLUDE_PASSWORD)) {
+		log_msg(&s->lg, PS_LOG_WARN, "the proxy password comes from %s"
+			" (%s) and is not exported: a child process will get"
+			" 407 from the proxy; proxystack env --include-password"
+			" exports it", pw_file->value, where);
+		return PS_OK;
+	}
+	*out = modconfig_read_secret_file(pw_file->value, &err_no);
+	if (*out)
+		return PS_OK;
+	if (!err_no || err_no == ENOMEM)
+		return err_nomem(err);
+	return err_set(err, PS_ERR_CONFIG, "config", -1, "check the file",
+		       "%s: cannot read %s: %s", where, pw_file->value,
+		       strerror(err_no));
+}
+
+/*
+ * The proxy URL with credentials, as child processes expect it: PS_OK,
+ * -1 when the instance has no URL, or a code with *err set.
+ */
 static int proxy_url_for_env(const struct snapshot *s,
-			     const struct instance *inst, struct buf *out)
+			     const struct instance *inst, unsigned flags,
+			     struct buf *out, ps_error *err)
 {
 	const struct ini_entry *url = section_value(s, inst, "url");
 	const struct ini_entry *user = section_value(s, inst, "username");
 	const struct ini_entry *pw = section_value(s, inst, "password");
+	const struct ini_entry *pw_file = section_value(s, inst,
+							"password_file");
+	char *from_file = NULL;
 	const char *sep;
+
+	int rc;
 
 	if (!url)
 		return -1;
 	sep = strstr(url->value, "://");
 	if (!user || strchr(url->value, '@') || !sep) {
 		buf_puts(out, url->value);
-		return 0;
+		return PS_OK;
+	}
+	if (!pw && pw_file) {
+		rc = file_password_for_env(s, pw_file, flags, &from_file, err);
+		if (rc != PS_OK)
+			return rc;
 	}
 	buf_append(out, url->value, (size_t)(sep + 3 - url->value));
 	put_percent_encoded(out, user->value);
-	if (pw) {
+	if (pw || from_file) {
 		buf_puts(out, ":");
-		put_percent_encoded(out, pw->value);
+		put_percent_encoded(out, pw ? pw->value : from_file);
 	}
+	ps_secret_free(from_file);
 	buf_puts(out, "@");
 	buf_puts(out, sep + 3);
-	return 0;
+	return PS_OK;
 }
 
 static void put_export(struct buf *b, const char *name, const char *value)
@@ -331,7 +380,7 @@ static void put_export(struct buf *b, const char *name, const char *value)
 }
 
 static int env_for_stack(const struct snapshot *s, const struct stack *st,
-			 struct buf *b, ps_error *err)
+			 unsigned flags, struct buf *b, ps_error *err)
 {
 	static const char *const proxy_vars[] = {
 		"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
@@ -339,6 +388,7 @@ static int env_for_stack(const struct snapshot *s, const struct stack *st,
 	const struct instance *proxy = NULL;
 	struct buf url;
 	size_t nproxies = 0;
+	int rc;
 
 	for (size_t i = 0; i < st->nhops; i++) {
 		if (st->hops[i]->mod->desc->caps & PS_CAP_PROXY) {
@@ -352,7 +402,12 @@ static int env_for_stack(const struct snapshot *s, const struct stack *st,
 		return PS_OK;
 	}
 	buf_init(&url);
-	if (nproxies > 1 || proxy_url_for_env(s, proxy, &url) < 0) {
+	rc = nproxies > 1 ? -1 : proxy_url_for_env(s, proxy, flags, &url, err);
+	if (rc > 0) {
+		url_buf_free(&url);
+		return rc;
+	}
+	if (rc < 0) {
 		url_buf_free(&url);
 		return err_set(err, PS_ERR_UNSUPPORTED, NULL, -1,
 			       "child processes need a single proxy URL",
@@ -371,6 +426,12 @@ static int env_for_stack(const struct snapshot *s, const struct stack *st,
 
 char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err)
 {
+	return ps_ctx_env_exports_opt(ctx, url, 0, err);
+}
+
+char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
+			     ps_error *err)
+{
 	struct snapshot *s = ctx_snapshot(ctx);
 	struct route_choice choice;
 	struct url dest = { 0 };
@@ -383,7 +444,7 @@ char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err)
 	if (rc == PS_OK)
 		rc = route_choose(s, &dest, &choice, err);
 	if (rc == PS_OK)
-		rc = env_for_stack(s, choice.lines[0].stack, &b, err);
+		rc = env_for_stack(s, choice.lines[0].stack, flags, &b, err);
 	if (rc == PS_OK && s->no_proxy.value) {
 		put_export(&b, "no_proxy", s->no_proxy.value);
 		put_export(&b, "NO_PROXY", s->no_proxy.value);

@@ -567,3 +567,8 @@ int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
 		ps_proxy_info_clear(out);
 	return rc;
 }
+
+char *modconfig_read_secret_file(const char *path, int *err_no)
+{
+	return read_first_line(path, err_no);
+}

@@ -33,4 +33,10 @@ int modconfig_check_unknown(struct ini_section *sec, const char *what,
 void modconfig_warn_loose_secret(const struct logger *lg, const char *path,
 				 const char *what);
 
+/*
+ * The secret a password_file holds (its first line), as configure reads
+ * it.  Free with ps_secret_free().  NULL with *err_no set, or 0 for ENOMEM.
+ */
+char *modconfig_read_secret_file(const char *path, int *err_no);
+
 #endif

@@ -222,6 +222,19 @@ char *ps_ctx_dump_config(ps_ctx *ctx, const char *url, ps_error *err);
  */
 char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err);
 
+/* ps_ctx_env_exports_opt() flags. */
+#define PS_ENV_INCLUDE_PASSWORD 1u
+
+/*
+ * ps_ctx_env_exports() with 'flags'.  A proxy password kept in a
+ * password_file (proxy_password_file) is left out, with a warning in the
+ * log that a child process will then get 407, unless 'flags' holds
+ * PS_ENV_INCLUDE_PASSWORD: then it is read from the file and put in the
+ * URL, percent-encoded.  ps_ctx_env_exports() passes 0.
+ */
+char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
+			     ps_error *err);
+
 /*
  * One line per module found in the module path: name, ABI, phases,
  * status ("ok" or why it was refused).  Caller frees with ps_free().

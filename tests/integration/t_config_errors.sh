@@ -6,7 +6,8 @@
 # --key are loaded at once (file:line or the option, and the reason);
 # an unknown module names its key's line and the modules there are; an
 # empty section is reported for what it lacks; [default] errors use its
-# keys; sections are cited at their header line.
+# keys; sections are cited at their header line; `env` says when it
+# leaves out a password kept in a file, and --include-password adds it.
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -208,3 +209,36 @@ which_fails "unknown control word" "$CONTROL"
 expect_no_grep -F "[...]" "$ERR" "unknown control word: hint shows real syntax"
 expect_grep -F "[timeout=next default=die]" "$ERR" \
 	"unknown control word: hint gives a real control"
+
+# --- env and a password kept in a file ------------------------------------
+
+PWFILE=$TMP/proxy.secret
+printf "p'w@rd x\n" >"$PWFILE"
+chmod 0600 "$PWFILE"
+ENVPW=$TMP/envpw
+new_conf envpw 10-default.conf <<EOF
+[default]
+proxy_url = http://127.0.0.1:3128
+proxy_username = alice
+proxy_password_file = $PWFILE
+EOF
+expect_exit 0 "env, password in a file: exits 0" -- \
+	"$PROXYSTACK" -c "$ENVPW" env tcp://example.com:443
+expect_grep -F "export http_proxy='http://alice@127.0.0.1:3128'" "$OUT" \
+	"env, password in a file: exports the user only"
+expect_grep -F "warning: the proxy password comes from $PWFILE" "$ERR" \
+	"env, password in a file: says the password is left out"
+expect_grep -F -- "--include-password" "$ERR" \
+	"env, password in a file: names the option that includes it"
+
+expect_exit 0 "env --include-password: exits 0" -- \
+	"$PROXYSTACK" -c "$ENVPW" env --include-password tcp://example.com:443
+expect_grep -F "export https_proxy='http://alice:p%27w%40rd%20x@127.0.0.1:3128'" \
+	"$OUT" "env --include-password: the password, percent-encoded"
+expect_no_grep -F "warning" "$ERR" "env --include-password: no warning"
+got=$(sh -c ". '$OUT' && printf %s \"\$http_proxy\"")
+expect_eq "$got" "http://alice:p%27w%40rd%20x@127.0.0.1:3128" \
+	"env --include-password: sh reads the exported line back"
+
+expect_exit 2 "--include-password outside env: usage error" -- \
+	"$PROXYSTACK" -c "$ENVPW" which --include-password tcp://example.com:443
