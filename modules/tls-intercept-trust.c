@@ -216,9 +216,9 @@ static int intercept_trust_host_matches(const struct intercept_trust_config *c,
 
 /*
  * A path that is not there fails the load now, with file:line, instead
- * of a puzzling certificate error at the first connection.  Only the
- * type is checked: readability belongs to the agent's user, not to
- * whoever runs `proxystack show-config`.
+ * of a puzzling certificate error at the first connection.  A ca_file
+ * is also loaded, as [global] ca_file is: one without a certificate is
+ * as broken as a missing one.
  */
 static int intercept_trust_check_path(ps_config *cfg, const char *key,
 				      const char *path, int want_dir)
@@ -236,6 +236,14 @@ static int intercept_trust_check_path(ps_config *cfg, const char *key,
 	if (!want_dir && !S_ISREG(st.st_mode))
 		return ps_config_error(cfg, key, "%s: not a regular file",
 				       path);
+	if (!want_dir) {
+		ps_error why;
+		int rc = ps_tls_check_files(path, NULL, NULL, &why);
+
+		if (rc == PS_ERR_CONFIG)
+			return ps_config_error(cfg, key, "%s", why.message);
+		return rc;
+	}
 	return PS_OK;
 }
 

@@ -91,6 +91,16 @@ make_conf "$GOOD_TLS" "ca_file = $CERTS/dest.pem" \
 expect_exit 0 "good TLS files: show-config exits 0" -- \
 	"$PROXYSTACK" -c "$GOOD_TLS" show-config
 
+TRUST_GARBAGE=$TMP/trust-garbage
+new_conf trust-garbage 20-trust.conf <<EOF
+[trust inspection]
+module = tls-intercept-trust
+ca_file = $GARBAGE
+EOF
+show_config_fails "trust ca_file that does not parse" "$TRUST_GARBAGE"
+expect_grep -F "20-trust.conf:3: [trust inspection] ca_file: no certificate found in $GARBAGE" \
+	"$ERR" "trust ca_file that does not parse: file:line and the reason"
+
 # --- the same files as options: refused before any connection ----------
 
 PLAIN=$TMP/plain
