@@ -316,12 +316,11 @@ bad_trust "trust ca_file relative" 3 "ca_file = bump.pem"
 bad_trust "trust match with a CIDR block" 4 "ca_file = $BUMP_CA" "match = 10.0.0.0/8"
 bad_trust "trust match with a port" 5 "ca_file = $BUMP_CA" "match = localhost:443"
 
-# A ca_file that holds no certificate passes the load (only its type is
-# checked there) but fails the first connection as a config error naming
-# the section, never as a quiet fallback to weaker trust.
+# A ca_file that holds no certificate fails the load, naming the section
+# and the file, never a quiet fallback to weaker trust.
 printf 'not a certificate\n' >"$TMP/garbage.pem"
 conf garbage "$SQ" "ca_file = $TMP/garbage.pem"
 expect_exit 2 "trust ca_file without a certificate: connect exits 2" -- \
 	"$PROXYSTACK" -c "$TMP/conf/garbage" connect "$URL" <"$TMP/hello" &&
-	expect_grep "trust corp-inspection: cannot load CA file $TMP/garbage.pem" "$ERR" \
+	expect_grep -F "[trust corp-inspection] ca_file: no certificate found in $TMP/garbage.pem" "$ERR" \
 		"trust ca_file without a certificate: the section and file are named"
