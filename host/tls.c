@@ -205,24 +205,26 @@ static int tls_oom_error(unsigned long e)
 }
 
 /*
- * Why 'path' cannot even be read, in the OS's words, or 0 when it can:
- * OpenSSL would only say "system lib" for these.
+ * Why 'path' cannot even be read, in the OS's words, or PS_OK when it
+ * can: OpenSSL would only say "system lib" for these.  Opened without
+ * blocking and required to be a regular file, so that a FIFO or a
+ * device named by mistake cannot hang the load.
  */
 static int tls_file_unreadable(const char *path, char *why, size_t whysz)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int saved;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int saved, regular;
 
 	if (fd < 0) {
 		saved = errno;
 		snprintf(why, whysz, "%s: %s", path, strerror(saved));
 		return saved == ENOMEM ? PS_ERR_NOMEM : PS_ERR_CONFIG;
 	}
-	saved = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+	regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	close(fd);
-	if (saved) {
-		snprintf(why, whysz, "%s: %s", path, strerror(EISDIR));
+	if (!regular) {
+		snprintf(why, whysz, "%s: not a regular file", path);
 		return PS_ERR_CONFIG;
 	}
 	return PS_OK;

@@ -63,6 +63,12 @@ show_config_fails "PROXYSTACK_CA_FILE missing" "$CA_ENV" \
 expect_grep -F "environment PROXYSTACK_CA_FILE: ca_file: $NOFILE: No such file" \
 	"$ERR" "PROXYSTACK_CA_FILE missing: names the variable"
 
+mkfifo "$TMP/fifo"
+show_config_fails "PROXYSTACK_CA_FILE naming a FIFO" "$CA_ENV" \
+	PROXYSTACK_CA_FILE="$TMP/fifo"
+expect_grep -F "environment PROXYSTACK_CA_FILE: ca_file: $TMP/fifo: not a regular file" \
+	"$ERR" "PROXYSTACK_CA_FILE naming a FIFO: refused without hanging"
+
 CERT_MISSING=$TMP/cert-missing
 make_conf "$CERT_MISSING" "client_cert_file = $NOFILE" \
 	"client_key_file = $CERTS/alice-key.pem"
