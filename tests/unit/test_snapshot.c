@@ -473,6 +473,40 @@ static void test_redaction(void)
 	remove_confdir();
 }
 
+/*
+ * A CA file that breaks is caught by a reload too, which then keeps the
+ * snapshot in use, as for any other error.
+ */
+static void test_reload_keeps_snapshot_on_bad_ca_file(void)
+{
+	ps_error err;
+	ps_ctx *ctx;
+	char *dump;
+
+	new_confdir();
+	write_file("10-default.conf", "[default]\n"
+		   "proxy_url = http://proxy.example:3128\n");
+	ctx = open_ctx(&err);
+	CHECK_MSG(ctx != NULL, "reload: first config loads (%s)",
+		  ctx ? "" : err.message);
+	if (!ctx) {
+		remove_confdir();
+		return;
+	}
+	write_file("20-ca.conf", "[global]\nca_file = /nonexistent/ca.pem\n");
+	CHECK(ps_ctx_reload(ctx, &err) == PS_ERR_CONFIG);
+	CHECK_MSG(strstr(err.message, "20-ca.conf:2: ca_file: "
+			 "/nonexistent/ca.pem: No such file or directory"),
+		  "reload: the bad ca_file is named (%s)", err.message);
+	dump = ps_ctx_which(ctx, "tcp://example.com:443", &err);
+	CHECK_MSG(dump && strstr(dump, "http-connect(http://proxy.example"),
+		  "reload: the old snapshot stays (%s)",
+		  dump ? dump : err.message);
+	ps_free(dump);
+	ps_ctx_free(ctx);
+	remove_confdir();
+}
+
 int main(void)
 {
 	test_config_errors();
@@ -481,6 +515,7 @@ int main(void)
 	test_custom_prefix();
 	test_routes();
 	test_redaction();
+	test_reload_keeps_snapshot_on_bad_ca_file();
 	clean_env();
 	return check_done();
 }
