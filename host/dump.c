@@ -323,11 +323,13 @@ static int file_password_for_env(const struct snapshot *s,
 	*out = modconfig_read_secret_file(pw_file->value, &err_no);
 	if (*out)
 		return PS_OK;
-	if (!err_no || err_no == ENOMEM)
+	if (err_no == ENOMEM)
 		return err_nomem(err);
 	return err_set(err, PS_ERR_CONFIG, "config", -1, "check the file",
 		       "%s: cannot read %s: %s", where, pw_file->value,
-		       strerror(err_no));
+		       err_no == EILSEQ ? "it holds a control byte"
+		       : err_no == EFBIG ? "its first line is too long"
+					 : strerror(err_no));
 }
 
 /*

@@ -570,5 +570,18 @@ int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
 
 char *modconfig_read_secret_file(const char *path, int *err_no)
 {
-	return read_first_line(path, err_no);
+	char *secret, why[120];
+	size_t len;
+
+	*err_no = read_first_line(path, &secret, &len);
+	if (*err_no)
+		return NULL;
+	/* The file may have changed since the load checked it. */
+	if (credential_check(secret, len, CREDENTIAL_PASSWORD, why,
+			     sizeof(why))) {
+		ps_secret_free(secret);
+		*err_no = EILSEQ;
+		return NULL;
+	}
+	return secret;
 }

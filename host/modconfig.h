@@ -35,7 +35,9 @@ void modconfig_warn_loose_secret(const struct logger *lg, const char *path,
 
 /*
  * The secret a password_file holds (its first line), as configure reads
- * it.  Free with ps_secret_free().  NULL with *err_no set, or 0 for ENOMEM.
+ * it.  Free with ps_secret_free().  NULL with *err_no set: an errno
+ * value, ENOMEM, EFBIG for an over-long first line, or EILSEQ for a
+ * secret holding a control byte (the check configure makes).
  */
 char *modconfig_read_secret_file(const char *path, int *err_no);
 
