@@ -106,12 +106,29 @@ static void put_env(struct buf *b, const struct env_value *v)
 	buf_puts(b, "    ; system variable (fallback)\n");
 }
 
+/*
+ * The proxy's password.  One read from proxy_password_file is as much a
+ * password as one given inline: show that there is one, redacted, and
+ * where it came from.  A built snapshot with a proxy URL has read the
+ * file (configuring the proxy hop reads it, and fails if it cannot).
+ */
+static void put_default_password(struct buf *b, const struct snapshot *s)
+{
+	if (s->proxy_password.value || !s->proxy_password_file.value ||
+	    !s->default_stack) {
+		put_setting(b, "proxy_password", &s->proxy_password);
+		return;
+	}
+	buf_printf(b, "%-20s = " REDACTED "    ; read from"
+		   " proxy_password_file\n", "proxy_password");
+}
+
 static void dump_default(struct buf *b, const struct snapshot *s)
 {
 	buf_puts(b, "\n[default]\n");
 	put_setting(b, "proxy_url", &s->proxy_url);
 	put_setting(b, "proxy_username", &s->proxy_username);
-	put_setting(b, "proxy_password", &s->proxy_password);
+	put_default_password(b, s);
 	put_setting(b, "proxy_password_file", &s->proxy_password_file);
 	put_setting(b, "no_proxy", &s->no_proxy);
 	put_env(b, &s->env.https_proxy);

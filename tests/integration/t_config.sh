@@ -128,6 +128,27 @@ expect_grep -F "<redacted>" "$OUT" "show-config (environment): prints <redacted>
 expect_grep -F "PROXYSTACK_PROXY_URL" "$OUT" \
 	"show-config (environment): names the variable"
 
+# A password read from proxy_password_file is a password all the same:
+# show-config shows that there is one, redacted, and where it came from
+# (it used to print "(unset)"), never the file's text.
+FILEPW=$TMP/filepw
+make_conf "$FILEPW"
+printf '%s\n' "$SECRET" >"$TMP/corp.secret"
+chmod 0600 "$TMP/corp.secret"
+write_conf "$FILEPW" 50-default.conf <<EOF
+[default]
+proxy_url = http://127.0.0.1:$(free_port)
+proxy_username = alice
+proxy_password_file = $TMP/corp.secret
+EOF
+expect_exit 0 "proxy_password_file: show-config exits 0" -- \
+	"$PROXYSTACK" -c "$FILEPW" -v show-config tls://example.com:443
+no_secret "show-config (password file)"
+expect_line "$OUT" "show-config (password file): proxy_password <redacted>, read from the file" \
+	"proxy_password       = <redacted>" "; read from proxy_password_file"
+expect_line "$OUT" "show-config (password file): proxy_password_file from 50-default.conf:4" \
+	proxy_password_file "$TMP/corp.secret" "50-default.conf:4"
+
 expect_exit 0 "password in the proxy URL: show-config exits 0" -- \
 	env PROXYSTACK_PROXY_URL="http://alice:$SECRET@proxy.example:8080" \
 	"$PROXYSTACK" -c "$EMPTY" show-config
