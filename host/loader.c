@@ -3,12 +3,14 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <ltdl.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +38,45 @@ static int loader_fail(ps_error *err, const char *hint, const char *fmt, ...)
 	err_setv(err, PS_ERR_MODULE, "loader", -1, hint, fmt, ap);
 	va_end(ap);
 	return PS_ERR_MODULE;
+}
+
+#if defined(PS_BUILD_LIBDIR) && defined(PS_BUILD_MODULE_DIR)
+/*
+ * Is the library running now the one in its build tree's .libs, where
+ * libtool leaves it before `make install`?  Asked of the library's own
+ * address, never of the environment: a variable could point an installed
+ * agent at someone else's modules.  Both sides through realpath(), so a
+ * build reached through a symbolic link still counts; stack buffers, so
+ * no allocation can fail here.
+ */
+static int running_from_build_tree(void)
+{
+	char lib[PATH_MAX], build_libdir[PATH_MAX];
+	char *slash;
+	Dl_info info;
+
+	if (!dladdr((void *)loader_default_module_path, &info) ||
+	    !info.dli_fname || !realpath(info.dli_fname, lib) ||
+	    !realpath(PS_BUILD_LIBDIR, build_libdir))
+		return 0;
+	slash = strrchr(lib, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	return !strcmp(lib, build_libdir);
+}
+#endif
+
+const char *loader_default_module_path(const char **source)
+{
+#if defined(PS_BUILD_LIBDIR) && defined(PS_BUILD_MODULE_DIR)
+	if (running_from_build_tree()) {
+		*source = "build tree (uninstalled)";
+		return PS_BUILD_MODULE_DIR;
+	}
+#endif
+	*source = "default";
+	return PS_MODULE_DIR;
 }
 
 static int name_is_valid(const char *name)

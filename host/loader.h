@@ -23,6 +23,14 @@ struct loaded_module {
 	struct ps_module_ops ops;         /* copy, zero-extended to ours */
 };
 
+/*
+ * The module directory to use when module_path is not configured: this
+ * build's modules/.libs when the running library is the one in its own
+ * build tree's .libs (an uninstalled build), else the directory chosen at
+ * configure time.  *source says which, for show-config.
+ */
+const char *loader_default_module_path(const char **source);
+
 /* Load module 'name' from 'module_path'.  PS_OK or PS_ERR_MODULE. */
 int loader_open(const char *module_path, const char *name,
 		struct loaded_module **out, ps_error *err);

@@ -175,9 +175,11 @@ static int read_global(struct build *b)
 {
 	struct snapshot *s = b->s;
 	struct ini_section *g = ini_find(&s->doc, "global", "");
+	const char *module_dir_source;
+	const char *module_dir = loader_default_module_path(&module_dir_source);
 	int rc = 0;
 
-	rc |= setting_set(&s->module_path, PS_MODULE_DIR, "default");
+	rc |= setting_set(&s->module_path, module_dir, module_dir_source);
 	rc |= setting_set(&s->connect_timeout, "15", "default");
 	rc |= setting_set(&s->ws_ping_interval, "300", "default");
 	rc |= setting_set(&s->ws_pong_timeout, "30", "default");

@@ -4,7 +4,10 @@
 #
 #   ./scripts/demo.sh
 #
-# Installs what is missing, builds in _build/, then sets up a small network
+# Installs what is missing and builds in _build-demo/, its own build
+# directory (scripts/test.sh has _build/ and _build-plain/), all of it into
+# _build-demo/build.log, of which it shows the end if the build fails.
+# Then it sets up a small network
 # on loopback — a TLS destination with its own test CA, and the proxy the
 # traffic goes through (start_proxy) — writes a configuration directory
 # for it, and runs the four commands an operator would:
@@ -24,27 +27,44 @@ umask 022
 
 # shellcheck source=deps.sh
 . scripts/deps.sh
+# shellcheck source=build.sh
+. scripts/build.sh
 
-build() {
-	autoreconf -fi
-	mkdir -p _build
-	(cd _build && ../configure && make -j2)
-}
-
-install_missing
-build
-
-# The integration tests' helpers: certificates, background processes by
-# PID, free ports, config directories, cleanup at exit.
-PS_SRC=$PWD
-PS_BUILD=$PWD/_build
-. tests/integration/lib.sh
-. tests/integration/proxies.sh
+BUILD_DIR=_build-demo
+BUILD_LOG=$BUILD_DIR/build.log
 
 # say TEXT: a heading between the demo's steps.
 say() {
 	printf '\n== %s\n' "$*"
 }
+
+# build: packages, autoreconf, configure and make, their output in
+# BUILD_LOG; on failure its last lines, and the demo stops.
+build() {
+	mkdir -p "$BUILD_DIR"
+	: >"$BUILD_LOG"
+	say "installing what is missing and building in $BUILD_DIR/ (log: $BUILD_LOG)"
+	# (&&, not set -e: -e does not apply on the left of ||.)
+	{
+		install_missing &&
+			autoreconf -fi &&
+			configure_build "$BUILD_DIR" &&
+			make -C "$BUILD_DIR" -j2 --no-print-directory
+	} >>"$BUILD_LOG" 2>&1 || {
+		tail -n 30 "$BUILD_LOG"
+		echo "demo: the build failed; its whole log is $BUILD_LOG"
+		exit 1
+	}
+}
+
+build
+
+# The integration tests' helpers: certificates, background processes by
+# PID, free ports, config directories, cleanup at exit.
+PS_SRC=$PWD
+PS_BUILD=$PWD/$BUILD_DIR
+. tests/integration/lib.sh
+. tests/integration/proxies.sh
 
 # run ARGS...: show a proxystack command as a user would type it, run it.
 run() {
@@ -85,19 +105,23 @@ start_proxy() {
 }
 
 # write_config: the site's configuration directory, as an operator would
-# write /etc/proxystack.d.  Sets CONF.
+# write /etc/proxystack.d.  Sets CONF.  No module_path: an uninstalled
+# build finds its own modules (show-config says so).
 write_config() {
 	CONF=$TMP/proxystack.d
-	make_conf "$CONF" "ca_file = $DEST_CA"
-	if [ -n "$PROXY_URL" ]; then
-		write_conf "$CONF" 50-default.conf <<EOF
+	mkdir -p "$CONF"
+	chmod 0755 "$CONF"
+	write_conf "$CONF" 00-global.conf <<EOF
+[global]
+ca_file = $DEST_CA
+EOF
+	write_conf "$CONF" 50-default.conf <<EOF
 [default]
 proxy_url = $PROXY_URL
 proxy_username = john.doe
 proxy_password_file = $PROXY_SECRET
 no_proxy = .internal.example.com
 EOF
-	fi
 	local f
 	for f in "$CONF"/*.conf; do
 		printf -- '--- %s\n' "$f"

@@ -13,6 +13,12 @@
 # _build/, and runs `make check`.  The last line of output is always
 # "N passed, N failed, N skipped"; the exit status is non-zero on any
 # failure.  PS_TESTS (globs) runs a subset, as in tests/run-tests.
+#
+# _build/ and _build-plain/ are this script's (scripts/demo.sh builds in
+# _build-demo/): configured with other options before, by hand or by
+# anything else, they are cleaned and rebuilt whole (scripts/build.sh).
+# Before the suite runs, scripts/check-build.sh must find that each
+# build is what was asked for, down to every object file, or nothing runs.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,6 +28,8 @@ umask 022
 
 # shellcheck source=deps.sh
 . scripts/deps.sh
+# shellcheck source=build.sh
+. scripts/build.sh
 
 # A summary line even when the build breaks before the tests run, so the
 # last line of output always says how it went.
@@ -43,25 +51,35 @@ autoreconf -fi
 # sanitizers, warnings still errors.
 mkdir -p _build-plain
 # (&&, not set -e: -e does not apply on the left of ||.)
-(
-	cd _build-plain &&
-		../configure --enable-werror --quiet &&
-		make -j2 --no-print-directory &&
-		make -j2 --no-print-directory tests/failalloc.la tests/failalloc_chain
-) >_build-plain/build.log 2>&1 || {
+{
+	configure_build _build-plain --enable-werror &&
+		make -C _build-plain -j2 --no-print-directory &&
+		make -C _build-plain -j2 --no-print-directory \
+			tests/failalloc.la tests/failalloc_chain
+} >_build-plain/build.log 2>&1 || {
 	cat _build-plain/build.log
 	echo "scripts/test.sh: the build without sanitizers failed"
 	exit 1
 }
-export PS_FAILALLOC_BUILD=$PWD/_build-plain
-mkdir -p _build
-cd _build
 # Warnings are errors, and the whole suite (integration tests included)
 # runs under AddressSanitizer (leak checking on) and UBSan.
-../configure --enable-werror --enable-sanitizers
+configure_build _build --enable-werror --enable-sanitizers
+make -C _build -j2
+
+# refuse_unless BUILD KIND: the suite runs only from the builds asked for.
+refuse_unless() {
+	scripts/check-build.sh "$2" "$1" || {
+		echo "scripts/test.sh: $1/ is not the build this script asked for" \
+			"(above): not running the suite; remove $1/ and try again"
+		exit 1
+	}
+}
+refuse_unless _build-plain plain
+refuse_unless _build sanitizers
+export PS_FAILALLOC_BUILD=$PWD/_build-plain
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-make -j2
+cd _build
 
 # make prints its own lines after the runner's summary (and more on
 # failure): keep a copy of the output and repeat the summary last.
