@@ -60,8 +60,15 @@
  * a few thousand loop turns, small enough to be backpressure. */
 #define CLI_BUFFER_SIZE (64 * 1024)
 #define CLI_LINE_MAX 1024
-/* Keeps --timeout in milliseconds inside an int. */
+/* Keeps --timeout and --linger in milliseconds inside an int. */
 #define CLI_TIMEOUT_MAX_SECONDS 2000000.0
+/*
+ * ws:// and wss:// without -q end once the peer has been quiet this long
+ * after the end of input: echoes and answers to the last lines come back
+ * within it on any working path, and a bare close right at EOF would let
+ * the server drop what it still owes us (RFC 6455 allows it).
+ */
+#define CLI_WS_QUIET_MS 1000
 /* A pump turn waits for at most two channel operations (send or shut
  * down, and receive); one spare so a library surprise is an error, not
  * an overflow. */
@@ -265,6 +272,8 @@ struct cli_args {
 	const char *key_file;
 	int insecure;
 	int timeout_ms;              /* 0: the configured connect_timeout */
+	int half_close;              /* connect: end our side at stdin EOF */
+	int linger_ms;               /* connect -q: -1 when not given */
 	int verbose;
 	int include_password;        /* env: export a password_file's too */
 	int want_help;
@@ -298,6 +307,8 @@ enum cli_option_id {
 	CLI_OPT_KEY,
 	CLI_OPT_INSECURE,
 	CLI_OPT_TIMEOUT,
+	CLI_OPT_HALF_CLOSE,
+	CLI_OPT_LINGER,
 	CLI_OPT_HELP,
 	CLI_OPT_VERSION
 };
@@ -327,6 +338,10 @@ static const struct cli_option cli_options[] = {
 	  "destination TLS: do not verify the certificate" },
 	{ 0, "timeout", "SECONDS", CLI_OPT_TIMEOUT,
 	  "deadline for building the whole chain" },
+	{ 0, "half-close", NULL, CLI_OPT_HALF_CLOSE,
+	  "connect: at end of input send FIN, close_notify or Close" },
+	{ 'q', "linger", "SECONDS", CLI_OPT_LINGER,
+	  "connect: end SECONDS after end of input (0: at once)" },
 	{ 'h', "help", NULL, CLI_OPT_HELP, "show this help" },
 	{ 0, "version", NULL, CLI_OPT_VERSION, "show the version" },
 };
@@ -420,10 +435,11 @@ cli_usage_error(const char *fmt, ...)
 }
 
 /*
- * Seconds, fractions allowed, strictly positive: 0 would silently mean
- * "as configured" to the library, and a sign or "inf" is a typo.
+ * Seconds, fractions allowed, in milliseconds.  A sign or "inf" is a
+ * typo.  --timeout must be above 0 (0 would silently mean "as
+ * configured" to the library); -q 0 means "at once", as nc's does.
  */
-static int cli_parse_timeout(const char *text, int *timeout_ms)
+static int cli_parse_seconds(const char *text, int allow_zero, int *out_ms)
 {
 	char *end;
 	double seconds;
@@ -434,10 +450,11 @@ static int cli_parse_timeout(const char *text, int *timeout_ms)
 	errno = 0;
 	seconds = strtod(text, &end);
 	if (end == text || *end != '\0' || errno == ERANGE ||
-	    !(seconds > 0.0) || seconds > CLI_TIMEOUT_MAX_SECONDS)
+	    !(seconds >= 0.0) || seconds > CLI_TIMEOUT_MAX_SECONDS ||
+	    (seconds == 0.0 && !allow_zero))
 		return -1;
 	ms = seconds * 1000.0 + 0.5;
-	*timeout_ms = ms < 1.0 ? 1 : (int)ms;
+	*out_ms = ms < 1.0 && !allow_zero ? 1 : (int)ms;
 	return 0;
 }
 
@@ -472,9 +489,19 @@ static int cli_apply_option(struct cli_args *args,
 		args->insecure = 1;
 		break;
 	case CLI_OPT_TIMEOUT:
-		if (cli_parse_timeout(value, &args->timeout_ms) != 0) {
+		if (cli_parse_seconds(value, 0, &args->timeout_ms) != 0) {
 			cli_usage_error("--timeout wants a number of seconds "
 					"greater than 0, not '%s'", value);
+			return -1;
+		}
+		break;
+	case CLI_OPT_HALF_CLOSE:
+		args->half_close = 1;
+		break;
+	case CLI_OPT_LINGER:
+		if (cli_parse_seconds(value, 1, &args->linger_ms) != 0) {
+			cli_usage_error("-q/--linger wants a number of seconds "
+					"(0 or more), not '%s'", value);
 			return -1;
 		}
 		break;
@@ -592,6 +619,7 @@ static int cli_parse_args(int argc, char **argv, struct cli_args *args)
 	int i;
 
 	memset(args, 0, sizeof(*args));
+	args->linger_ms = -1;
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		int rc = 0;
@@ -1008,9 +1036,10 @@ static enum cli_framing cli_framing_for_url(const char *url)
 	return CLI_FRAMING_BYTES;
 }
 
-/* Bytes held between one side and the other: data[start, end). */
+/* Bytes held between one side and the other: data[start, end) of size. */
 struct cli_buffer {
-	unsigned char data[CLI_BUFFER_SIZE];
+	unsigned char *data;
+	size_t size;
 	size_t start;
 	size_t end;
 };
@@ -1022,7 +1051,7 @@ static size_t cli_buffer_pending(const struct cli_buffer *b)
 
 static size_t cli_buffer_room(const struct cli_buffer *b)
 {
-	return sizeof(b->data) - b->end;
+	return b->size - b->end;
 }
 
 /* Drained buffers start over at 0, so room comes back without memmove. */
@@ -1033,21 +1062,82 @@ static void cli_buffer_consume(struct cli_buffer *b, size_t n)
 		b->start = b->end = 0;
 }
 
+/* Move what is pending to the front, so that it can grow in place. */
+static void cli_buffer_compact(struct cli_buffer *b)
+{
+	if (b->start == 0)
+		return;
+	memmove(b->data, b->data + b->start, cli_buffer_pending(b));
+	b->end -= b->start;
+	b->start = 0;
+}
+
+static int cli_buffer_init(struct cli_buffer *b, size_t size)
+{
+	b->data = malloc(size);
+	b->size = b->data ? size : 0;
+	b->start = b->end = 0;
+	return b->data ? 0 : -1;
+}
+
+/* Double the buffer, up to 'limit' bytes; -1 when it cannot grow. */
+static int cli_buffer_grow(struct cli_buffer *b, size_t limit)
+{
+	size_t size = b->size < limit / 2 ? b->size * 2 : limit;
+	unsigned char *data;
+
+	if (size <= b->size)
+		return -1;
+	data = realloc(b->data, size);
+	if (!data)
+		return -1;
+	b->data = data;
+	b->size = size;
+	return 0;
+}
+
+/*
+ * End of input follows netcat.  By default nothing is sent at stdin EOF:
+ * proxies such as squid tear a tunnel down on a TCP half-close, and a
+ * bumped connection on close_notify, losing the answer still on its
+ * way.  So the session runs until the peer ends it, or:
+ *
+ *   --half-close   at EOF, send FIN / close_notify / Close (the peer
+ *                  must answer and end, as an echo server does);
+ *   -q SECONDS     end SECONDS after EOF, closing cleanly;
+ *   ws, wss        end once the peer has been quiet CLI_WS_QUIET_MS
+ *                  after EOF: each line is a request, a websocket has no
+ *                  half-close, and servers rarely close first.
+ *
+ * "Closing cleanly" is a Close handshake for a websocket (the server's
+ * Close is awaited, messages before it still print) and a best-effort
+ * FIN / close_notify otherwise.
+ */
 struct cli_session {
 	ps_conn *conn;
 	enum cli_framing framing;
 	int verbose;
+	int half_close;              /* --half-close */
+	int linger_ms;               /* -q; -1: not given */
 	int connected;               /* ps_conn_step() said PS_OK */
 	int stdin_open;              /* no EOF on stdin yet */
-	int write_shut;              /* ps_conn_shutdown_write() done */
+	int write_shut;              /* FIN, close_notify or Close sent */
 	int peer_open;               /* no end of stream from the peer yet */
+	int lingered;                /* the linger ran out: close now */
+	int ended;                   /* we ended the session: stop reading */
 	int stdout_gone;             /* EPIPE: the reader left, exit quietly */
 	size_t stdout_chunk;         /* largest write(1) that cannot block */
 	long long started_us;
+	long long input_done_us;     /* stdin ended and all of it sent; 0: not
+					yet */
+	long long last_heard_us;     /* websocket: the last message received */
 	struct cli_channel_wait wait;
 	ps_error err;
 	struct cli_buffer to_channel; /* read from stdin, not yet sent */
 	struct cli_buffer to_stdout;  /* received, not yet written */
+	/* websocket: a stdin line is one message of at most this */
+	size_t ws_line_max;
+	unsigned long long ws_lines_sent;
 	/* websocket: the received message still being copied to stdout */
 	const unsigned char *ws_msg;
 	size_t ws_msg_left;
@@ -1112,29 +1202,12 @@ static int cli_session_build_chain(struct cli_session *s)
 	return PS_OK;
 }
 
-/* The longest prefix of p[0..len) that ends on a UTF-8 boundary. */
-static size_t cli_utf8_cut(const unsigned char *p, size_t len)
-{
-	size_t lead = len, need;
-
-	/* Step back over continuation bytes to the last lead byte. */
-	while (lead > 0 && len - lead < 4 && (p[lead - 1] & 0xc0) == 0x80)
-		lead--;
-	if (lead == 0 || p[lead - 1] < 0xc0)
-		return len;	/* ASCII end, or not UTF-8 anyway */
-	need = p[lead - 1] >= 0xf0 ? 4 : p[lead - 1] >= 0xe0 ? 3 : 2;
-	return len - (lead - 1) >= need ? len : lead - 1;
-}
-
 /* Send one stdin line (without its newline) as a text message. */
 static int cli_session_send_line(struct cli_session *s, const unsigned char *p,
 				 size_t len)
 {
-	int rc;
+	int rc = ps_ws_send(s->conn, PS_WS_TEXT, p, len);
 
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
-	rc = ps_ws_send(s->conn, PS_WS_TEXT, p, len);
 	if (rc == PS_AGAIN) {
 		/* Not queued (the peer is not reading): send it again once
 		 * the channel can take it. */
@@ -1143,12 +1216,30 @@ static int cli_session_send_line(struct cli_session *s, const unsigned char *p,
 	}
 	if (rc != PS_OK)
 		return cli_session_channel_failed(s, rc);
+	s->ws_lines_sent++;
 	return PS_OK;
 }
 
+/* A line that no message may carry: cutting it would change its meaning
+ * for the server, so the session ends instead. */
+static int cli_session_line_too_long(struct cli_session *s, size_t len,
+				     int more)
+{
+	cli_set_error(&s->err, PS_ERR_WEBSOCKET,
+		      "stdin line %llu is %s%zu bytes, over ws_max_message "
+		      "%zu: one line is one message",
+		      s->ws_lines_sent + 1, more ? "more than " : "", len,
+		      s->ws_line_max);
+	snprintf(s->err.hint, sizeof(s->err.hint),
+		 "raise ws_max_message in [global] (proxystack.conf(5)), or "
+		 "send shorter lines");
+	return PS_ERR_WEBSOCKET;
+}
+
 /*
- * Websocket: each complete line held is a message.  A partial line waits
- * for its end, unless stdin ended or it fills the whole buffer.
+ * Websocket: each complete line held is one message, "\r\n" or "\n"
+ * ended.  A partial line waits for its end (to_channel grows up to the
+ * longest line allowed), unless stdin ended.
  */
 static int cli_session_send_lines(struct cli_session *s)
 {
@@ -1160,23 +1251,20 @@ static int cli_session_send_lines(struct cli_session *s)
 		size_t pending = cli_buffer_pending(b);
 		const unsigned char *nl = memchr(p, '\n', pending);
 		size_t len = nl ? (size_t)(nl - p) : pending;
+		size_t text = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
 		int rc;
 
-		/* "Fills the buffer" counts the room the compaction below
-		 * gives back, not just cli_buffer_room(): a short tail after
-		 * the lines just sent must wait too, or cli_utf8_cut() could
-		 * cut it to nothing and an empty message would go out, again
-		 * and again.  The held line lets stdin be read on (see
-		 * cli_session_wants_stdin), or it would never end. */
-		if (!nl && s->stdin_open && pending < sizeof(b->data)) {
+		if (!nl && s->stdin_open) {
+			/* Room for the longest line, its "\r" and its "\n". */
+			if (pending > s->ws_line_max + 1)
+				return cli_session_line_too_long(s, s->ws_line_max,
+								 1);
 			s->ws_line_held = 1;
 			break;
 		}
-		/* A line longer than the buffer goes in pieces, each cut
-		 * on a character boundary so every piece is valid UTF-8. */
-		if (!nl && s->stdin_open)
-			len = cli_utf8_cut(p, len);
-		rc = cli_session_send_line(s, p, len);
+		if (text > s->ws_line_max)
+			return cli_session_line_too_long(s, text, 0);
+		rc = cli_session_send_line(s, p, text);
 		if (rc == PS_AGAIN)
 			return PS_OK;	/* the line stays for the next turn */
 		if (rc != PS_OK)
@@ -1184,11 +1272,7 @@ static int cli_session_send_lines(struct cli_session *s)
 		cli_buffer_consume(b, nl ? len + 1 : len);
 	}
 	/* Keep a partial line at the front so it can grow. */
-	if (b->start > 0 && cli_buffer_pending(b) > 0) {
-		memmove(b->data, b->data + b->start, cli_buffer_pending(b));
-		b->end -= b->start;
-		b->start = 0;
-	}
+	cli_buffer_compact(b);
 	return PS_OK;
 }
 
@@ -1221,15 +1305,14 @@ static int cli_session_send(struct cli_session *s)
 	return PS_OK;
 }
 
-/* At stdin EOF, once all of it is sent, tell the peer we are done. */
-static int cli_session_finish_sending(struct cli_session *s)
+/* Tell the peer we are done: a Close frame (the peer answers with its
+ * own), or FIN / close_notify. */
+static int cli_session_shut_sending(struct cli_session *s)
 {
 	int rc;
 
-	if (s->stdin_open || s->write_shut || !s->peer_open ||
-	    cli_buffer_pending(&s->to_channel) > 0)
+	if (s->write_shut || !s->peer_open)
 		return PS_OK;
-	/* A websocket ends with a close frame; the peer answers with its. */
 	rc = s->framing == CLI_FRAMING_WS_LINES
 		     ? ps_ws_close(s->conn, 1000, NULL)
 		     : ps_conn_shutdown_write(s->conn);
@@ -1238,8 +1321,64 @@ static int cli_session_finish_sending(struct cli_session *s)
 	if (rc != PS_OK)
 		return cli_session_channel_failed(s, rc);
 	s->write_shut = 1;
-	cli_session_debug(s, "stdin ended: sending side shut down");
+	cli_session_debug(s, "sending side shut down");
 	return PS_OK;
+}
+
+/* At stdin EOF, once all of it is sent: note the time the linger counts
+ * from, and with --half-close (or a websocket's linger run out) close. */
+static int cli_session_end_of_input(struct cli_session *s)
+{
+	if (s->stdin_open || cli_buffer_pending(&s->to_channel) > 0)
+		return PS_OK;
+	if (!s->input_done_us) {
+		s->input_done_us = cli_now_us();
+		cli_session_debug(s, "stdin ended, all of it sent");
+	}
+	if (s->half_close || s->lingered)
+		return cli_session_shut_sending(s);
+	return PS_OK;
+}
+
+/* When the session ends by itself after the end of input; 0: never. */
+static long long cli_session_deadline_us(const struct cli_session *s)
+{
+	long long quiet_from;
+
+	if (!s->input_done_us || s->lingered)
+		return 0;
+	if (s->linger_ms >= 0)
+		return s->input_done_us + (long long)s->linger_ms * 1000;
+	if (s->framing != CLI_FRAMING_WS_LINES || s->half_close)
+		return 0;
+	quiet_from = s->last_heard_us > s->input_done_us ? s->last_heard_us
+							 : s->input_done_us;
+	return quiet_from + (long long)CLI_WS_QUIET_MS * 1000;
+}
+
+/*
+ * The linger ran out.  A websocket whose Close is already out ends now;
+ * otherwise cli_session_end_of_input() sends it and the peer's answer
+ * ends the session.  A byte stream gets one try at FIN / close_notify
+ * (we are leaving either way) and ends.
+ */
+static void cli_session_linger(struct cli_session *s)
+{
+	long long deadline = cli_session_deadline_us(s);
+
+	if (!deadline || cli_now_us() < deadline)
+		return;
+	s->lingered = 1;
+	cli_session_debug(s, "%s after end of input: closing",
+			  s->linger_ms >= 0 ? "-q ran out" : "peer quiet");
+	if (s->framing == CLI_FRAMING_WS_LINES) {
+		s->ended = s->write_shut;
+		return;
+	}
+	if (!s->write_shut && s->peer_open &&
+	    ps_conn_shutdown_write(s->conn) == PS_OK)
+		s->write_shut = 1;
+	s->ended = 1;
 }
 
 /* Copy the held message, then its newline, into to_stdout as room allows. */
@@ -1264,7 +1403,9 @@ static void cli_session_copy_message(struct cli_session *s)
 /*
  * Websocket: each message received prints on a line of its own.  The
  * message's bytes stay valid only until the next ps_ws_recv(), so one is
- * copied out completely before the next is asked for.
+ * copied out completely before the next is asked for.  A connection
+ * that ends without a Close frame is an error the library reports
+ * (1006): the peer vanished, and what it still owed us is lost.
  */
 static int cli_session_receive_messages(struct cli_session *s)
 {
@@ -1286,6 +1427,7 @@ static int cli_session_receive_messages(struct cli_session *s)
 					  " (%u)", msg.close_code);
 			break;
 		}
+		s->last_heard_us = cli_now_us();
 		s->ws_msg = msg.data;
 		s->ws_msg_left = msg.len;
 		s->ws_newline_due = 1;
@@ -1297,7 +1439,8 @@ static int cli_session_receive_messages(struct cli_session *s)
  * Read until the channel says PS_AGAIN, not just once per readiness: TLS
  * may already hold decrypted bytes that no fd readiness will announce.
  * A full to_stdout stops the reading, which is our backpressure toward
- * the peer; the next turn reads again as soon as there is room.
+ * the peer; the next turn reads again as soon as there is room.  A reset
+ * is an error from the library, never an end of stream.
  */
 static int cli_session_receive(struct cli_session *s)
 {
@@ -1336,7 +1479,7 @@ static int cli_session_receive(struct cli_session *s)
  * One turn of channel work, tried every time round the loop whether or
  * not its fd woke us: the calls are non-blocking, an unneeded one costs a
  * PS_AGAIN, and it spares us guessing which direction an fd event or a
- * deadline (keepalive) was for.
+ * deadline (keepalive, linger) was for.
  */
 static int cli_session_pump(struct cli_session *s)
 {
@@ -1348,18 +1491,21 @@ static int cli_session_pump(struct cli_session *s)
 		if (rc != PS_OK || !s->connected)
 			return rc;
 	}
+	cli_session_linger(s);
+	if (s->ended)
+		return PS_OK;
 	rc = cli_session_send(s);
 	if (rc == PS_OK)
-		rc = cli_session_finish_sending(s);
+		rc = cli_session_end_of_input(s);
 	if (rc == PS_OK)
 		rc = cli_session_receive(s);
 	return rc;
 }
 
-/* Done when the peer has ended and all it sent reached stdout. */
+/* Done when the peer or we ended, and all it sent reached stdout. */
 static int cli_session_finished(const struct cli_session *s)
 {
-	return s->connected && !s->peer_open &&
+	return s->connected && (!s->peer_open || s->ended) &&
 	       cli_buffer_pending(&s->to_stdout) == 0;
 }
 
@@ -1368,7 +1514,7 @@ static int cli_session_finished(const struct cli_session *s)
  * buffer the channel has not taken (backpressure toward our writer).
  * Stdin is read while the chain is still being built, too.  A websocket
  * partial line is read on into the same buffer until its newline (or
- * EOF, or a full buffer) lets it go as a message.
+ * EOF) lets it go as a message.
  */
 static int cli_session_wants_stdin(const struct cli_session *s)
 {
@@ -1376,12 +1522,36 @@ static int cli_session_wants_stdin(const struct cli_session *s)
 	       (cli_buffer_pending(&s->to_channel) == 0 || s->ws_line_held);
 }
 
+/* A partial line filled to_channel: make it bigger, up to a line of
+ * ws_line_max plus "\r\n" (cli_session_send_lines refuses longer). */
+static int cli_session_room_for_line(struct cli_session *s)
+{
+	struct cli_buffer *b = &s->to_channel;
+
+	if (cli_buffer_room(b) > 0)
+		return PS_OK;
+	cli_buffer_compact(b);
+	if (cli_buffer_room(b) > 0 ||
+	    cli_buffer_grow(b, s->ws_line_max + 2) == 0)
+		return PS_OK;
+	if (b->size >= s->ws_line_max + 2)
+		return cli_session_line_too_long(s, s->ws_line_max, 1);
+	cli_set_error(&s->err, PS_ERR_NOMEM,
+		      "out of memory for a stdin line of %zu bytes",
+		      cli_buffer_pending(b));
+	return PS_ERR_NOMEM;
+}
+
 /* One read() per readiness: it returns what is there without blocking. */
 static int cli_session_read_stdin(struct cli_session *s)
 {
 	struct cli_buffer *b = &s->to_channel;
-	ssize_t n = read(STDIN_FILENO, b->data + b->end, cli_buffer_room(b));
+	int rc = cli_session_room_for_line(s);
+	ssize_t n;
 
+	if (rc != PS_OK)
+		return rc;
+	n = read(STDIN_FILENO, b->data + b->end, cli_buffer_room(b));
 	if (n > 0) {
 		b->end += (size_t)n;
 		return PS_OK;
@@ -1421,10 +1591,28 @@ static int cli_session_write_stdout(struct cli_session *s)
 	return PS_ERR_IO;
 }
 
+/* The poll timeout: the channel's, or sooner the linger's (rounded up,
+ * so that the wake-up finds it passed). */
+static int cli_session_timeout_ms(const struct cli_session *s)
+{
+	long long deadline = cli_session_deadline_us(s);
+	long long left_ms;
+
+	if (!deadline || s->ended)
+		return s->wait.timeout_ms;
+	left_ms = (deadline - cli_now_us() + 999) / 1000;
+	if (left_ms < 0)
+		left_ms = 0;
+	if (s->wait.timeout_ms >= 0 && s->wait.timeout_ms < left_ms)
+		return s->wait.timeout_ms;
+	return (int)left_ms;
+}
+
 /* Sleep until stdin, stdout or the channel can move, or a deadline. */
 static int cli_session_wait(struct cli_session *s)
 {
 	struct pollfd fds[2 + CLI_MAX_CHANNEL_WAITS];
+	int timeout_ms = cli_session_timeout_ms(s);
 	int stdin_at = -1;
 	int stdout_at = -1;
 	int channel_at;
@@ -1447,13 +1635,13 @@ static int cli_session_wait(struct cli_session *s)
 		fds[nfds++] = s->wait.fds[i];
 	for (i = 0; i < nfds; i++)
 		fds[i].revents = 0;
-	if (nfds == 0 && s->wait.timeout_ms < 0) {
+	if (nfds == 0 && timeout_ms < 0) {
 		cli_set_error(&s->err, PS_ERR_INTERNAL,
 			      "connect has nothing left to wait for");
 		return PS_ERR_INTERNAL;
 	}
 
-	if (poll(fds, (nfds_t)nfds, s->wait.timeout_ms) < 0) {
+	if (poll(fds, (nfds_t)nfds, timeout_ms) < 0) {
 		if (errno == EINTR)
 			return PS_OK;
 		cli_set_error(&s->err, PS_ERR_INTERNAL, "poll: %s",
@@ -1505,6 +1693,37 @@ static void cli_session_drain_stdout(struct cli_session *s)
 	}
 }
 
+static void cli_session_free(struct cli_session *s)
+{
+	ps_conn_close(s->conn);
+	free(s->to_channel.data);
+	free(s->to_stdout.data);
+	free(s);
+}
+
+/* A session with its buffers, not yet connected; NULL when out of memory. */
+static struct cli_session *cli_session_new(const struct cli_args *args)
+{
+	struct cli_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	if (cli_buffer_init(&s->to_channel, CLI_BUFFER_SIZE) != 0 ||
+	    cli_buffer_init(&s->to_stdout, CLI_BUFFER_SIZE) != 0) {
+		cli_session_free(s);
+		return NULL;
+	}
+	s->framing = cli_framing_for_url(args->url);
+	s->verbose = args->verbose;
+	s->half_close = args->half_close;
+	s->linger_ms = args->linger_ms;
+	s->stdin_open = 1;
+	s->peer_open = 1;
+	s->stdout_chunk = cli_stdout_chunk();
+	ps_error_clear(&s->err);
+	return s;
+}
+
 static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 {
 	ps_connect_options opts;
@@ -1512,19 +1731,11 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 	ps_error err;
 	int status;
 
-	/* 128 KiB of buffers: the heap, not the stack. */
-	s = calloc(1, sizeof(*s));
+	s = cli_session_new(args);
 	if (!s) {
 		cli_set_error(&err, PS_ERR_NOMEM, "out of memory");
 		return cli_report_error(&err);
 	}
-	s->framing = cli_framing_for_url(args->url);
-	s->verbose = args->verbose;
-	s->stdin_open = 1;
-	s->peer_open = 1;
-	s->stdout_chunk = cli_stdout_chunk();
-	ps_error_clear(&s->err);
-
 	cli_fill_connect_options(args, &opts);
 	if (args->verbose)
 		opts.on_step = cli_log_step;
@@ -1532,9 +1743,10 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 	s->conn = ps_conn_start(ctx, args->url, &opts, &s->err);
 	if (!s->conn) {
 		status = cli_report_error(&s->err);
-		free(s);
+		cli_session_free(s);
 		return status;
 	}
+	s->ws_line_max = ps_ws_max_message(s->conn);
 
 	if (cli_session_run(s) == PS_OK) {
 		status = CLI_EXIT_OK;
@@ -1544,8 +1756,7 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 		cli_session_drain_stdout(s);
 		status = cli_report_error(&s->err);
 	}
-	ps_conn_close(s->conn);
-	free(s);
+	cli_session_free(s);
 	return status;
 }
 

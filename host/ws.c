@@ -881,3 +881,8 @@ const char *ps_ws_subprotocol(const ps_conn *conn)
 	l = &conn->layers[conn->nlayers - 1];
 	return ((const struct ws_state *)l->state)->subprotocol;
 }
+
+size_t ps_ws_max_message(const ps_conn *conn)
+{
+	return conn ? conn->opt.ws_max_message : 0;
+}

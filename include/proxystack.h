@@ -446,6 +446,13 @@ int ps_ws_close(ps_conn *conn, unsigned code, const char *reason);
 /* The subprotocol the server chose, or "" (owned by the connection). */
 const char *ps_ws_subprotocol(const ps_conn *conn);
 
+/*
+ * The ws_max_message in effect for 'conn' (the option, else the
+ * configuration): the largest message accepted from the peer, in bytes,
+ * and the size a sender should keep its messages within.  0 for NULL.
+ */
+size_t ps_ws_max_message(const ps_conn *conn);
+
 /* ------------------------------------------------------------------ */
 /* Behind a reverse proxy (the accepting side)                         */
 /* ------------------------------------------------------------------ */
