@@ -244,7 +244,7 @@ expect_exit 0 "socks5 proxy: which exits 0" -- \
 expect_grep -F "socks(socks5://127.0.0.1:1080)" "$OUT" \
 	"socks5 proxy: which shows socks(...)"
 expect_exit 7 "socks5 proxy: connect exits 7" -- \
-	"$PROXYSTACK" -c "$SOCKS" connect tcp://example.com:443 </dev/null
+	"$PROXYSTACK" -c "$SOCKS" connect --half-close tcp://example.com:443 </dev/null
 expect_grep -i "not supported|unsupported" "$ERR" \
 	"socks5 proxy: stderr says not supported"
 

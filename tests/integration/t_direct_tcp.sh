@@ -25,13 +25,13 @@ PORT=$ECHO_PORT
 connect_roundtrip() {
 	local name=$1 url=$2 file=$3
 	expect_exit 0 "$name: connect exits 0" -- \
-		"$PROXYSTACK" -c "$CONF" connect "$url" <"$file" &&
+		"$PROXYSTACK" -c "$CONF" connect --half-close "$url" <"$file" &&
 		expect_same_file "$file" "$OUT" "$name: bytes come back exact"
 }
 
 printf 'hello' >"$TMP/hello"
 expect_exit 0 "hello: connect exits 0" -- \
-	"$PROXYSTACK" -c "$CONF" connect "tcp://127.0.0.1:$PORT" <"$TMP/hello" &&
+	"$PROXYSTACK" -c "$CONF" connect --half-close "tcp://127.0.0.1:$PORT" <"$TMP/hello" &&
 	expect_stdout hello "hello: prints hello"
 
 head -c 1 /dev/urandom >"$TMP/1b"
@@ -46,13 +46,13 @@ rm -f "$TMP/64m" "$OUT"
 
 # An empty stdin: half-close at once, the server closes, connect ends.
 expect_exit 0 "empty stdin: connect exits 0" -- \
-	"$PROXYSTACK" -c "$CONF" connect "tcp://127.0.0.1:$PORT" </dev/null &&
+	"$PROXYSTACK" -c "$CONF" connect --half-close "tcp://127.0.0.1:$PORT" </dev/null &&
 	expect_stdout "" "empty stdin: prints nothing"
 
 if have_ipv6; then
 	printf 'hello6' >"$TMP/hello6"
 	expect_exit 0 "ipv6: connect tcp://[::1] exits 0" -- \
-		"$PROXYSTACK" -c "$CONF" connect "tcp://[::1]:$PORT" \
+		"$PROXYSTACK" -c "$CONF" connect --half-close "tcp://[::1]:$PORT" \
 		<"$TMP/hello6" &&
 		expect_stdout hello6 "ipv6: prints hello6"
 	expect_grep -F "::1" "$TMP/echo.log" "ipv6: the server saw a ::1 client"
@@ -63,7 +63,7 @@ fi
 # Nothing listens on a port we were handed and never used.
 DEAD=$(free_port)
 expect_exit 6 "refused: connect exits 6" -- \
-	"$PROXYSTACK" -c "$CONF" connect "tcp://127.0.0.1:$DEAD" </dev/null
+	"$PROXYSTACK" -c "$CONF" connect --half-close "tcp://127.0.0.1:$DEAD" </dev/null
 expect_grep -F "127.0.0.1" "$ERR" "refused: stderr names the address"
 expect_grep -F "$DEAD" "$ERR" "refused: stderr names the port"
 expect_grep -i "refused" "$ERR" "refused: stderr says refused"

@@ -47,11 +47,11 @@ head -c $((1024 * 1024)) /dev/urandom >"$TMP/1m"
 # --- the right CA ------------------------------------------------------
 
 expect_exit 0 "right CA: connect exits 0" -- \
-	"${PS[@]}" connect "tls://localhost:$GOOD" --ca-file "$CA" <"$TMP/hello" &&
+	"${PS[@]}" connect --half-close "tls://localhost:$GOOD" --ca-file "$CA" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "right CA: hello comes back"
 
 expect_exit 0 "right CA: 1 MiB connect exits 0" -- \
-	"${PS[@]}" connect "tls://localhost:$GOOD" --ca-file "$CA" <"$TMP/1m" &&
+	"${PS[@]}" connect --half-close "tls://localhost:$GOOD" --ca-file "$CA" <"$TMP/1m" &&
 	expect_same_file "$TMP/1m" "$OUT" "right CA: 1 MiB comes back exact"
 
 # A server that ends with a bare TCP close (no close_notify), as many do:
@@ -60,7 +60,7 @@ expect_exit 0 "right CA: 1 MiB connect exits 0" -- \
 start_echo noclosenotify --cert "$CERTS/server-chain.pem" \
 	--key "$CERTS/server-key.pem" --no-close-notify
 expect_exit 0 "no close_notify: connect exits 0" -- \
-	"${PS[@]}" connect "tls://localhost:$ECHO_PORT" --ca-file "$CA" <"$TMP/hello" &&
+	"${PS[@]}" connect --half-close "tls://localhost:$ECHO_PORT" --ca-file "$CA" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "no close_notify: hello comes back" &&
 	expect_no_grep -i 'error' "$ERR" "no close_notify: no error on stderr"
 
@@ -88,7 +88,7 @@ expect_grep -i "unable to get local issuer certificate|certificate verify" \
 	"$ERR" "wrong CA: stderr gives the verify failure"
 
 expect_exit 5 "wrong CA: connect exits 5" -- \
-	"${PS[@]}" connect "tls://localhost:$GOOD" --ca-file "$CERTS/other.pem" \
+	"${PS[@]}" connect --half-close "tls://localhost:$GOOD" --ca-file "$CERTS/other.pem" \
 	<"$TMP/hello" &&
 	expect_stdout "" "wrong CA: connect prints no data"
 
@@ -103,7 +103,7 @@ expect_grep -i "expired" "$ERR" "expired: stderr says expired"
 # --- IP SAN, --insecure -----------------------------------------------
 
 expect_exit 0 "IP SAN: connect tls://127.0.0.1 exits 0" -- \
-	"${PS[@]}" connect "tls://127.0.0.1:$GOOD" --ca-file "$CA" <"$TMP/hello" &&
+	"${PS[@]}" connect --half-close "tls://127.0.0.1:$GOOD" --ca-file "$CA" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "IP SAN: hello comes back"
 
 # The wrong-name certificate has no IP SAN: an IP must not match its DNS name.
@@ -111,7 +111,7 @@ expect_exit 5 "IP without IP SAN: check exits 5" -- \
 	"${PS[@]}" check "tls://127.0.0.1:$WRONGNAME" --ca-file "$CA"
 
 expect_exit 0 "insecure: wrong CA connects" -- \
-	"${PS[@]}" connect "tls://localhost:$GOOD" --ca-file "$CERTS/other.pem" \
+	"${PS[@]}" connect --half-close "tls://localhost:$GOOD" --ca-file "$CERTS/other.pem" \
 	--insecure <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "insecure: hello comes back"
 expect_grep -i "insecure|verification" "$ERR" "insecure: stderr warns about it"
@@ -119,7 +119,7 @@ expect_grep -i "insecure|verification" "$ERR" "insecure: stderr warns about it"
 # --- mutual TLS -------------------------------------------------------
 
 expect_exit 0 "mtls: --cert/--key accepted" -- \
-	"${PS[@]}" connect "tls://localhost:$MTLS" --ca-file "$CA" \
+	"${PS[@]}" connect --half-close "tls://localhost:$MTLS" --ca-file "$CA" \
 	--cert "$CERT" --key "$KEY" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "mtls: hello comes back"
 expect_grep -F "client=agent" "$TMP/mtls.log" "mtls: the server saw our certificate"
@@ -128,7 +128,7 @@ MTLS_CONF=$TMP/conf-mtls
 make_conf "$MTLS_CONF" "ca_file = $CA" "client_cert_file = $CERT" \
 	"client_key_file = $KEY"
 expect_exit 0 "mtls: client_cert_file/client_key_file in [global]" -- \
-	"$PROXYSTACK" -c "$MTLS_CONF" connect "tls://localhost:$MTLS" \
+	"$PROXYSTACK" -c "$MTLS_CONF" connect --half-close "tls://localhost:$MTLS" \
 	<"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "mtls from config: hello comes back"
 
@@ -136,7 +136,7 @@ expect_exit 0 "mtls: client_cert_file/client_key_file in [global]" -- \
 # data exchange is what fails.  Not a verification of *our* trust: a TLS
 # error (1) or a verify error (5), and stderr must say TLS.
 expect_exit "1|5" "mtls: no client certificate is refused" -- \
-	"${PS[@]}" connect "tls://localhost:$MTLS" --ca-file "$CA" <"$TMP/hello"
+	"${PS[@]}" connect --half-close "tls://localhost:$MTLS" --ca-file "$CA" <"$TMP/hello"
 expect_grep -i "tls" "$ERR" "mtls: the refusal is reported as TLS"
 expect_no_grep -F "hello over tls" "$OUT" "mtls: refused connection echoes nothing"
 
@@ -145,7 +145,7 @@ expect_exit "1|5" "mtls TLS 1.2: no client certificate fails check" -- \
 expect_grep -i "tls" "$ERR" "mtls TLS 1.2: the refusal is reported as TLS"
 
 expect_exit 0 "mtls TLS 1.2: with a certificate" -- \
-	"${PS[@]}" connect "tls://localhost:$MTLS12" --ca-file "$CA" \
+	"${PS[@]}" connect --half-close "tls://localhost:$MTLS12" --ca-file "$CA" \
 	--cert "$CERT" --key "$KEY" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "mtls TLS 1.2: hello comes back"
 expect_grep -F "TLSv1.2" "$TMP/mtls12.log" "mtls TLS 1.2: the server spoke TLS 1.2"
@@ -155,7 +155,7 @@ expect_grep -F "TLSv1.2" "$TMP/mtls12.log" "mtls TLS 1.2: the server spoke TLS 1
 CA_CONF=$TMP/conf-ca
 make_conf "$CA_CONF" "ca_file = $CA"
 expect_exit 0 "ca_file in [global]: connect exits 0" -- \
-	"$PROXYSTACK" -c "$CA_CONF" connect "tls://localhost:$GOOD" <"$TMP/hello" &&
+	"$PROXYSTACK" -c "$CA_CONF" connect --half-close "tls://localhost:$GOOD" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "ca_file in [global]: hello comes back"
 
 # Without any CA setting the system store knows nothing of our test CA.

@@ -146,11 +146,11 @@ expect_exit 0 "which through the bump proxy" -- "${CORP[@]}" which "$URL" &&
 expect_exit 0 "trust module: check tls:// exits 0" -- "${CORP[@]}" check "$URL" &&
 	expect_grep '^ *\[2\] tls .* verified ' "$OUT" "trust module: the tls step is verified"
 squid_log_mark bump
-expect_echo "trust module: one line" "$TMP/hello" -- "${CORP[@]}" connect "$URL"
-expect_echo "trust module: 1 MiB" "$TMP/1m" -- "${CORP[@]}" connect "$URL"
+expect_echo "trust module: one line" "$TMP/hello" -- "${CORP[@]}" connect --half-close "$URL"
+expect_echo "trust module: 1 MiB" "$TMP/1m" -- "${CORP[@]}" connect --half-close "$URL"
 # The destination's own CA as --ca-file: the module adds to it.
 expect_echo "trust module plus --ca-file of the destination" "$TMP/hello" -- \
-	"${CORP[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${CORP[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 expect_squid_log bump "CONNECT localhost:$DEST " "squid logged the CONNECT"
 # Squid could only parse our bytes (and refuse them as a request) after
 # decrypting them.
@@ -167,7 +167,7 @@ expect_squid_log bump "/101 GET https://localhost:$WSS/bumped " \
 	"squid saw the websocket GET inside TLS (101)"
 { printf 'over wss\n'; sleep 1; } |
 	expect_exit 0 "trust module: connect wss:// exits 0" -- \
-		"${CORP[@]}" connect "$WURL" &&
+		"${CORP[@]}" connect --half-close "$WURL" &&
 	expect_stdout "over wss" "trust module: connect wss:// echoes the line"
 
 # --- without it: exit 5, the bump CA named, the module hinted --------------
@@ -179,13 +179,13 @@ expect_exit 0 "control: direct with the destination's CA exits 0" -- \
 # "notrust" defines [trust corp-inspection] (another stack uses it), but
 # [stack corp] does not name it: only the stacks that name it get it.
 expect_verify_fail "no [trust] section at all: tls://" "$UNTRUSTED" -- \
-	"$PROXYSTACK" -c "$TMP/conf/nosection" connect "$URL" --ca-file "$DEST_CA"
+	"$PROXYSTACK" -c "$TMP/conf/nosection" connect --half-close "$URL" --ca-file "$DEST_CA"
 
 for how in "system store" "destination CA"; do
 	args=()
 	[ "$how" = "destination CA" ] && args=(--ca-file "$DEST_CA")
 	expect_verify_fail "no trust module, $how: tls://" "$UNTRUSTED" -- \
-		"${NOTRUST[@]}" connect "$URL" "${args[@]}" &&
+		"${NOTRUST[@]}" connect --half-close "$URL" "${args[@]}" &&
 		expect_grep -F "$BUMP_ISSUER" "$ERR" \
 			"no trust module, $how: tls:// names the bump CA as issuer" &&
 		expect_grep '^proxystack: hint: .*tls-intercept-trust' "$ERR" \
@@ -208,9 +208,9 @@ expect_exit 1 "no trust module: ws_check wss:// fails" -- \
 # of a certificate for other.example keeps that name.  Trusting the bump CA
 # must not make it good for localhost.
 expect_echo "lax proxy, trust module, right name (control)" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/lax" connect "$URL"
+	"$PROXYSTACK" -c "$TMP/conf/lax" connect --half-close "$URL"
 expect_verify_fail "lax proxy, certificate for another name" "hostname mismatch" -- \
-	"$PROXYSTACK" -c "$TMP/conf/lax" connect "tls://localhost:$WRONG" &&
+	"$PROXYSTACK" -c "$TMP/conf/lax" connect --half-close "tls://localhost:$WRONG" &&
 	expect_grep -F "subject /CN=elsewhere, $BUMP_ISSUER" "$ERR" \
 		"another name: the minted copy of CN=elsewhere is what was refused" &&
 	expect_grep '^proxystack: hint: the certificate does not name this host' "$ERR" \
@@ -226,7 +226,7 @@ WRONG_MARK=$(wc -l <"$TMP/wrongname.log")
 WSSWRONG_MARK=$(wc -l <"$TMP/wsswrong.log")
 { printf 'for a wrong name\n'; sleep 1; } |
 	expect_exit "0|1" "strict proxy, another name: connect tls:// ends" -- \
-		"${CORP[@]}" connect "tls://localhost:$WRONG"
+		"${CORP[@]}" connect --half-close "tls://localhost:$WRONG"
 expect_stdout "" "strict proxy, another name: nothing comes back"
 tail -n "+$((WRONG_MARK + 1))" "$TMP/wrongname.log" >"$TMP/wrongname.new"
 expect_no_grep "after [1-9][0-9]* bytes" "$TMP/wrongname.new" \
@@ -244,9 +244,9 @@ expect_no_grep "open path=" "$TMP/wsswrong.new" \
 # address as a DNS name only: an IP check must refuse it.  The lax proxy
 # copies the real IP SAN, and then it passes.
 expect_verify_fail "strict proxy, tls://127.0.0.1" "IP address mismatch" -- \
-	"${CORP[@]}" connect "tls://127.0.0.1:$DEST"
+	"${CORP[@]}" connect --half-close "tls://127.0.0.1:$DEST"
 expect_echo "lax proxy, tls://127.0.0.1 (copied IP SAN)" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/lax" connect "tls://127.0.0.1:$DEST"
+	"$PROXYSTACK" -c "$TMP/conf/lax" connect --half-close "tls://127.0.0.1:$DEST"
 
 # --- an unrelated bad certificate still fails --------------------------------
 
@@ -255,28 +255,28 @@ expect_exit 0 "stranger is routed direct, through the stack with the trust" -- \
 	expect_stdout "direct -> tls" "stranger: which prints 'direct -> tls'"
 expect_verify_fail "stranger (unknown CA) direct, trust module in the stack" \
 	"$UNTRUSTED" -- \
-	"${CORP[@]}" connect "tls://localhost:$STRANGER" &&
+	"${CORP[@]}" connect --half-close "tls://localhost:$STRANGER" &&
 	expect_grep -F "issuer /CN=proxystack test CA other" "$ERR" \
 		"stranger: its own issuer is named"
 expect_verify_fail "stranger direct, trust module plus --ca-file" \
 	"$UNTRUSTED" -- \
-	"${CORP[@]}" connect "tls://localhost:$STRANGER" --ca-file "$DEST_CA"
+	"${CORP[@]}" connect --half-close "tls://localhost:$STRANGER" --ca-file "$DEST_CA"
 expect_exit 0 "stranger with its CA (control): check exits 0" -- \
 	"${CORP[@]}" check "tls://localhost:$STRANGER" --ca-file "$CERTS/other.pem"
 
 # --- match ----------------------------------------------------------------------
 
 expect_echo "match lists LocalHost.: trusted" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/match" connect "$URL"
+	"$PROXYSTACK" -c "$TMP/conf/match" connect --half-close "$URL"
 expect_verify_fail "match excludes localhost: tls://" "$UNTRUSTED" -- \
-	"$PROXYSTACK" -c "$TMP/conf/nomatch" connect "$URL" &&
+	"$PROXYSTACK" -c "$TMP/conf/nomatch" connect --half-close "$URL" &&
 	expect_grep -F "$BUMP_ISSUER" "$ERR" "match excludes localhost: the bump CA is named"
 expect_exit 5 "match excludes localhost: check wss:// exits 5" -- \
 	"$PROXYSTACK" -c "$TMP/conf/nomatch" check "$WURL"
 expect_echo "match = 127.0.0.1: tls://127.0.0.1 trusted" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/ipmatch" connect "tls://127.0.0.1:$DEST"
+	"$PROXYSTACK" -c "$TMP/conf/ipmatch" connect --half-close "tls://127.0.0.1:$DEST"
 expect_verify_fail "match = 127.0.0.1: not for the name localhost" "$UNTRUSTED" -- \
-	"$PROXYSTACK" -c "$TMP/conf/ipmatch" connect "$URL"
+	"$PROXYSTACK" -c "$TMP/conf/ipmatch" connect --half-close "$URL"
 
 # --- squid without http_upgrade_request_protocols: 426 ------------------------
 
@@ -321,6 +321,6 @@ bad_trust "trust match with a port" 5 "ca_file = $BUMP_CA" "match = localhost:44
 printf 'not a certificate\n' >"$TMP/garbage.pem"
 conf garbage "$SQ" "ca_file = $TMP/garbage.pem"
 expect_exit 2 "trust ca_file without a certificate: connect exits 2" -- \
-	"$PROXYSTACK" -c "$TMP/conf/garbage" connect "$URL" <"$TMP/hello" &&
+	"$PROXYSTACK" -c "$TMP/conf/garbage" connect --half-close "$URL" <"$TMP/hello" &&
 	expect_grep -F "[trust corp-inspection] ca_file: no certificate found in $TMP/garbage.pem" "$ERR" \
 		"trust ca_file without a certificate: the section and file are named"

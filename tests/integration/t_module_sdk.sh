@@ -153,11 +153,11 @@ expect_exit 0 "check tcp: exits 0" -- "${PS[@]}" check "tcp://127.0.0.1:$PLAIN" 
 
 head -c 65536 /dev/urandom >"$TMP/64k"
 expect_exit 0 "connect tcp: exits 0" -- \
-	"${PS[@]}" connect "tcp://127.0.0.1:$PLAIN" <"$TMP/64k" &&
+	"${PS[@]}" connect --half-close "tcp://127.0.0.1:$PLAIN" <"$TMP/64k" &&
 	expect_same_file "$TMP/64k" "$OUT" "connect tcp: 64 KiB come back exact"
 
 expect_exit 0 "connect -v: exits 0" -- \
-	"${PS[@]}" -v connect "tcp://127.0.0.1:$PLAIN" <"$TMP/64k" &&
+	"${PS[@]}" -v connect --half-close "tcp://127.0.0.1:$PLAIN" <"$TMP/64k" &&
 	expect_same_file "$TMP/64k" "$OUT" "connect -v: 64 KiB come back exact"
 expect_line "$ERR" "connect -v: logs its target and note" \
 	passthrough "passing through to 127.0.0.1:$PLAIN" \
@@ -167,7 +167,7 @@ expect_line "$ERR" "connect -v: counts the bytes at close" \
 
 printf 'hello over tls over passthrough\n' >"$TMP/hello"
 expect_exit 0 "connect tls: exits 0" -- \
-	"${PS[@]}" connect "tls://127.0.0.1:$TLSPORT" --ca-file "$CERTS/dest.pem" \
+	"${PS[@]}" connect --half-close "tls://127.0.0.1:$TLSPORT" --ca-file "$CERTS/dest.pem" \
 	<"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "connect tls: hello comes back"
 expect_exit 0 "check tls: exits 0" -- \

@@ -35,7 +35,7 @@ stack = corp" | write_conf "$CONF" 10-proxy.conf
 through() {
 	local name=$1 text=$2
 	expect_exit 0 "$name: connect exits 0" -- \
-		"$PROXYSTACK" -c "$CONF" connect tcp://example.test:7 \
+		"$PROXYSTACK" -c "$CONF" connect --half-close tcp://example.test:7 \
 		<<<"$text"
 }
 
@@ -88,7 +88,7 @@ expect_stdout "framed" "folded and framing headers on 200: ignored"
 # IPv6 destinations are bracketed; extra headers and User-Agent from config.
 use_scenario ok "$(printf 'header = X-Agent-Id: gw-17\nuser_agent = gateway/2.1')"
 expect_exit 0 "IPv6 target: connect exits 0" -- \
-	"$PROXYSTACK" -c "$CONF" connect "tcp://[2001:db8::7]:443" <<<"v6"
+	"$PROXYSTACK" -c "$CONF" connect --half-close "tcp://[2001:db8::7]:443" <<<"v6"
 expect_grep -F "CONNECT [2001:db8::7]:443 HTTP/1.1" "$TMP/requests-ok.log" \
 	"IPv6 target: bracketed in the request line"
 expect_grep -F "X-Agent-Id: gw-17" "$TMP/requests-ok.log" \

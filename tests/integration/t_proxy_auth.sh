@@ -68,12 +68,12 @@ expect_exit 0 "URL credentials: which exits 0" -- \
 expect_no_secret "URL credentials: which prints no secret" "${SECRETS[@]}"
 
 expect_roundtrip "Basic, URL credentials" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/inurl" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/inurl" connect --half-close "$URL" --ca-file "$CA"
 expect_no_secret "Basic, URL credentials: connect prints no secret" "${SECRETS[@]}"
 expect_squid_log basic "TCP_TUNNEL/200 CONNECT localhost:$DEST $USER1 " \
 	"Basic, URL credentials: squid authenticated $USER1"
 expect_roundtrip "Basic, URL credentials, 1 MiB" "$TMP/1m" -- \
-	"$PROXYSTACK" -c "$TMP/conf/inurl" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/inurl" connect --half-close "$URL" --ca-file "$CA"
 
 expect_exit 0 "Basic, URL credentials: check -v exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/inurl" -v check "$URL" --ca-file "$CA"
@@ -88,7 +88,7 @@ password_file "$TMP/alice.secret" "$PASS"
 conf_default pwfile "proxy_url = http://127.0.0.1:$BASIC" \
 	"proxy_username = $USER1" "proxy_password_file = $TMP/alice.secret"
 expect_roundtrip "Basic, proxy_password_file in [default]" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/pwfile" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/pwfile" connect --half-close "$URL" --ca-file "$CA"
 expect_exit 0 "Basic, proxy_password_file: check -v exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/pwfile" -v check "$URL" --ca-file "$CA"
 expect_no_secret "Basic, proxy_password_file: check -v prints no secret" "${SECRETS[@]}"
@@ -110,7 +110,7 @@ match = localhost 127.0.0.1
 stack = corp
 EOF
 expect_roundtrip "Basic, [transport] username + password_file" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/transport" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/transport" connect --half-close "$URL" --ca-file "$CA"
 expect_exit 0 "Basic, [transport]: check -v exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/transport" -v check "$URL" --ca-file "$CA"
 expect_no_secret "Basic, [transport]: check -v prints no secret" "${SECRETS[@]}"
@@ -121,7 +121,7 @@ make_conf "$TMP/conf/empty"
 expect_roundtrip "Basic, PROXYSTACK_PROXY_USERNAME/PASSWORD" "$TMP/hello" -- \
 	env PROXYSTACK_PROXY_URL="http://127.0.0.1:$BASIC" \
 	PROXYSTACK_PROXY_USERNAME="$USER1" PROXYSTACK_PROXY_PASSWORD="$PASS" \
-	"$PROXYSTACK" -c "$TMP/conf/empty" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/empty" connect --half-close "$URL" --ca-file "$CA"
 expect_no_secret "Basic, environment: connect prints no secret" "${SECRETS[@]}"
 
 # --- Basic: wrong and missing credentials ------------------------------------
@@ -132,7 +132,7 @@ password_file "$TMP/wrong.secret" "$WRONG"
 conf_default wrong "proxy_url = http://127.0.0.1:$BASIC" \
 	"proxy_username = $USER1" "proxy_password_file = $TMP/wrong.secret"
 expect_exit 3 "Basic, wrong password: connect exits 3" -- \
-	"$PROXYSTACK" -c "$TMP/conf/wrong" connect "$URL" --ca-file "$CA" <"$TMP/hello" &&
+	"$PROXYSTACK" -c "$TMP/conf/wrong" connect --half-close "$URL" --ca-file "$CA" <"$TMP/hello" &&
 	expect_stdout "" "Basic, wrong password: connect prints no data"
 expect_grep -i "407|auth" "$ERR" "Basic, wrong password: stderr says 407 / authentication"
 expect_no_secret "Basic, wrong password: no secret in the error" "${WRONG_SECRETS[@]}"
@@ -157,7 +157,7 @@ expect_exit 3 "Basic, unknown user: check exits 3" -- \
 
 conf_default nocreds "proxy_url = http://127.0.0.1:$BASIC"
 expect_exit 3 "Basic, no credentials: connect exits 3" -- \
-	"$PROXYSTACK" -c "$TMP/conf/nocreds" connect "$URL" --ca-file "$CA" <"$TMP/hello"
+	"$PROXYSTACK" -c "$TMP/conf/nocreds" connect --half-close "$URL" --ca-file "$CA" <"$TMP/hello"
 expect_grep "407" "$ERR" "Basic, no credentials: stderr gives the status 407"
 # "it offers: Basic; supported: ..." or the like: the offered scheme must
 # be named as offered, not only in a list of what proxystack supports.
@@ -170,23 +170,23 @@ password_file "$TMP/carol.secret" "$PASS"
 conf_default digest "proxy_url = http://127.0.0.1:$DIGEST" \
 	"proxy_username = carol" "proxy_password_file = $TMP/carol.secret"
 expect_roundtrip "Digest, right credentials" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/digest" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/digest" connect --half-close "$URL" --ca-file "$CA"
 expect_squid_log digest "TCP_TUNNEL/200 CONNECT localhost:$DEST carol " \
 	"Digest: squid authenticated carol"
 expect_roundtrip "Digest, 1 MiB" "$TMP/1m" -- \
-	"$PROXYSTACK" -c "$TMP/conf/digest" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/digest" connect --half-close "$URL" --ca-file "$CA"
 expect_exit 0 "Digest: check -v exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/digest" -v check "$URL" --ca-file "$CA"
 expect_no_secret "Digest: check -v prints no secret" "$PASS" "$PASS_URL"
 
 conf_default digesturl "proxy_url = http://carol:$PASS_URL@127.0.0.1:$DIGEST"
 expect_roundtrip "Digest, URL credentials" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/digesturl" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/digesturl" connect --half-close "$URL" --ca-file "$CA"
 
 conf_default digestwrong "proxy_url = http://127.0.0.1:$DIGEST" \
 	"proxy_username = carol" "proxy_password_file = $TMP/wrong.secret"
 expect_exit 3 "Digest, wrong password: connect exits 3" -- \
-	"$PROXYSTACK" -c "$TMP/conf/digestwrong" connect "$URL" --ca-file "$CA" \
+	"$PROXYSTACK" -c "$TMP/conf/digestwrong" connect --half-close "$URL" --ca-file "$CA" \
 	<"$TMP/hello" &&
 	expect_stdout "" "Digest, wrong password: connect prints no data"
 expect_grep -i "407|auth" "$ERR" "Digest, wrong password: stderr says 407 / authentication"
@@ -208,7 +208,7 @@ BOTH=$SQUID_PORT
 conf_default both "proxy_url = http://127.0.0.1:$BOTH" \
 	"proxy_username = carol" "proxy_password_file = $TMP/carol.secret"
 expect_roundtrip "Digest and Basic offered: right credentials" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/both" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/both" connect --half-close "$URL" --ca-file "$CA"
 expect_squid_log both "TCP_TUNNEL/200 CONNECT localhost:$DEST carol " \
 	"Digest and Basic offered: squid authenticated carol"
 conf_default bothnone "proxy_url = http://127.0.0.1:$BOTH"

@@ -116,7 +116,7 @@ expect_exit 0 "two hops: which exits 0" -- \
 
 mark_all
 expect_roundtrip "two hops" "$TMP/1m" -- \
-	"$PROXYSTACK" -c "$TMP/conf/two" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/two" connect --half-close "$URL" --ca-file "$CA"
 expect_squid_log first "TCP_TUNNEL/200 CONNECT 127.0.0.1:$SECOND " \
 	"two hops: the first squid tunneled to the second"
 expect_squid_log second "TCP_TUNNEL/200 CONNECT localhost:$DEST " \
@@ -136,7 +136,7 @@ expect_eq "$steps" 2 "two hops: check prints two http-connect steps" ||
 scenario twoauth twoauth
 mark_all
 expect_roundtrip "two hops, Basic auth at the second" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/twoauth" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/twoauth" connect --half-close "$URL" --ca-file "$CA"
 expect_squid_log authsq "TCP_TUNNEL/200 CONNECT localhost:$DEST alice " \
 	"two hops, auth at the second: it authenticated alice"
 expect_squid_log first "TCP_TUNNEL/200 CONNECT 127.0.0.1:$AUTHSQ - " \
@@ -151,7 +151,7 @@ expect_exit 0 "failover: which exits 0" -- \
 		"failover: which shows the first alternative"
 mark_all
 expect_roundtrip "dead sufficient, then good: fails over" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/failover" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/failover" connect --half-close "$URL" --ca-file "$CA"
 expect_squid_log first "TCP_TUNNEL/200 CONNECT localhost:$DEST " \
 	"failover: the good proxy carried the tunnel"
 
@@ -179,7 +179,7 @@ expect_exit 0 "auth die: which exits 0" -- \
 		"auth die: which shows the first alternative, without credentials"
 mark_all
 expect_exit 3 "badauth [proxy_auth=die default=next], then good: exits 3" -- \
-	"$PROXYSTACK" -c "$TMP/conf/authdie" connect "$URL" --ca-file "$CA" \
+	"$PROXYSTACK" -c "$TMP/conf/authdie" connect --half-close "$URL" --ca-file "$CA" \
 	<"$TMP/hello" &&
 	expect_stdout "" "auth die: connect prints no data"
 expect_grep -i "407|auth" "$ERR" "auth die: stderr gives the 407"
@@ -191,7 +191,7 @@ expect_no_squid_log first "CONNECT localhost:$DEST " \
 scenario authnext "badauth sufficient" "good"
 mark_all
 expect_roundtrip "badauth sufficient, then good: fails over" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/authnext" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/authnext" connect --half-close "$URL" --ca-file "$CA"
 expect_squid_log authsq "TCP_DENIED/407 CONNECT localhost:$DEST alice " \
 	"badauth sufficient: the first line was tried"
 expect_squid_log first "TCP_TUNNEL/200 CONNECT localhost:$DEST " \

@@ -108,18 +108,18 @@ expect_h2_count "$((before + 1))" \
 	"check: nghttpx logged one CONNECT over HTTP/2 (ALPN picked h2)"
 
 expect_roundtrip "1 byte over h2" "$TMP/1b" -- \
-	"${PS[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${PS[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 expect_roundtrip "1 MiB over h2" "$TMP/1m" -- \
-	"${PS[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${PS[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 # 64 MiB through a 64 KiB default stream window: flow control must work.
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$TMP/64m"
 expect_roundtrip "64 MiB over h2" "$TMP/64m" -- \
-	"${PS[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${PS[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 rm -f "$TMP/64m" "$OUT"
 
 before=$(h2_log_count)
 expect_parallel_roundtrips 5 "h2 proxy" "$TMP/1m" -- \
-	"${PS[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${PS[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 expect_h2_count "$((before + 5))" \
 	"5 concurrent: nghttpx logged 5 more CONNECTs over HTTP/2"
 
@@ -142,7 +142,7 @@ expect_grep "407" "$ERR" "407 over h2: stderr gives 407"
 
 conf_h2 auth "$NGAUTH" "username = alice" "password = h2-p@ss"
 expect_roundtrip "Basic auth over h2, right credentials" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/auth" connect "$URL" --ca-file "$DEST_CA"
+	"$PROXYSTACK" -c "$TMP/conf/auth" connect --half-close "$URL" --ca-file "$DEST_CA"
 expect_squid_log authsquid "TCP_TUNNEL/200 CONNECT localhost:$DEST alice " \
 	"Basic auth over h2: squid authenticated alice"
 expect_exit 0 "Basic auth over h2: check -v exits 0" -- \

@@ -67,15 +67,15 @@ expect_exit 0 "check exits 0" -- "${GOOD[@]}" check "$URL" --ca-file "$DEST_CA" 
 expect_squid_log tlsproxy "TCP_TUNNEL/200 CONNECT localhost:$DEST " \
 	"squid (https_port) logged the CONNECT"
 
-expect_roundtrip "1 byte" "$TMP/1b" -- "${GOOD[@]}" connect "$URL" --ca-file "$DEST_CA"
-expect_roundtrip "1 MiB" "$TMP/1m" -- "${GOOD[@]}" connect "$URL" --ca-file "$DEST_CA"
+expect_roundtrip "1 byte" "$TMP/1b" -- "${GOOD[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
+expect_roundtrip "1 MiB" "$TMP/1m" -- "${GOOD[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$TMP/64m"
 expect_roundtrip "64 MiB, TLS in TLS" "$TMP/64m" -- \
-	"${GOOD[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${GOOD[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 rm -f "$TMP/64m" "$OUT"
 
 expect_parallel_roundtrips 5 "https proxy" "$TMP/1m" -- \
-	"${GOOD[@]}" connect "$URL" --ca-file "$DEST_CA"
+	"${GOOD[@]}" connect --half-close "$URL" --ca-file "$DEST_CA"
 
 # An https:// proxy_url picks the same module.
 make_conf "$TMP/conf/default"
@@ -90,7 +90,7 @@ expect_exit 0 "[default] https:// proxy: which exits 0" -- \
 # --- proxy trust and destination trust are kept apart ----------------------
 
 expect_exit 5 "wrong proxy CA: connect exits 5" -- \
-	"$PROXYSTACK" -c "$TMP/conf/wrongca" connect "$URL" --ca-file "$DEST_CA" \
+	"$PROXYSTACK" -c "$TMP/conf/wrongca" connect --half-close "$URL" --ca-file "$DEST_CA" \
 	<"$TMP/hello" &&
 	expect_stdout "" "wrong proxy CA: connect prints no data"
 expect_grep -i "verify|certificate" "$ERR" "wrong proxy CA: stderr gives the verify failure"

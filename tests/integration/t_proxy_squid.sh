@@ -102,12 +102,12 @@ expect_squid_log squid "TCP_TUNNEL/200 CONNECT localhost:$DEST " \
 # --- connect: TLS end to end through the tunnel --------------------------
 
 expect_roundtrip "1 byte" "$TMP/1b" -- \
-	"${PS[@]}" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"${PS[@]}" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 expect_roundtrip "1 MiB" "$TMP/1m" -- \
-	"${PS[@]}" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"${PS[@]}" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$TMP/64m"
 expect_roundtrip "64 MiB" "$TMP/64m" -- \
-	"${PS[@]}" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"${PS[@]}" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 # Squid counts the tunnel's bytes: the 64 MiB went through it, not around.
 expect_squid_log squid \
 	"TCP_TUNNEL/200 CONNECT localhost:$DEST - [0-9]{8,} [0-9]{8,}$" \
@@ -122,23 +122,23 @@ rm -f "$TMP/64m" "$OUT"
 	cat "$TMP/hello"
 	sleep 1
 } | expect_exit 0 "tcp:// through squid: connect exits 0" -- \
-	"${PS[@]}" connect "tcp://127.0.0.1:$PLAIN" &&
+	"${PS[@]}" connect --half-close "tcp://127.0.0.1:$PLAIN" &&
 	expect_same_file "$TMP/hello" "$OUT" "tcp:// through squid: the bytes come back exact"
 expect_squid_log squid "TCP_TUNNEL/200 CONNECT 127.0.0.1:$PLAIN " \
 	"tcp://: squid logged the CONNECT"
 
 expect_roundtrip "explicit route" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$EXPLICIT" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"$PROXYSTACK" -c "$EXPLICIT" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 expect_roundtrip "PROXYSTACK_PROXY_URL" "$TMP/hello" -- \
 	env PROXYSTACK_PROXY_URL="http://127.0.0.1:$SQ" \
-	"$PROXYSTACK" -c "$EMPTY" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"$PROXYSTACK" -c "$EMPTY" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 expect_roundtrip "HTTPS_PROXY" "$TMP/hello" -- \
 	env HTTPS_PROXY="http://127.0.0.1:$SQ" \
-	"$PROXYSTACK" -c "$EMPTY" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"$PROXYSTACK" -c "$EMPTY" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 
 # Several tunnels at once, each its own process and proxy connection.
 expect_parallel_roundtrips 5 "squid" "$TMP/1m" -- \
-	"${PS[@]}" connect "tls://localhost:$DEST" --ca-file "$CA"
+	"${PS[@]}" connect --half-close "tls://localhost:$DEST" --ca-file "$CA"
 
 # --- the destination's trust still applies inside the tunnel ------------
 
@@ -150,7 +150,7 @@ expect_grep -i "verify|certificate" "$ERR" \
 # --- refusals --------------------------------------------------------------
 
 expect_exit 4 "403 port: connect exits 4" -- \
-	"${PS[@]}" connect "tcp://127.0.0.1:$DENIED" <"$TMP/hello" &&
+	"${PS[@]}" connect --half-close "tcp://127.0.0.1:$DENIED" <"$TMP/hello" &&
 	expect_stdout "" "403 port: connect prints no data"
 expect_grep "403" "$ERR" "403 port: stderr gives the status 403"
 expect_grep -i "forbidden|denied|refused" "$ERR" \
@@ -167,7 +167,7 @@ expect_exit 4 "non-loopback destination: squid refuses, exit 4" -- \
 	"${PS[@]}" check "tcp://192.0.2.1:443"
 
 expect_exit 6 "dead proxy: connect exits 6" -- \
-	"$PROXYSTACK" -c "$DEADCONF" connect "tls://localhost:$DEST" \
+	"$PROXYSTACK" -c "$DEADCONF" connect --half-close "tls://localhost:$DEST" \
 	--ca-file "$CA" <"$TMP/hello" &&
 	expect_stdout "" "dead proxy: connect prints no data"
 expect_grep -F "127.0.0.1:$DEAD" "$ERR" "dead proxy: stderr names the proxy address"

@@ -55,10 +55,10 @@ expect_grep -F "Request (file descriptor" "$TMP/tiny.log" \
 expect_grep -F "CONNECT localhost:$DEST " "$TMP/tiny.log" \
 	"tinyproxy logged the CONNECT to the destination"
 
-expect_roundtrip "1 byte" "$TMP/1b" -- "${PS[@]}" connect "$URL" --ca-file "$CA"
-expect_roundtrip "1 MiB" "$TMP/1m" -- "${PS[@]}" connect "$URL" --ca-file "$CA"
+expect_roundtrip "1 byte" "$TMP/1b" -- "${PS[@]}" connect --half-close "$URL" --ca-file "$CA"
+expect_roundtrip "1 MiB" "$TMP/1m" -- "${PS[@]}" connect --half-close "$URL" --ca-file "$CA"
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$TMP/64m"
-expect_roundtrip "64 MiB" "$TMP/64m" -- "${PS[@]}" connect "$URL" --ca-file "$CA"
+expect_roundtrip "64 MiB" "$TMP/64m" -- "${PS[@]}" connect --half-close "$URL" --ca-file "$CA"
 rm -f "$TMP/64m" "$OUT"
 
 # Like squid, tinyproxy does not pass a half-close on: at the client's
@@ -68,11 +68,11 @@ rm -f "$TMP/64m" "$OUT"
 	cat "$TMP/hello"
 	sleep 1
 } | expect_exit 0 "tcp://: connect exits 0" -- \
-	"${PS[@]}" connect "tcp://127.0.0.1:$PLAIN" &&
+	"${PS[@]}" connect --half-close "tcp://127.0.0.1:$PLAIN" &&
 	expect_same_file "$TMP/hello" "$OUT" "tcp://: the bytes come back exact"
 
 expect_parallel_roundtrips 5 "tinyproxy" "$TMP/1m" -- \
-	"${PS[@]}" connect "$URL" --ca-file "$CA"
+	"${PS[@]}" connect --half-close "$URL" --ca-file "$CA"
 
 # --- BasicAuth -------------------------------------------------------------
 
@@ -105,12 +105,12 @@ conf_tiny() {
 # new connection to the proxy, as curl does.
 conf_tiny auto "username = bob" "password_file = $TMP/bob.secret"
 expect_roundtrip "BasicAuth, right credentials, after a 407 that closes" \
-	"$TMP/hello" -- "$PROXYSTACK" -c "$TMP/conf/auto" connect "$URL" --ca-file "$CA"
+	"$TMP/hello" -- "$PROXYSTACK" -c "$TMP/conf/auto" connect --half-close "$URL" --ca-file "$CA"
 
 # auth = basic: credentials on the first request.
 conf_tiny basic "username = bob" "password_file = $TMP/bob.secret" "auth = basic"
 expect_roundtrip "BasicAuth, auth = basic" "$TMP/hello" -- \
-	"$PROXYSTACK" -c "$TMP/conf/basic" connect "$URL" --ca-file "$CA"
+	"$PROXYSTACK" -c "$TMP/conf/basic" connect --half-close "$URL" --ca-file "$CA"
 expect_exit 0 "BasicAuth, auth = basic: check -v exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/basic" -v check "$URL" --ca-file "$CA"
 expect_no_secret "BasicAuth: check -v prints no secret" "$TPASS" "$B64"
@@ -123,7 +123,7 @@ expect_grep -i "offer[^;]*basic" "$ERR" "BasicAuth, no credentials: stderr names
 
 conf_tiny wrong "username = bob" "password_file = $TMP/wrong.secret" "auth = basic"
 expect_exit "3|4" "BasicAuth, wrong password (tinyproxy's 401): exits 3 or 4" -- \
-	"$PROXYSTACK" -c "$TMP/conf/wrong" connect "$URL" --ca-file "$CA" <"$TMP/hello" &&
+	"$PROXYSTACK" -c "$TMP/conf/wrong" connect --half-close "$URL" --ca-file "$CA" <"$TMP/hello" &&
 	expect_stdout "" "BasicAuth, wrong password: connect prints no data"
 expect_grep "401" "$ERR" "BasicAuth, wrong password: stderr gives tinyproxy's 401"
 expect_no_secret "BasicAuth, wrong password: no secret in the error" \

@@ -24,7 +24,7 @@ refused() {
 	local label=$1 conf=$2
 	shift 2
 	expect_exit 7 "$label: connect exits 7 (unsupported)" -- \
-		env "$@" "$PROXYSTACK" -c "$conf" connect "tcp://127.0.0.1:$DEST" \
+		env "$@" "$PROXYSTACK" -c "$conf" connect --half-close "tcp://127.0.0.1:$DEST" \
 		</dev/null
 	expect_grep "not supported" "$ERR" "$label: says not supported"
 	expect_grep "http://|https://|proxy_url" "$ERR" \

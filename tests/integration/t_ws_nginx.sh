@@ -61,7 +61,7 @@ expect_grep -F "ok - nginx: close handshake, code 1000" "$OUT" \
 
 { printf 'through\nnginx\n'; sleep 1; } |
 	expect_exit 0 "connect through nginx: two lines" -- \
-		"${PS[@]}" connect "$URL" --ca-file "$DEST_CA" &&
+		"${PS[@]}" connect --half-close "$URL" --ca-file "$DEST_CA" &&
 	expect_stdout $'through\nnginx' "connect through nginx: both lines come back"
 
 # nginx's access log: the upgrade as a 101.

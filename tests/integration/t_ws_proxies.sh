@@ -109,7 +109,7 @@ expect_squid_log squid "TCP_TUNNEL/200 CONNECT localhost:$WS " \
 	"squid logged the ws:// CONNECT too (a tunnel, not a forwarded GET)"
 { printf 'via squid\n'; sleep 1; } |
 	expect_exit 0 "squid: connect wss:// with one line exits 0" -- \
-		"$PROXYSTACK" -c "$TMP/conf/squid" connect "$URL" --ca-file "$DEST_CA" &&
+		"$PROXYSTACK" -c "$TMP/conf/squid" connect --half-close "$URL" --ca-file "$DEST_CA" &&
 	expect_stdout "via squid" "squid: connect wss:// echoes the line"
 expect_exit 0 "squid: check wss:// exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/squid" check "$URL" --ca-file "$DEST_CA" &&

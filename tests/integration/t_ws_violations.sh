@@ -111,7 +111,7 @@ handshake subprotocol "the server chose a subprotocol we did not offer"
 handshake extension "the server chose an extension we did not offer"
 handshake no-upgrade "no Upgrade: websocket"
 : | expect_exit 1 "wrong-accept: connect exits 1 too" -- \
-	"${PS[@]}" connect "$(url wrong-accept)" &&
+	"${PS[@]}" connect --half-close "$(url wrong-accept)" &&
 	expect_grep "^proxystack: error: websocket-handshake: .*wrong Sec-WebSocket-Accept" "$ERR" \
 		"wrong-accept: connect's stderr names websocket-handshake"
 expect_no_grep "^(wrong-accept|subprotocol|extension|no-upgrade): client (text|binary|close)" "$EV" \
@@ -131,7 +131,7 @@ expect_elapsed "$start" 25 45 "no-answer: given up after connect_timeout = 3 s"
 violation() {
 	local name=$1 code=$2 what=$3 start=$EPOCHREALTIME
 	expect_exit 1 "$name: connect exits 1" -- \
-		"${PS[@]}" connect "$(url "$name")" <"$TMP/stdin.fifo" || return 1
+		"${PS[@]}" connect --half-close "$(url "$name")" <"$TMP/stdin.fifo" || return 1
 	expect_grep "^proxystack: error: websocket: closed with $code: $what" "$ERR" \
 		"$name: stderr: closed with $code: $what"
 	expect_stdout "" "$name: the bad frame's payload never reaches stdout"
@@ -167,7 +167,7 @@ violation too-big-frag 1009 "a message over the limit \(ws_max_message 1000\)"
 # A good message, then a violation, in one segment: the good one must
 # still reach stdout before the error (nothing received is dropped).
 expect_exit 1 "text-then-masked: connect exits 1" -- \
-	"${PS[@]}" connect "$(url text-then-masked)" <"$TMP/stdin.fifo" &&
+	"${PS[@]}" connect --half-close "$(url text-then-masked)" <"$TMP/stdin.fifo" &&
 	expect_grep "^proxystack: error: websocket: closed with 1002: a masked frame" "$ERR" \
 		"text-then-masked: stderr names the masked frame"
 expect_stdout "before" "text-then-masked: the message before the violation is printed"
@@ -184,7 +184,7 @@ expect_exit 1 "too-big via the API: ws_check exits 1" -- \
 
 # A violation while our own close is out: we must not send a second close.
 printf 'x\n' | expect_exit 1 "violation-after-close: connect exits 1" -- \
-	"${PS[@]}" connect "$(url violation-after-close)" &&
+	"${PS[@]}" connect --half-close "$(url violation-after-close)" &&
 	expect_grep "^proxystack: error: websocket: closed with 1002: a masked frame" "$ERR" \
 		"violation-after-close: stderr names the masked frame"
 expect_event "^violation-after-close: client close 1000 " \
@@ -195,7 +195,7 @@ expect_no_grep "^violation-after-close: FAIL" "$EV" \
 
 # The connection ends without a close frame.
 expect_exit 1 "drop: connect exits 1" -- \
-	"${PS[@]}" connect "$(url drop)" <"$TMP/stdin.fifo" &&
+	"${PS[@]}" connect --half-close "$(url drop)" <"$TMP/stdin.fifo" &&
 	expect_grep "^proxystack: error: websocket: .*closed without a close frame \(1006\)" "$ERR" \
 		"drop: stderr says closed without a close frame (1006)"
 
@@ -206,7 +206,7 @@ expect_exit 1 "drop: connect exits 1" -- \
 accept() {
 	local name=$1 want=$2 code=${3:-1000}
 	expect_exit 0 "$name: connect exits 0" -- \
-		"${PS[@]}" connect "$(url "$name")" <"$TMP/stdin.fifo" &&
+		"${PS[@]}" connect --half-close "$(url "$name")" <"$TMP/stdin.fifo" &&
 		expect_stdout "$want" "$name: stdout is right"
 	expect_event "^$name: client close $code " "$name: we answered the close with $code"
 }
@@ -220,14 +220,14 @@ accept close-4000 "" 4000
 
 # The first frame came in the same TCP segment as the 101.
 printf 'x\n' | expect_exit 0 "early-frame: connect exits 0" -- \
-	"${PS[@]}" connect "$(url early-frame)" &&
+	"${PS[@]}" connect --half-close "$(url early-frame)" &&
 	expect_stdout $'first-frame\nx' \
 		"early-frame: the frame that came with the 101 is delivered, then the echo"
 
 # stdin EOF at once: our close goes out behind the lines, and what the
 # peer still sends before its close answer is printed.
 printf 'a\nb\n' | expect_exit 0 "echo, EOF at once: connect exits 0" -- \
-	"${PS[@]}" connect "$(url echo)" &&
+	"${PS[@]}" connect --half-close "$(url echo)" &&
 	expect_stdout $'a\nb' "echo, EOF at once: both echoes printed before the close"
 
 # --- over time ---------------------------------------------------------------------
@@ -235,7 +235,7 @@ printf 'a\nb\n' | expect_exit 0 "echo, EOF at once: connect exits 0" -- \
 # Our close goes unanswered: give up after 5 s with a clear error.
 start=$EPOCHREALTIME
 printf 'hi\n' | expect_exit 1 "no-close-answer: connect exits 1" -- \
-	"${PS[@]}" connect "$(url no-close-answer)" &&
+	"${PS[@]}" connect --half-close "$(url no-close-answer)" &&
 	expect_stdout "hi" "no-close-answer: the echo still printed" &&
 	expect_grep "^proxystack: error: websocket: the server did not answer our close within 5 s" \
 		"$ERR" "no-close-answer: stderr says the close went unanswered"
@@ -254,7 +254,7 @@ expect_event "^silent: client ping 2$" "silent: the server saw our keepalive pin
 # The command line runs the same clock from its own poll loop (config).
 start=$EPOCHREALTIME
 expect_exit 1 "silent, CLI with ws_ping_interval 1, ws_pong_timeout 2: exits 1" -- \
-	"$PROXYSTACK" -c "$TMP/conf-ka" connect "$(url silent)" <"$TMP/stdin.fifo" &&
+	"$PROXYSTACK" -c "$TMP/conf-ka" connect --half-close "$(url silent)" <"$TMP/stdin.fifo" &&
 	expect_grep "^proxystack: error: websocket: no pong within 2 s" "$ERR" \
 		"silent, CLI: stderr says no pong within 2 s"
 expect_elapsed "$start" 25 50 "silent, CLI: failed within 5 s"
@@ -276,7 +276,7 @@ ping_check() {
 		# Nothing to send: the server closes once it has its pong
 		# (1000), or at its 2 s deadline (1008); exit 0 either way.
 		expect_exit 0 "$name, CLI: exits 0 when the server closes" -- \
-			"${PS[@]}" connect "$(url "$name")?then=close" <"$TMP/stdin.fifo"
+			"${PS[@]}" connect --half-close "$(url "$name")?then=close" <"$TMP/stdin.fifo"
 		;;
 	esac
 	expect_event "^$name: PASS pong" "$name, $mode: our pong came back within 2 s"
