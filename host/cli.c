@@ -409,6 +409,10 @@ static void cli_print_usage(FILE *out)
 	}
 	fputs("\nURL: tcp://HOST:PORT, tls://HOST:PORT, https://HOST[:PORT],\n"
 	      "     ws://HOST[:PORT][/PATH], wss://HOST[:PORT][/PATH]\n"
+	      "\nconnect: at end of input nothing is sent (see --half-close)"
+	      " and the\n  answer prints until the peer closes (see -q);"
+	      " ws and wss send a\n  line a message and close once the"
+	      " peer is quiet 1 s after the input\n"
 	      "\nexit status: 0 ok, 1 other failure, 2 usage or configuration,\n"
 	      "  3 proxy authentication, 4 proxy refused, 5 TLS verification,\n"
 	      "  6 resolve, connect or timeout, 7 unsupported\n"
