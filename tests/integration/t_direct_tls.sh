@@ -66,7 +66,7 @@ expect_exit 0 "no close_notify: connect exits 0" -- \
 
 # Options may stand before the URL too.
 expect_exit 0 "right CA: options before the URL" -- \
-	"${PS[@]}" connect --ca-file "$CA" "tls://localhost:$GOOD" <"$TMP/hello" &&
+	"${PS[@]}" connect --ca-file "$CA" --half-close "tls://localhost:$GOOD" <"$TMP/hello" &&
 	expect_same_file "$TMP/hello" "$OUT" "options before the URL: hello comes back"
 
 expect_exit 0 "check: exits 0" -- \

@@ -3,9 +3,10 @@
 
 Every connection gets back the bytes it sends.  When the client shuts its
 sending side (TCP FIN, or TLS close_notify), the server has already echoed
-everything, so it closes: close_notify then FIN for TLS, FIN for TCP.  That
-is the half-close a `proxystack connect` relies on to print the whole
-answer after its stdin ends.
+everything, so it closes: close_notify then FIN for TLS, FIN for TCP.  So
+`proxystack connect --half-close` gets the whole echo and exits; without
+--half-close (or -q) connect sends nothing at EOF and this server never
+closes.
 
     tls_echo.py --port P [--host ADDR]... (--plain | --cert F --key F)
                 [--client-ca F] [--max-tls 1.2] [--alpn h2,http/1.1]
