@@ -143,7 +143,10 @@ run which "$DEST_URL"
 say "the chain, built step by step"
 run check "$DEST_URL"
 say "bytes through the chain and back"
-run_piped "hello through proxystack" connect "$DEST_URL"
+# Like netcat, connect sends nothing at the end of its input and prints
+# until the peer closes; this echo server closes once the client has
+# finished (TLS close_notify), which --half-close sends at end of input.
+run_piped "hello through proxystack" connect --half-close "$DEST_URL"
 
 say "what squid saw (its access log)"
 squid_log_has corpproxy "CONNECT localhost:$ECHO_PORT john.doe" &&

@@ -231,7 +231,7 @@ else
 fi
 transport http-connect "http://127.0.0.1:$REC_PORT"
 expect_exit 0 "default User-Agent: connect exits 0" -- \
-	"$PROXYSTACK" -c "$CONF" connect tcp://example.test:7 <<<"hi"
+	"$PROXYSTACK" -c "$CONF" connect -q 0 tcp://example.test:7 <<<"hi"
 expect_grep -F "User-Agent: proxystack/$VERSION"$'\r' "$REC_LOG" \
 	"the recorder sees User-Agent: proxystack/$VERSION"
 transport http-connect "http://127.0.0.1:$BASIC" "username = alice" \
