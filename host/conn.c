@@ -75,20 +75,51 @@ static int header_line(const char *field)
 	return !credential_check_field(field, why, sizeof(why));
 }
 
-/* Websocket options; the size check keeps callers built before them. */
+/*
+ * The caller's options as this library's layout: each field the caller's
+ * struct_size holds, the default for the others.  A size below the 1.0
+ * layout is a caller that never ran ps_connect_options_init().
+ */
+static int conn_options_take(const ps_connect_options *in,
+			     ps_connect_options *out, ps_error *err)
+{
+	typedef ps_connect_options T;
+
+	ps_connect_options_init(out);
+	if (!in)
+		return PS_OK;
+	if (in->struct_size < PS_CONNECT_OPTIONS_SIZE_1_0)
+		return ctx_struct_too_small("ps_connect_options",
+					    in->struct_size,
+					    PS_CONNECT_OPTIONS_SIZE_1_0, err);
+	PS_TAKE_FIELD(T, out, in, ca_file);
+	PS_TAKE_FIELD(T, out, in, client_cert_file);
+	PS_TAKE_FIELD(T, out, in, client_key_file);
+	PS_TAKE_FIELD(T, out, in, insecure_tls);
+	PS_TAKE_FIELD(T, out, in, alpn);
+	PS_TAKE_FIELD(T, out, in, timeout_ms);
+	PS_TAKE_FIELD(T, out, in, on_step);
+	PS_TAKE_FIELD(T, out, in, step_user);
+	PS_TAKE_FIELD(T, out, in, ws_subprotocols);
+	PS_TAKE_FIELD(T, out, in, ws_origin);
+	PS_TAKE_FIELD(T, out, in, ws_headers);
+	PS_TAKE_FIELD(T, out, in, ws_ping_interval_s);
+	PS_TAKE_FIELD(T, out, in, ws_pong_timeout_s);
+	PS_TAKE_FIELD(T, out, in, ws_max_message);
+	return PS_OK;
+}
+
+/* Websocket options: the caller's, else the snapshot's settings. */
 static int conn_set_ws_options(struct ps_conn *conn,
 			       const ps_connect_options *o)
 {
 	const struct snapshot *s = conn->snap;
 	struct conn_options *co = &conn->opt;
-	int has_ws = o->struct_size >= sizeof(*o);
 	int rc = 0;
 
 	co->ws_ping_interval_ms = s->ws_ping_interval_s * 1000;
 	co->ws_pong_timeout_ms = s->ws_pong_timeout_s * 1000;
 	co->ws_max_message = (size_t)s->ws_max_message_bytes;
-	if (!has_ws)
-		return PS_OK;
 	if (!one_line(o->ws_subprotocols) || !one_line(o->ws_origin))
 		return err_set(&conn->err, PS_ERR_USAGE, "websocket", -1, NULL,
 			       "ws_subprotocols and ws_origin must be single"
@@ -121,16 +152,15 @@ static int conn_set_ws_options(struct ps_conn *conn,
 
 /* Options: what the caller gave, else the snapshot's settings. */
 static int conn_set_options(struct ps_conn *conn,
-			    const ps_connect_options *o)
+			    const ps_connect_options *caller_opts)
 {
 	const struct snapshot *s = conn->snap;
-	ps_connect_options dflt;
+	ps_connect_options taken;
+	const ps_connect_options *o = &taken;
 	int rc = 0;
 
-	if (!o) {
-		ps_connect_options_init(&dflt);
-		o = &dflt;
-	}
+	if (conn_options_take(caller_opts, &taken, &conn->err) != PS_OK)
+		return conn->err.code;
 	rc |= dup_opt(&conn->opt.ca_file, o->ca_file, s->ca_file.value);
 	if (o->client_cert_file || o->client_key_file) {
 		rc |= dup_opt(&conn->opt.client_cert_file, o->client_cert_file,

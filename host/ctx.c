@@ -42,17 +42,51 @@ static char *choose_conf_dir(const ps_ctx_options *o, const char *prefix,
 	return strdup(PS_CONF_DIR);
 }
 
-ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err)
+int ctx_struct_too_small(const char *type, size_t got, size_t min,
+			 ps_error *err)
 {
-	ps_ctx_options dflt;
+	char hint[80];
+
+	snprintf(hint, sizeof(hint), "initialise it with %s_init()", type);
+	return err_set(err, PS_ERR_USAGE, NULL, -1, hint,
+		       "%s.struct_size is %zu, smaller than the 1.0 layout"
+		       " (%zu bytes)", type, got, min);
+}
+
+/*
+ * The caller's options as this library's layout: each field the caller's
+ * struct_size holds, the default for the others.  A size below the 1.0
+ * layout is a caller that never ran ps_ctx_options_init().
+ */
+static int ctx_options_take(const ps_ctx_options *in, ps_ctx_options *out,
+			    ps_error *err)
+{
+	ps_ctx_options_init(out);
+	if (!in)
+		return PS_OK;
+	if (in->struct_size < PS_CTX_OPTIONS_SIZE_1_0)
+		return ctx_struct_too_small("ps_ctx_options", in->struct_size,
+					    PS_CTX_OPTIONS_SIZE_1_0, err);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, conf_dir);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, env_prefix);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, log_fn);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, log_user);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, log_level);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, ignore_environment);
+	PS_TAKE_FIELD(ps_ctx_options, out, in, reload);
+	return PS_OK;
+}
+
+ps_ctx *ps_ctx_new(const ps_ctx_options *caller_opts, ps_error *err)
+{
+	ps_ctx_options taken;
+	const ps_ctx_options *opts = &taken;
 	ps_ctx *ctx;
 	int rc;
 
 	ps_error_clear(err);
-	if (!opts) {
-		ps_ctx_options_init(&dflt);
-		opts = &dflt;
-	}
+	if (ctx_options_take(caller_opts, &taken, err) != PS_OK)
+		return NULL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		err_nomem(err);
@@ -80,8 +114,7 @@ ps_ctx *ps_ctx_new(const ps_ctx_options *opts, ps_error *err)
 	ctx->params.lg.level = opts->log_level;
 	tls_warm_up();
 	rc = snapshot_build(&ctx->params, &ctx->current, err);
-	if (rc == PS_OK && opts->struct_size >= sizeof(*opts) &&
-	    opts->reload != PS_RELOAD_MANUAL)
+	if (rc == PS_OK && opts->reload != PS_RELOAD_MANUAL)
 		rc = reload_watch_start(ctx, opts->reload == PS_RELOAD_POLL,
 					&ctx->watcher);
 	if (rc != PS_OK) {

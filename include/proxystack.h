@@ -25,6 +25,25 @@
  * Errors: every failure fills a ps_error with a stable code, the layer and
  * hop that failed, a message and a hint a person can act on.  Secrets never
  * appear in errors, logs or dumps.
+ *
+ * Growing structures.  Which public structures may gain fields, and how:
+ *
+ *   ps_ctx_options, ps_connect_options   the caller allocates them, the
+ *       library reads them.  They carry struct_size (set by their _init
+ *       function) and grow only by appending.  The library reads a field
+ *       only when it lies wholly inside struct_size; a field past it takes
+ *       its default, so an agent built against an older header keeps
+ *       working with a newer library.  Bytes past the fields this library
+ *       knows (an agent built against a newer header) are ignored.  A
+ *       struct_size below the 1.0 layout (PS_CTX_OPTIONS_SIZE_1_0,
+ *       PS_CONNECT_OPTIONS_SIZE_1_0) is refused with PS_ERR_USAGE.
+ *   ps_step       the library allocates it and passes it to the caller's
+ *       callback: it may grow by appending (a callback reads only the
+ *       fields it was built with).
+ *   ps_error, ps_poll, ps_ws_message   the caller allocates them and the
+ *       library fills them, with no size passed: their layout is fixed
+ *       for the life of the 1.x library.  Anything new comes as a new
+ *       function.
  */
 #ifndef PROXYSTACK_H
 #define PROXYSTACK_H
@@ -126,7 +145,11 @@ typedef void (*ps_log_fn)(void *user, int level, const char *msg);
 
 typedef struct ps_ctx ps_ctx;
 
-/* Options for ps_ctx_new().  Initialise with ps_ctx_options_init(). */
+/*
+ * Options for ps_ctx_new().  Initialise with ps_ctx_options_init(), then
+ * set fields by name: never copy or build one field by field from a
+ * positional initialiser, or a newer header's fields would be missed.
+ */
 typedef struct ps_ctx_options {
 	size_t struct_size;     /* sizeof(ps_ctx_options), set by _init */
 	/*
@@ -145,7 +168,8 @@ typedef struct ps_ctx_options {
 	int log_level;          /* highest ps_log_level passed on; default WARN */
 	/*
 	 * Do not read the process environment at all (tests, sandboxes).
-	 * Default 0: the environment is read as DESIGN.md describes.
+	 * Default 0: the environment is read as proxystack.conf(5)
+	 * describes.
 	 */
 	int ignore_environment;
 	/*
@@ -156,7 +180,15 @@ typedef struct ps_ctx_options {
 	 * PS_RELOAD_MANUAL starts nothing (call ps_ctx_reload() yourself).
 	 */
 	int reload;
+	/* New fields are appended here (see "Growing structures" above). */
 } ps_ctx_options;
+
+/*
+ * The smallest struct_size ps_ctx_new() accepts: the 1.0 layout, up to
+ * and including 'reload'.  Smaller sizes are refused with PS_ERR_USAGE.
+ */
+#define PS_CTX_OPTIONS_SIZE_1_0                                           \
+	(offsetof(ps_ctx_options, reload) + sizeof(int))
 
 enum ps_reload_mode {
 	PS_RELOAD_WATCH = 0,
@@ -171,7 +203,8 @@ void ps_ctx_options_init(ps_ctx_options *opts);
  * Create a context: read the configuration directory, apply environment
  * variables, load and configure modules.  Fails closed: on any error
  * (PS_ERR_CONFIG with file:line in the message, PS_ERR_MODULE) it returns
- * NULL and fills *err (err may be NULL).  'opts' may be NULL for defaults.
+ * NULL and fills *err (err may be NULL).  'opts' may be NULL for defaults;
+ * its struct_size below PS_CTX_OPTIONS_SIZE_1_0 is PS_ERR_USAGE.
  * The returned context is released with ps_ctx_free().  It also sets
  * OpenSSL up (OPENSSL_init_ssl() with its default configuration file,
  * a no-op if the application did so first), so that the first
@@ -265,7 +298,10 @@ void ps_free(void *p);
 
 typedef struct ps_conn ps_conn;
 
-/* One completed step of a chain, reported to ps_connect_options.on_step. */
+/*
+ * One completed step of a chain, reported to ps_connect_options.on_step.
+ * The library owns it; new fields may be appended.
+ */
 typedef struct ps_step {
 	int hop;                /* 0-based layer index */
 	const char *layer;      /* layer name, e.g. "direct", "tls" */
@@ -275,7 +311,10 @@ typedef struct ps_step {
 
 typedef void (*ps_step_fn)(void *user, const ps_step *step);
 
-/* Options for one connection.  Initialise with ps_connect_options_init(). */
+/*
+ * Options for one connection.  Initialise with ps_connect_options_init(),
+ * then set fields by name.
+ */
 typedef struct ps_connect_options {
 	size_t struct_size;      /* sizeof(ps_connect_options), set by _init */
 	/*
@@ -303,14 +342,24 @@ typedef struct ps_connect_options {
 					N s; 0: config (ws_pong_timeout) */
 	size_t ws_max_message;       /* larger messages close with 1009;
 					0: config (ws_max_message) */
+	/* New fields are appended here (see "Growing structures" above). */
 } ps_connect_options;
+
+/*
+ * The smallest struct_size ps_connect() and ps_conn_start() accept: the
+ * 1.0 layout, up to and including 'ws_max_message'.  Smaller sizes are
+ * refused with PS_ERR_USAGE.
+ */
+#define PS_CONNECT_OPTIONS_SIZE_1_0                                       \
+	(offsetof(ps_connect_options, ws_max_message) + sizeof(size_t))
 
 /* Fill *opts with defaults.  Never fails. */
 void ps_connect_options_init(ps_connect_options *opts);
 
 /*
  * Build a channel to 'url' and return it ready, or NULL with *err filled.
- * Blocks at most the chain timeout.  'opts' may be NULL.  The connection
+ * Blocks at most the chain timeout.  'opts' may be NULL; its struct_size
+ * below PS_CONNECT_OPTIONS_SIZE_1_0 is PS_ERR_USAGE.  The connection
  * keeps the context's current snapshot alive until ps_conn_close().
  * Thread-safe with respect to 'ctx'.
  */

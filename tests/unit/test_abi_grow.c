@@ -1,0 +1,331 @@
+/*
+ * test_abi_grow.c - the public structures can grow (proxystack.h,
+ * "Growing structures").
+ *
+ * A program compiled against today's header drives "tomorrow's" option
+ * structures (today's fields, then one appended, struct_size larger):
+ * accepted, the known fields honoured.  The 1.0 layout is accepted; a
+ * struct_size below it is refused with PS_ERR_USAGE.  What a library
+ * does with a caller built before a field existed is checked through
+ * PS_HAS_FIELD/PS_TAKE_FIELD, the very macros the library reads with.
+ *
+ * PS_TEST_MODULE_DIR is the build's modules.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ctx.h"
+
+/* Today's ps_ctx_options with a field appended, as a later header has. */
+typedef struct ctx_options_tomorrow {
+	size_t struct_size;
+	const char *conf_dir;
+	const char *env_prefix;
+	ps_log_fn log_fn;
+	void *log_user;
+	int log_level;
+	int ignore_environment;
+	int reload;
+	long tomorrow_field;
+} ctx_options_tomorrow;
+
+/* Today's ps_connect_options with a field appended. */
+typedef struct connect_options_tomorrow {
+	size_t struct_size;
+	const char *ca_file;
+	const char *client_cert_file;
+	const char *client_key_file;
+	int insecure_tls;
+	const char *alpn;
+	int timeout_ms;
+	ps_step_fn on_step;
+	void *step_user;
+	const char *ws_subprotocols;
+	const char *ws_origin;
+	const char *const *ws_headers;
+	int ws_ping_interval_s;
+	int ws_pong_timeout_s;
+	size_t ws_max_message;
+	const char *tomorrow_field;
+} connect_options_tomorrow;
+
+static char confdir[256];
+static int dir_counter;
+
+static void write_conf(const char *module_dir, const char *text)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(confdir, sizeof(confdir), "/tmp/ps-test-abi-%d-%d",
+		 (int)getpid(), ++dir_counter);
+	mkdir(confdir, 0700);
+	snprintf(path, sizeof(path), "%s/10-test.conf", confdir);
+	fp = fopen(path, "w");
+	if (!fp) {
+		perror(path);
+		exit(2);
+	}
+	fprintf(fp, "[global]\nmodule_path = %s\n%s", module_dir, text);
+	fclose(fp);
+	chmod(path, 0600);
+}
+
+static void remove_conf(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", confdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", confdir);
+}
+
+static int log_calls;
+
+static void count_log(void *user, int level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	(void)msg;
+	log_calls++;
+}
+
+/* The pac section warns as it loads: something for log_fn to get. */
+#define PROXY_CONF                                                        \
+	"[default]\nproxy_url = http://127.0.0.1:3128\n"                    \
+	"[transport warns]\nmodule = pac\nfile = /etc/proxy.pac\n"
+#define PROXY_CHAIN "direct -> http-connect(http://127.0.0.1:3128)"
+
+/* The context's `which`, or the error's code name. */
+static char *which_of(ps_ctx *ctx, const ps_error *err)
+{
+	ps_error werr;
+	char *out;
+
+	if (!ctx)
+		return strdup(ps_code_name(err->code));
+	out = ps_ctx_which(ctx, "tcp://example.com:80", &werr);
+	return out ? out : strdup(ps_code_name(werr.code));
+}
+
+static void ctx_tomorrow_is_honoured(void)
+{
+	ctx_options_tomorrow o;
+	ps_error err;
+	ps_ctx *ctx;
+	char *chain;
+
+	write_conf(PS_TEST_MODULE_DIR, PROXY_CONF);
+	memset(&o, 0, sizeof(o));
+	o.struct_size = sizeof(o);
+	o.conf_dir = confdir;
+	o.log_fn = count_log;
+	o.log_level = PS_LOG_WARN;
+	o.ignore_environment = 1;
+	o.reload = PS_RELOAD_MANUAL;
+	o.tomorrow_field = 12345;
+	log_calls = 0;
+	ctx = ps_ctx_new((const ps_ctx_options *)&o, &err);
+	chain = which_of(ctx, &err);
+	CHECK_STR(chain, PROXY_CHAIN);
+	CHECK_MSG(log_calls > 0, "tomorrow's ctx options: log_fn honoured"
+		  " (%d lines)", log_calls);
+	CHECK_MSG(ctx && !ctx->watcher, "tomorrow's ctx options: reload ="
+		  " manual honoured (no watcher)");
+	free(chain);
+	ps_ctx_free(ctx);
+	remove_conf();
+}
+
+static void ctx_1_0_is_accepted(void)
+{
+	ps_ctx_options o;
+	ps_error err;
+	ps_ctx *ctx;
+	char *chain;
+
+	write_conf(PS_TEST_MODULE_DIR, PROXY_CONF);
+	ps_ctx_options_init(&o);
+	o.struct_size = PS_CTX_OPTIONS_SIZE_1_0;
+	o.conf_dir = confdir;
+	o.log_fn = count_log;
+	o.ignore_environment = 1;
+	o.reload = PS_RELOAD_POLL;
+	ctx = ps_ctx_new(&o, &err);
+	chain = which_of(ctx, &err);
+	CHECK_STR(chain, PROXY_CHAIN);
+	CHECK_MSG(ctx && ctx->watcher, "1.0-sized ctx options: reload ="
+		  " poll honoured (a watcher runs)");
+	free(chain);
+	ps_ctx_free(ctx);
+	remove_conf();
+}
+
+static void ctx_below_1_0_is_refused(size_t size)
+{
+	ps_ctx_options o;
+	ps_error err;
+	ps_ctx *ctx;
+
+	ps_ctx_options_init(&o);
+	o.struct_size = size;
+	o.conf_dir = "/nonexistent";
+	o.reload = PS_RELOAD_MANUAL;
+	ctx = ps_ctx_new(&o, &err);
+	CHECK_MSG(!ctx, "ctx options of %zu bytes: refused", size);
+	CHECK_INT(err.code, PS_ERR_USAGE);
+	CHECK_MSG(strstr(err.message, "ps_ctx_options.struct_size is") &&
+		  strstr(err.message, "smaller than the 1.0 layout"),
+		  "ctx options of %zu bytes: message (%s)", size,
+		  err.message);
+	CHECK_MSG(strstr(err.hint, "with ps_ctx_options_init()") != NULL,
+		  "ctx options of %zu bytes: hint (%s)", size, err.hint);
+	ps_ctx_free(ctx);
+}
+
+static ps_ctx *direct_ctx(void)
+{
+	ps_ctx_options o;
+	ps_error err;
+
+	write_conf(PS_TEST_MODULE_DIR, "");
+	ps_ctx_options_init(&o);
+	o.conf_dir = confdir;
+	o.ignore_environment = 1;
+	o.reload = PS_RELOAD_MANUAL;
+	o.log_fn = count_log;
+	return ps_ctx_new(&o, &err);
+}
+
+static void connect_tomorrow_is_honoured(ps_ctx *ctx)
+{
+	connect_options_tomorrow o;
+	ps_error err;
+	ps_conn *conn;
+
+	memset(&o, 0, sizeof(o));
+	o.struct_size = sizeof(o);
+	o.tomorrow_field = "ignored";
+	conn = ps_conn_start(ctx, "tcp://127.0.0.1:9",
+			     (const ps_connect_options *)&o, &err);
+	CHECK_MSG(conn != NULL, "tomorrow's connect options: accepted (%s)",
+		  conn ? "" : err.message);
+	ps_conn_close(conn);
+
+	/* A certificate without its key: refused, so the field was read. */
+	o.client_cert_file = "/nonexistent/cert.pem";
+	conn = ps_conn_start(ctx, "tcp://127.0.0.1:9",
+			     (const ps_connect_options *)&o, &err);
+	CHECK_MSG(!conn && err.code == PS_ERR_USAGE &&
+		  strstr(err.message, "needs its key"),
+		  "tomorrow's connect options: client_cert_file honoured"
+		  " (%s)", err.message);
+	ps_conn_close(conn);
+
+	/* The websocket fields, the last of 1.0, are read too. */
+	o.client_cert_file = NULL;
+	o.ws_origin = "http://a\r\nInjected: 1";
+	conn = ps_conn_start(ctx, "tcp://127.0.0.1:9",
+			     (const ps_connect_options *)&o, &err);
+	CHECK_MSG(!conn && err.code == PS_ERR_USAGE &&
+		  strstr(err.message, "ws_origin"),
+		  "tomorrow's connect options: ws_origin honoured (%s)",
+		  err.message);
+	ps_conn_close(conn);
+}
+
+static void connect_1_0_is_accepted(ps_ctx *ctx)
+{
+	ps_connect_options o;
+	ps_error err;
+	ps_conn *conn;
+
+	ps_connect_options_init(&o);
+	o.struct_size = PS_CONNECT_OPTIONS_SIZE_1_0;
+	conn = ps_conn_start(ctx, "tcp://127.0.0.1:9", &o, &err);
+	CHECK_MSG(conn != NULL, "1.0-sized connect options: accepted (%s)",
+		  conn ? "" : err.message);
+	ps_conn_close(conn);
+}
+
+static void connect_below_1_0_is_refused(ps_ctx *ctx, size_t size)
+{
+	ps_connect_options o;
+	ps_error err;
+	ps_conn *conn;
+
+	ps_connect_options_init(&o);
+	o.struct_size = size;
+	conn = ps_conn_start(ctx, "tcp://127.0.0.1:9", &o, &err);
+	CHECK_MSG(!conn, "connect options of %zu bytes: refused", size);
+	CHECK_INT(err.code, PS_ERR_USAGE);
+	CHECK_MSG(strstr(err.message, "ps_connect_options.struct_size is") &&
+		  strstr(err.message, "smaller than the 1.0 layout"),
+		  "connect options of %zu bytes: message (%s)", size,
+		  err.message);
+	ps_conn_close(conn);
+	/* The blocking form goes through the same check. */
+	conn = ps_connect(ctx, "tcp://127.0.0.1:9", &o, &err);
+	CHECK_MSG(!conn && err.code == PS_ERR_USAGE,
+		  "ps_connect, options of %zu bytes: refused", size);
+	ps_conn_close(conn);
+}
+
+/*
+ * Tomorrow's library, today's caller: the library's structure has a
+ * field the caller's struct_size does not reach; it keeps its default.
+ */
+struct library_options_v2 {
+	size_t struct_size;
+	int today;
+	long added_later;
+};
+
+static void field_past_struct_size_is_defaulted(void)
+{
+	typedef struct library_options_v2 T;
+	T caller = { .struct_size = offsetof(T, added_later),
+		     .today = 7, .added_later = 99 };
+	T taken = { .struct_size = sizeof(T), .today = 0,
+		    .added_later = -1 };
+
+	CHECK(PS_HAS_FIELD(T, &caller, today));
+	CHECK(!PS_HAS_FIELD(T, &caller, added_later));
+	PS_TAKE_FIELD(T, &taken, &caller, today);
+	PS_TAKE_FIELD(T, &taken, &caller, added_later);
+	CHECK_INT(taken.today, 7);
+	CHECK_INT(taken.added_later, -1);
+	/* A size ending inside a field does not hold it either. */
+	caller.struct_size = offsetof(T, added_later) + 1;
+	CHECK(!PS_HAS_FIELD(T, &caller, added_later));
+	caller.struct_size = sizeof(T) + 8;
+	CHECK(PS_HAS_FIELD(T, &caller, added_later));
+}
+
+int main(void)
+{
+	ps_ctx *ctx;
+
+	ctx_tomorrow_is_honoured();
+	ctx_1_0_is_accepted();
+	ctx_below_1_0_is_refused(PS_CTX_OPTIONS_SIZE_1_0 - 1);
+	ctx_below_1_0_is_refused(0);
+	ctx = direct_ctx();
+	CHECK_MSG(ctx != NULL, "a context for the connect cases");
+	if (ctx) {
+		connect_tomorrow_is_honoured(ctx);
+		connect_1_0_is_accepted(ctx);
+		connect_below_1_0_is_refused(ctx,
+					     PS_CONNECT_OPTIONS_SIZE_1_0 - 1);
+		connect_below_1_0_is_refused(ctx, sizeof(size_t));
+	}
+	ps_ctx_free(ctx);
+	remove_conf();
+	field_past_struct_size_is_defaulted();
+	return check_done();
+}
