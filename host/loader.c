@@ -1,5 +1,7 @@
 /*
- * loader.c - module loading with the refusals DESIGN.md lists.
+ * loader.c - module loading with the refusals proxystack-module(7)
+ * lists (bad magic, another ABI major, a name mismatch, a short ops
+ * table, no phase, unsafe owner or mode).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -19,10 +21,11 @@
 #include "error.h"
 #include "loader.h"
 
-/* The smallest ops table a 1.x module may carry: ABI 1.0's, up to select. */
+/* The smallest ops table a 1.x module may carry: ABI 1.0's, up to its
+ * last slot (the select op then, reserved now). */
 #define OPS_SIZE_1_0                                                      \
-	(offsetof(struct ps_module_ops, select) +                         \
-	 sizeof(((struct ps_module_ops *)0)->select))
+	(offsetof(struct ps_module_ops, reserved_1_0) +                   \
+	 sizeof(((struct ps_module_ops *)0)->reserved_1_0))
 
 static pthread_mutex_t ltdl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int ltdl_ready;

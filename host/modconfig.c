@@ -402,12 +402,13 @@ int modconfig_run(struct snapshot *snap, struct instance *inst,
 	ini_get(sec, "module");
 	if (inst->mod->ops.configure)
 		rc = inst->mod->ops.configure(&cfg, &inst->state);
-	if (rc != PS_OK && inst->state && inst->mod->ops.unconfigure) {
-		/* What a failed configure built is freed like any other. */
-		inst->mod->ops.unconfigure(inst->state);
-		inst->state = NULL;
-	}
 	if (rc != PS_OK) {
+		/*
+		 * A failed configure() freed what it built (module.h): calling
+		 * unconfigure() too would free it twice.  Whatever *instance
+		 * holds is forgotten, never passed anywhere.
+		 */
+		inst->state = NULL;
 		if (!cfg.failed && rc != PS_ERR_NOMEM)
 			ps_config_error(&cfg, NULL, "module %s refused its"
 					" configuration (%s)",
@@ -435,7 +436,8 @@ void ps_proxy_info_clear(struct ps_proxy_info *p)
 	free(p->username);
 	ps_secret_free(p->password);
 	free(p->display);
-	memset(p, 0, sizeof(*p));
+	/* Only the 1.0 layout: a module built for 1.0 has no more room. */
+	memset(p, 0, PS_PROXY_INFO_SIZE_1_0);
 }
 
 static int scheme_allowed(const char *scheme, const char *const *schemes)
@@ -533,15 +535,41 @@ nomem:
 	return err_nomem(cfg->err);
 }
 
-int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
-			struct ps_proxy_info *out)
+/*
+ * ABI 1.0's entry point, called by modules built before the sized one:
+ * their structure has the 1.0 layout.  The parentheses keep the header's
+ * macro of the same name from expanding here.
+ */
+int (ps_config_get_proxy)(ps_config *cfg, const char *const *schemes,
+			  struct ps_proxy_info *out)
 {
-	const char *text = ps_config_get(cfg, "url");
+	return ps_config_get_proxy_sized(cfg, schemes, out,
+					 PS_PROXY_INFO_SIZE_1_0);
+}
+
+int ps_config_get_proxy_sized(ps_config *cfg, const char *const *schemes,
+			      struct ps_proxy_info *out, size_t out_size)
+{
+	const char *text;
 	struct url u;
 	char why[200];
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	/*
+	 * Every field of this host's layout is in the 1.0 one: past the
+	 * size check, all of them fit.  A field appended later is written
+	 * only when offsetof + sizeof <= out_size.
+	 */
+	memset(out, 0, out_size < sizeof(*out) ? out_size : sizeof(*out));
+	if (out_size < PS_PROXY_INFO_SIZE_1_0)
+		return ps_config_error(cfg, NULL, "module %s passed a"
+				       " ps_proxy_info of %zu bytes, smaller"
+				       " than the 1.0 layout (%zu): rebuild"
+				       " it against this proxystack's"
+				       " headers", cfg->inst->mod->name,
+				       out_size,
+				       (size_t)PS_PROXY_INFO_SIZE_1_0);
+	text = ps_config_get(cfg, "url");
 	if (!text)
 		return ps_config_error(cfg, NULL, "url is required");
 	if (url_parse_proxy(text, &u, why, sizeof(why)) < 0)

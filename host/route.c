@@ -79,6 +79,23 @@ static int implicit_choice(const struct snapshot *s, const struct url *dest,
 	return PS_OK;
 }
 
+/*
+ * A route through a [select] section: ABI 1.x has no select op (a module
+ * cannot hand stacks back), so the route fails, with what to configure
+ * instead, and nothing leaves directly.
+ */
+static int select_unsupported(const struct route *r, ps_error *err)
+{
+	const char *module = r->select->mod->name;
+
+	return err_set(err, PS_ERR_UNSUPPORTED, module, -1,
+		       "name the proxy explicitly: proxy_url ="
+		       " http://proxy:port in [default], or a [transport]"
+		       " + [stack]",
+		       "route %s: choosing stacks with a select module (%s)"
+		       " is not supported", r->name, module);
+}
+
 int route_choose(const struct snapshot *s, const struct url *dest,
 		 struct route_choice *out, ps_error *err)
 {
@@ -91,29 +108,8 @@ int route_choose(const struct snapshot *s, const struct url *dest,
 		out->route = r;
 		snprintf(out->why, sizeof(out->why), "route %s (%s) matches: ",
 			 r->name, r->source);
-		if (r->select) {
-			const struct ps_module_ops *ops = &r->select->mod->ops;
-			char url[600], authority[300];
-
-			url_format_authority(dest->host, dest->port, authority,
-					     sizeof(authority));
-			snprintf(url, sizeof(url), "%s://%s%s", dest->scheme,
-				 authority, dest->path);
-			if (!ops->select)
-				return err_set(err, PS_ERR_UNSUPPORTED,
-					       r->select->mod->name, -1, NULL,
-					       "module %s cannot select",
-					       r->select->mod->name);
-			ps_error_clear(err);
-			/* ABI 1.0 has no way to hand stacks back yet. */
-			if (ops->select(r->select->state, url, err) == PS_OK ||
-			    !err || err->code == PS_OK)
-				return err_set(err, PS_ERR_UNSUPPORTED,
-					       r->select->mod->name, -1, NULL,
-					       "select modules cannot choose"
-					       " stacks in this ABI");
-			return err->code;
-		}
+		if (r->select)
+			return select_unsupported(r, err);
 		if (r->nlines == 0)
 			return implicit_choice(s, dest, 0, out, err);
 		out->lines = r->lines;

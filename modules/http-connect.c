@@ -70,16 +70,14 @@ static void http_connect_unconfigure(void *instance)
 	free(c);
 }
 
-static int http_connect_configure(ps_config *cfg, void **instance)
+/* Fill *c from the section; on failure the caller frees c. */
+static int http_connect_read_section(ps_config *cfg,
+				     struct http_connect_config *c)
 {
 	static const char *const schemes[] = { "http", NULL };
-	struct http_connect_config *c = calloc(1, sizeof(*c));
 	const char *ua, *auth;
 	int rc, policy = H1_AUTH_AUTO;
 
-	if (!c)
-		return PS_ERR_NOMEM;
-	*instance = c;
 	rc = ps_config_get_proxy(cfg, schemes, &c->proxy);
 	if (rc != PS_OK)
 		return rc;
@@ -103,6 +101,24 @@ static int http_connect_configure(ps_config *cfg, void **instance)
 	c->settings.auth = (enum h1_auth_policy)policy;
 	atomic_init(&c->basic_accepted, 0);
 	c->settings.basic_accepted = &c->basic_accepted;
+	return PS_OK;
+}
+
+/* A failed configure frees its own instance: the host does not. */
+static int http_connect_configure(ps_config *cfg, void **instance)
+{
+	struct http_connect_config *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*instance = NULL;
+	if (!c)
+		return PS_ERR_NOMEM;
+	rc = http_connect_read_section(cfg, c);
+	if (rc != PS_OK) {
+		http_connect_unconfigure(c);
+		return rc;
+	}
+	*instance = c;
 	return PS_OK;
 }
 

@@ -9,8 +9,9 @@
  * fails with a clear PS_ERR_UNSUPPORTED that says what to configure
  * instead, never with a silent direct connection.
  *
- * It serves two phases: select (a route with `select = NAME`) and
- * transport (a proxy URL that names a PAC file ends up as a hop).
+ * It serves two phases: select (a route with `select = NAME`, which the
+ * host itself fails: ABI 1.x has no select op) and transport (a proxy URL
+ * that names a PAC file ends up as a hop).
  *
  * Keys (exactly one of them):
  *
@@ -83,18 +84,6 @@ static int pac_configure(ps_config *cfg, void **instance)
 	return PS_OK;
 }
 
-static int pac_select(void *instance, const char *url, ps_error *err)
-{
-	if (err != NULL) {
-		err->code = PS_ERR_UNSUPPORTED;
-		err->hop = -1;
-		snprintf(err->layer, sizeof(err->layer), "pac");
-		snprintf(err->message, sizeof(err->message), PAC_MESSAGE);
-		snprintf(err->hint, sizeof(err->hint), PAC_HINT);
-	}
-	return PS_ERR_UNSUPPORTED;
-}
-
 /* As a hop: fail before anything connects. */
 static int pac_open(ps_layer *layer, void *instance, void **state)
 {
@@ -106,7 +95,6 @@ static int pac_open(ps_layer *layer, void *instance, void **state)
 static const struct ps_module_ops pac_ops = {
 	.configure = pac_configure,
 	.open = pac_open,
-	.select = pac_select,
 };
 
 const struct ps_module proxystack_module = {

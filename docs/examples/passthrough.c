@@ -15,7 +15,9 @@
  * host owns the poll loop and the deadline); return PS_OK, PS_AGAIN
  * (only when the layer below returned it, or after ps_layer_want() in a
  * bottom layer) or an error recorded with ps_layer_fail(); free what
- * you allocate, in unconfigure() or close(); never log a secret.
+ * you allocate, in unconfigure() or close() (or in configure() itself
+ * when it fails: unconfigure() is called only after a successful
+ * configure()); never log a secret.
  */
 #include <stdlib.h>
 
@@ -52,8 +54,9 @@ static int passthrough_configure(ps_config *cfg, void **instance)
 		return PS_ERR_NOMEM;
 	/* The string lives as long as the snapshot: no copy needed. */
 	conf->note = ps_config_get(cfg, "note");
-	/* A bad value: free conf (unconfigure() is not called after a
-	 * failure) and return ps_config_error(cfg, "note", "why"). */
+	/* A bad value: free conf yourself (the host ignores *instance
+	 * and never calls unconfigure() after a failed configure()), then
+	 * return ps_config_error(cfg, "note", "why"). */
 	*instance = conf;
 	return PS_OK;
 }

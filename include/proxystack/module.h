@@ -1,6 +1,6 @@
 /*
- * proxystack/module.h - the module ABI: what a transport, trust or select
- * module exports, and the host services it may call.
+ * proxystack/module.h - the module ABI: what a transport or trust module
+ * exports, and the host services it may call.
  *
  * A module is a shared object in the module path that exports exactly one
  * symbol, PS_MODULE_SYMBOL ("proxystack_module"): a const struct ps_module.
@@ -10,8 +10,11 @@
  * Life cycle (all calls come from the host; see proxystack-module(7)):
  *
  *   per configuration snapshot   configure() once per section that names
- *                                the module, unconfigure() when the snapshot
- *                                dies.  The returned instance is shared
+ *                                the module; unconfigure() when the
+ *                                snapshot dies, only for the instances
+ *                                whose configure() returned PS_OK (a
+ *                                failed configure() frees what it built
+ *                                itself).  The returned instance is shared
  *                                by every connection of the snapshot and
  *                                may be used from several threads at
  *                                once: treat it as read-only, except for
@@ -41,7 +44,13 @@
  *
  * Memory: strings the host passes are valid for the duration of the call
  * unless said otherwise.  What a module allocates, it frees (in
- * unconfigure or close).  Secrets read through ps_config_get_secret() must
+ * unconfigure or close, or in configure itself when configure fails).
+ *
+ * Growing structures: struct ps_module_ops grows by appending, its size
+ * in ps_module.ops_size; struct ps_proxy_info grows by appending, the
+ * module passing its size (ps_config_get_proxy() does it for you);
+ * struct ps_module itself does not grow (new descriptor information
+ * would come through a new op).  Secrets read through ps_config_get_secret() must
  * be wiped by the module with ps_secret_free().
  */
 #ifndef PROXYSTACK_MODULE_H
@@ -64,10 +73,12 @@ extern "C" {
 #define PS_MODULE_ABI_MAJOR 1
 /*
  * Compatible additions (new ops at the end of ps_module_ops, new host
- * services) bump the minor.  1.1 added ps_config_get_user_agent() and
- * ps_config_get_header_each(); a module that calls them needs a 1.1 host
- * (an older one refuses to load it: the symbol is missing), and modules
- * built for 1.0 work unchanged with a 1.1 host.
+ * services) bump the minor.  1.1 added ps_config_get_user_agent(),
+ * ps_config_get_header_each() and ps_config_get_proxy_sized() (which
+ * ps_config_get_proxy() now calls), and retired the select op; a module
+ * built against the 1.1 header needs a 1.1 host (an older one refuses to
+ * load it: a symbol is missing), and modules built for 1.0 work unchanged
+ * with a 1.1 host.
  */
 #define PS_MODULE_ABI_MINOR 1
 /* The one symbol a module exports. */
@@ -75,7 +86,11 @@ extern "C" {
 
 /* Which phases of the chain a module serves (ps_module.phases bits). */
 enum ps_phase {
-	PS_PHASE_SELECT = 1u << 0,    /* decides the stacks for a destination */
+	/* [select NAME] sections: accepted so that a PAC setting is
+	 * recognised, but no module can choose stacks in ABI 1.x (there is
+	 * no select op): every route that uses one fails with
+	 * PS_ERR_UNSUPPORTED. */
+	PS_PHASE_SELECT = 1u << 0,
 	PS_PHASE_TRANSPORT = 1u << 1, /* a hop toward the destination */
 	PS_PHASE_TRUST = 1u << 2      /* adds to the destination's trust */
 };
@@ -99,7 +114,10 @@ typedef struct ps_trust ps_trust;   /* destination trust being built (host-owned
 /*
  * The vtable.  Any op may be NULL where the module does not need it; the
  * host then does the obvious default (noted per op).  New ops are only
- * ever appended; the host reads only the first ps_module.ops_size bytes.
+ * ever appended; the host reads only the first ps_module.ops_size bytes,
+ * so an op appended later is NULL for a module built before it.  The host
+ * refuses an ops_size smaller than ABI 1.0's table (up to and including
+ * the reserved slot).
  */
 struct ps_module_ops {
 	/*
@@ -107,13 +125,18 @@ struct ps_module_ops {
 	 * module's instance.  Every key of the section must be read: keys
 	 * the module never asked for are reported as unknown (configuration
 	 * fails closed).  Return PS_OK and set *instance (may be NULL), or
-	 * return ps_config_error(...).  If it fails after setting *instance,
-	 * the host calls unconfigure() on it.  NULL op: the section must
-	 * have no keys but "module".
+	 * return ps_config_error(...).  A configure() that fails frees
+	 * whatever it built before returning: the host ignores *instance
+	 * then and never calls unconfigure() for it.  NULL op: the section
+	 * must have no keys but "module".
 	 */
 	int (*configure)(ps_config *cfg, void **instance);
 
-	/* Free what configure() built.  NULL op: nothing to free. */
+	/*
+	 * Free what a successful configure() built, when the snapshot dies.
+	 * Called once per instance whose configure() returned PS_OK, never
+	 * after a failed one.  NULL op: nothing to free.
+	 */
 	void (*unconfigure)(void *instance);
 
 	/*
@@ -161,11 +184,14 @@ struct ps_module_ops {
 	int (*add_trust)(void *instance, ps_trust *trust, const char *host);
 
 	/*
-	 * Select phase: decide the chain for 'url'.  Reserved for the pac
-	 * module; in ABI 1.0 the host fails every use with the error set
-	 * here (*err filled, code returned).
+	 * Reserved: the `select` op of ABI 1.0, which no host could use (it
+	 * had no way to hand stacks back).  Leave it NULL; the host never
+	 * reads it.  The slot stays so that the table keeps its 1.0 size
+	 * (hosts 1.0 and 1.1 refuse a smaller ops_size) and so that no later
+	 * op lands where a module built for 1.0 stored its select function.
+	 * A working select op, when there is one, is appended after it.
 	 */
-	int (*select)(void *instance, const char *url, ps_error *err);
+	void (*reserved_1_0)(void);
 };
 
 /* The descriptor a module exports as PS_MODULE_SYMBOL. */
@@ -260,7 +286,13 @@ int ps_config_get_header_each(ps_config *cfg, const char *key,
 			      int (*fn)(void *user, const char *field),
 			      void *user);
 
-/* A proxy hop as the host resolved it from a section (see below). */
+/*
+ * A proxy hop as the host resolved it from a section (see below).  The
+ * module allocates it, the host fills it: it grows only by appending, and
+ * the host writes only the fields that lie wholly inside the size the
+ * module passes, so a module built against an older header never has
+ * bytes written past its structure.
+ */
 struct ps_proxy_info {
 	char *scheme;    /* lower-case: "http", "https", "socks5", ... */
 	char *host;      /* name or IP literal, without brackets */
@@ -268,7 +300,12 @@ struct ps_proxy_info {
 	char *username;  /* NULL: none */
 	char *password;  /* a secret; NULL: none */
 	char *display;   /* "scheme://host:port", never any credential */
+	/* New fields are appended here. */
 };
+
+/* The size of the 1.0 layout: the smallest the host fills. */
+#define PS_PROXY_INFO_SIZE_1_0                                            \
+	(offsetof(struct ps_proxy_info, display) + sizeof(char *))
 
 /*
  * Read the keys url (required), username, password and password_file and
@@ -291,7 +328,24 @@ struct ps_proxy_info {
 int ps_config_get_proxy(ps_config *cfg, const char *const *schemes,
 			struct ps_proxy_info *out);
 
-/* Free the fields (wiping the password) and zero *p.  NULL-safe. */
+/*
+ * ps_config_get_proxy() for a structure of 'out_size' bytes: zeroes them
+ * and fills the fields that lie wholly inside.  An 'out_size' below
+ * PS_PROXY_INFO_SIZE_1_0 is a ps_config_error().  The macro below makes
+ * every ps_config_get_proxy() call pass sizeof(*out); the function of
+ * that name stays for modules built for ABI 1.0 and fills the 1.0 layout
+ * only.  Since ABI 1.1.
+ */
+int ps_config_get_proxy_sized(ps_config *cfg, const char *const *schemes,
+			      struct ps_proxy_info *out, size_t out_size);
+#define ps_config_get_proxy(cfg, schemes, out)                            \
+	ps_config_get_proxy_sized((cfg), (schemes), (out), sizeof(*(out)))
+
+/*
+ * Free the 1.0 fields (wiping the password) and zero them.  NULL-safe.
+ * (When a field that needs freeing is appended, a sized clear comes with
+ * it, as for ps_config_get_proxy_sized().)
+ */
 void ps_proxy_info_clear(struct ps_proxy_info *p);
 
 /*

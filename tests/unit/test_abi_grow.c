@@ -1,6 +1,6 @@
 /*
  * test_abi_grow.c - the public structures can grow (proxystack.h,
- * "Growing structures").
+ * "Growing structures"), and the module contract on a failed configure.
  *
  * A program compiled against today's header drives "tomorrow's" option
  * structures (today's fields, then one appended, struct_size larger):
@@ -9,7 +9,9 @@
  * does with a caller built before a field existed is checked through
  * PS_HAS_FIELD/PS_TAKE_FIELD, the very macros the library reads with.
  *
- * PS_TEST_MODULE_DIR is the build's modules.
+ * PS_TEST_MODULE_DIR is the build's modules, PS_TEST_FAILCONF_DIR the
+ * directory of tests/modules/failconf.so; the failed-configure case
+ * copies direct.so and failconf.so into a module directory of its own.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -307,6 +309,44 @@ static void field_past_struct_size_is_defaulted(void)
 	CHECK(PS_HAS_FIELD(T, &caller, added_later));
 }
 
+/*
+ * failconf's configure() fails after allocating and frees what it
+ * built; its unconfigure() frees again.  Under AddressSanitizer, a host
+ * that called unconfigure() after the failure crashes here.
+ */
+static void failed_configure_is_not_unconfigured(void)
+{
+	char moddir[256], cmd[900];
+	ps_ctx_options o;
+	ps_error err;
+	ps_ctx *ctx;
+
+	snprintf(moddir, sizeof(moddir), "/tmp/ps-test-abi-modules-%d",
+		 (int)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 '%s' && cp '%s/direct.so'"
+		 " '%s/failconf.so' '%s'", moddir, PS_TEST_MODULE_DIR,
+		 PS_TEST_FAILCONF_DIR, moddir);
+	CHECK_MSG(system(cmd) == 0, "a module directory with failconf.so");
+	write_conf(moddir,
+		   "[transport f]\nmodule = failconf\n"
+		   "[route all]\nmatch = *\nstack = f\n");
+	ps_ctx_options_init(&o);
+	o.conf_dir = confdir;
+	o.ignore_environment = 1;
+	o.reload = PS_RELOAD_MANUAL;
+	o.log_fn = count_log;
+	ctx = ps_ctx_new(&o, &err);
+	CHECK_MSG(!ctx, "a failing configure() fails the context");
+	CHECK_INT(err.code, PS_ERR_CONFIG);
+	CHECK_MSG(strstr(err.message, "failconf always fails") != NULL,
+		  "the module's own message is kept (%s)", err.message);
+	ps_ctx_free(ctx);
+	remove_conf();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", moddir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", moddir);
+}
+
 int main(void)
 {
 	ps_ctx *ctx;
@@ -327,5 +367,6 @@ int main(void)
 	ps_ctx_free(ctx);
 	remove_conf();
 	field_past_struct_size_is_defaulted();
+	failed_configure_is_not_unconfigured();
 	return check_done();
 }
