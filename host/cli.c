@@ -11,7 +11,7 @@
  * poll() loop of their own, so the command line walks the same path an
  * agent's event loop does.
  *
- * The contract (DESIGN.md, "The command line"): options stand anywhere,
+ * The contract (proxystack(1), docs/proxystack.1): options stand anywhere,
  * usage errors exit 2, library errors exit by ps_code_exit_status(), and
  * errors read "proxystack: error: CODE: MESSAGE" plus a hint line.
  */
@@ -353,7 +353,7 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_env(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_modules(ps_ctx *ctx, const struct cli_args *args);
 
-/* The commands, in the order DESIGN.md lists them. */
+/* The commands, in the order proxystack(1) lists them. */
 static const struct cli_command cli_commands[] = {
 	{ "show-config", CLI_URL_OPTIONAL, cli_run_show_config,
 	  "effective settings and where each came from" },

@@ -30,14 +30,16 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 # --- install the SDK into a staging directory ----------------------------
 
-# Only what a module author builds against: the library, the headers and
-# the .pc file (automake's per-directory install targets).  A whole
+# Only what a module author builds against: the library, the headers, the
+# .pc file, and the documentation with the example module (automake's
+# per-directory install targets).  A whole
 # `make install` would also relink every shipped module in the shared
 # build tree, for nothing this test uses.
 DEST=$TMP/dest
 if ! make -C "$PS_BUILD" DESTDIR="$DEST" install-libLTLIBRARIES \
 	install-includeHEADERS install-pkgincludeHEADERS \
-	install-pkgconfigDATA >"$TMP/install.log" 2>&1; then
+	install-pkgconfigDATA install-dist_docDATA \
+	install-dist_docexamplesDATA >"$TMP/install.log" 2>&1; then
 	show_file install.log "$TMP/install.log"
 	bail_out "install: make install into $DEST"
 fi
@@ -48,6 +50,15 @@ PC=$(find "$DEST" -name proxystack.pc -print -quit)
 MODULE_H=$(find "$DEST" -path '*/proxystack/module.h' -print -quit)
 [ -n "$MODULE_H" ] || bail_out "install: proxystack/module.h" "not under $DEST"
 ok "install: proxystack.pc and proxystack/module.h installed"
+EXAMPLES=$(find "$DEST" -path '*/doc/*/examples/passthrough.c' -print -quit)
+EXAMPLES=${EXAMPLES%/passthrough.c}
+[ -n "$EXAMPLES" ] && [ -f "$EXAMPLES/Makefile" ] ||
+	bail_out "install: the example module" "no examples/ under $DEST"
+DOCDIR=${EXAMPLES%/examples}
+for f in LICENSE architecture.md module-guide.md; do
+	[ -f "$DOCDIR/$f" ] || bail_out "install: $f" "not in $DOCDIR"
+done
+ok "install: the guide, the architecture, LICENSE and examples/ in docdir"
 
 # The .pc names the configured prefix (/usr/local); the sysroot maps
 # every -I and -L into the staging directory, whatever --libdir was.
@@ -65,14 +76,15 @@ expect_exit 0 "pkg-config: finds the staged proxystack" -- \
 
 SDK=$TMP/sdk
 mkdir -p "$SDK"
-# -MD: the .d file names every header the compiler really read.
-if (cd "$SDK" && make -f "$PS_SRC/docs/examples/Makefile" \
+# From the installed copy, as a module author has it.  -MD: the .d file
+# names every header the compiler really read.
+if (cd "$SDK" && make -f "$EXAMPLES/Makefile" \
 	CFLAGS="-O2 -g -Wall -Wextra -Werror" CPPFLAGS=-MD) \
 	>"$TMP/sdk.log" 2>&1; then
-	ok "build: docs/examples/Makefile builds passthrough.so"
+	ok "build: the installed examples/Makefile builds passthrough.so"
 else
 	show_file sdk.log "$TMP/sdk.log"
-	bail_out "build: docs/examples/Makefile builds passthrough.so"
+	bail_out "build: the installed examples/Makefile builds passthrough.so"
 fi
 SO=$SDK/passthrough.so
 

@@ -4,7 +4,8 @@
 #
 # Two hops: CONNECT through squid "first" to squid "second", then to the
 # destination; both access logs must show their CONNECT.  Routes with
-# several stack lines follow DESIGN.md's PAM-like control: a dead proxy on
+# several stack lines follow the PAM-like controls of proxystack.conf(5)
+# (ROUTES AND CONTROLS; docs/architecture.md): a dead proxy on
 # a `sufficient` line fails over to the next line; a `requisite` line ends
 # the search with its own error; with [proxy_auth=die default=next] a 407
 # stops the search (exit 3) while a dead proxy would not; and the error

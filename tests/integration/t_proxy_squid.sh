@@ -5,8 +5,8 @@
 # `which` names the chain without connecting, `check` prints its steps,
 # `connect` carries 1 B, 1 MiB and 64 MiB byte-exact with TLS end to end
 # (verified against the destination's CA, through the tunnel), squid's
-# access log shows each CONNECT, and the refusals map to DESIGN.md's exit
-# codes: 403 -> 4, nothing listening at the proxy -> 6.  The [default]
+# access log shows each CONNECT, and the refusals map to proxystack(1)'s
+# exit statuses: 403 -> 4, nothing listening at the proxy -> 6.  The [default]
 # section, PROXYSTACK_PROXY_URL and an explicit [transport]/[stack]/[route]
 # must build the same chain.
 
