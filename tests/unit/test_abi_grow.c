@@ -10,8 +10,9 @@
  * PS_HAS_FIELD/PS_TAKE_FIELD, the very macros the library reads with.
  *
  * PS_TEST_MODULE_DIR is the build's modules, PS_TEST_FAILCONF_DIR the
- * directory of tests/modules/failconf.so; the failed-configure case
- * copies direct.so and failconf.so into a module directory of its own.
+ * directory of the test modules (tests/modules/failconf.so,
+ * proxysize.so); the module cases copy direct.so and those into a
+ * module directory of their own.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -309,6 +310,89 @@ static void field_past_struct_size_is_defaulted(void)
 	CHECK(PS_HAS_FIELD(T, &caller, added_later));
 }
 
+static char moddir[256];
+
+/* A module directory holding direct.so and the test modules. */
+static void make_module_dir(void)
+{
+	char cmd[900];
+
+	snprintf(moddir, sizeof(moddir), "/tmp/ps-test-abi-modules-%d",
+		 (int)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 '%s' && cp '%s/direct.so'"
+		 " '%s/failconf.so' '%s/proxysize.so' '%s'", moddir,
+		 PS_TEST_MODULE_DIR, PS_TEST_FAILCONF_DIR,
+		 PS_TEST_FAILCONF_DIR, moddir);
+	CHECK_MSG(system(cmd) == 0, "a module directory with the test"
+		  " modules");
+}
+
+static void remove_module_dir(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", moddir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", moddir);
+}
+
+static char last_log[512];
+
+static void keep_log(void *user, int level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+/* ps_ctx_new() on a configuration of the test module directory. */
+static ps_ctx *module_ctx(const char *conf, ps_error *err)
+{
+	ps_ctx_options o;
+
+	write_conf(moddir, conf);
+	ps_ctx_options_init(&o);
+	o.conf_dir = confdir;
+	o.ignore_environment = 1;
+	o.reload = PS_RELOAD_MANUAL;
+	o.log_fn = keep_log;
+	last_log[0] = '\0';
+	return ps_ctx_new(&o, err);
+}
+
+/*
+ * A module built for the 1.0 layout passes its size: the host fills it
+ * and writes nothing past it.  One byte less is refused.
+ */
+static void proxy_info_takes_the_module_size(void)
+{
+	ps_error err;
+	ps_ctx *ctx;
+
+	ctx = module_ctx("[transport p]\nmodule = proxysize\n"
+			 "url = http://127.0.0.1:3128\nsize = 1.0\n", &err);
+	CHECK_MSG(ctx != NULL, "proxy info of the 1.0 size: accepted (%s)",
+		  ctx ? "" : err.message);
+	CHECK_MSG(strstr(last_log, "127.0.0.1:3128 filled in") &&
+		  strstr(last_log, "nothing written past them"),
+		  "proxy info of the 1.0 size: filled, nothing past it (%s)",
+		  last_log);
+	ps_ctx_free(ctx);
+	remove_conf();
+
+	ctx = module_ctx("[transport p]\nmodule = proxysize\n"
+			 "url = http://127.0.0.1:3128\nsize = small\n",
+			 &err);
+	CHECK_MSG(!ctx, "proxy info below the 1.0 size: refused");
+	CHECK_INT(err.code, PS_ERR_CONFIG);
+	CHECK_MSG(strstr(err.message, "module proxysize passed a"
+			 " ps_proxy_info of") &&
+		  strstr(err.message, "smaller than the 1.0 layout"),
+		  "proxy info below the 1.0 size: message (%s)", err.message);
+	ps_ctx_free(ctx);
+	remove_conf();
+}
+
 /*
  * failconf's configure() fails after allocating and frees what it
  * built; its unconfigure() frees again.  Under AddressSanitizer, a host
@@ -316,35 +400,17 @@ static void field_past_struct_size_is_defaulted(void)
  */
 static void failed_configure_is_not_unconfigured(void)
 {
-	char moddir[256], cmd[900];
-	ps_ctx_options o;
 	ps_error err;
 	ps_ctx *ctx;
 
-	snprintf(moddir, sizeof(moddir), "/tmp/ps-test-abi-modules-%d",
-		 (int)getpid());
-	snprintf(cmd, sizeof(cmd), "mkdir -m 700 '%s' && cp '%s/direct.so'"
-		 " '%s/failconf.so' '%s'", moddir, PS_TEST_MODULE_DIR,
-		 PS_TEST_FAILCONF_DIR, moddir);
-	CHECK_MSG(system(cmd) == 0, "a module directory with failconf.so");
-	write_conf(moddir,
-		   "[transport f]\nmodule = failconf\n"
-		   "[route all]\nmatch = *\nstack = f\n");
-	ps_ctx_options_init(&o);
-	o.conf_dir = confdir;
-	o.ignore_environment = 1;
-	o.reload = PS_RELOAD_MANUAL;
-	o.log_fn = count_log;
-	ctx = ps_ctx_new(&o, &err);
+	ctx = module_ctx("[transport f]\nmodule = failconf\n"
+			 "[route all]\nmatch = *\nstack = f\n", &err);
 	CHECK_MSG(!ctx, "a failing configure() fails the context");
 	CHECK_INT(err.code, PS_ERR_CONFIG);
 	CHECK_MSG(strstr(err.message, "failconf always fails") != NULL,
 		  "the module's own message is kept (%s)", err.message);
 	ps_ctx_free(ctx);
 	remove_conf();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", moddir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", moddir);
 }
 
 int main(void)
@@ -367,6 +433,9 @@ int main(void)
 	ps_ctx_free(ctx);
 	remove_conf();
 	field_past_struct_size_is_defaulted();
+	make_module_dir();
+	proxy_info_takes_the_module_size();
 	failed_configure_is_not_unconfigured();
+	remove_module_dir();
 	return check_done();
 }
