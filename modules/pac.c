@@ -22,7 +22,6 @@
 #define _GNU_SOURCE /* struct addrinfo in module.h (netdb.h), strncasecmp */
 #endif
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
