@@ -10,9 +10,9 @@
 # second build without sanitizers in _build-plain/.
 # Installs what is missing (the real proxies and servers the integration
 # tests run against, and the build dependencies), builds out of tree in
-# _build/, and runs `make check`.  The last line of output is always
-# "N passed, N failed, N skipped"; the exit status is non-zero on any
-# failure.  PS_TESTS (globs) runs a subset, as in tests/run-tests.
+# _build/, and runs `make -j2 check PS_LONG=1` (the long sweeps
+# included).  The last line of output is always "N passed, N failed,
+# N skipped"; the exit status is non-zero on any failure.  PS_TESTS (globs) runs a subset, as in tests/ps-driver.
 #
 # _build/ and _build-plain/ are this script's (scripts/demo.sh builds in
 # _build-demo/): configured with other options before, by hand or by
@@ -81,20 +81,26 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 cd _build
 
-# make prints its own lines after the runner's summary (and more on
-# failure): keep a copy of the output and repeat the summary last.
+# The whole suite: the fast set and the long sweeps (PS_LONG=1), in
+# parallel under automake's harness.  make prints its own lines after the
+# summary (and more on failure): keep a copy of the output and repeat the
+# summary last.  When a test failed, make stops before its summary:
+# `make check-summary` counts the results then.
 log=$(mktemp)
 set +e
-make -j2 --no-print-directory check 2>&1 | tee "$log"
+make -j2 --no-print-directory check PS_LONG=1 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-set -e
 summary_re='^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
+if [ "$rc" -ne 0 ] && ! grep -qE "$summary_re" "$log"; then
+	make -s --no-print-directory check-summary 2>&1 | tee -a "$log"
+fi
+set -e
 summary=$(grep -E "$summary_re" "$log" | tail -n 1 || true)
 last=$(tail -n 1 "$log")
 rm -f "$log"
 if [ -z "$summary" ]; then
-	# make check failed before tests/run-tests printed anything (a test
-	# program did not build): that is a failure of its own.
+	# make check failed before any test ran (a test program did not
+	# build): that is a failure of its own.
 	summary="0 passed, 1 failed, 0 skipped"
 	[ "$rc" -ne 0 ] || rc=1
 fi

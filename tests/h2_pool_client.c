@@ -33,7 +33,7 @@
  *                  the first (same local port), or each its own
  *     --pause-ms M   wait M ms after each close
  *
- * Prints "ok - ..." / "not ok - ..." lines for tests/run-tests and
+ * Prints "ok - ..." / "not ok - ..." lines for tests/ps-driver and
  * "# ..." notes (timings); exits 1 if anything failed.
  */
 #include <dirent.h>

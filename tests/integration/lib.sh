@@ -2,7 +2,7 @@
 #
 # Sourced (bash) by tests/integration/t_*.sh and by scripts/demo.sh.
 #
-# Each assertion prints one line that tests/run-tests counts:
+# Each assertion prints one line that tests/ps-driver counts:
 #
 #   ok - NAME
 #   not ok - NAME: DETAIL       (more detail follows on "#   " lines)
@@ -14,7 +14,7 @@
 # assertion failed, so a script run by hand tells the truth too.
 #
 # Environment: PS_BUILD (absolute build dir) and PS_SRC (absolute source
-# dir) are set by tests/run-tests; run by hand, the build defaults to
+# dir) are set by make check; run by hand, the build defaults to
 # _build/ (scripts/test.sh) if it exists, else the source tree.
 # PS_CMD_TIMEOUT (default 30) bounds every command run by expect_exit, so
 # one hang costs seconds, not the suite.  PS_KEY_ALG=rsa for RSA test keys.

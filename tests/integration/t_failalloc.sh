@@ -1,6 +1,7 @@
 #!/bin/bash
 # t_failalloc.sh - allocation failures along a full chain build.
 # run-tests: timeout=1500
+# run-tests: long
 #
 # The chain: ps_ctx_new() from a configuration directory whose [default]
 # proxy_url names a real squid with Basic auth (config load, module load:

@@ -8,6 +8,8 @@
 #
 # Skipped only when clang is missing; a missing libFuzzer runtime
 # (libclang-rt-dev) is a failure, since the build then cannot fuzz.
+# A long sweep: make check runs it with PS_LONG=1 (scripts/test.sh does).
+# run-tests: long
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"

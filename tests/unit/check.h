@@ -2,7 +2,7 @@
  * check.h - the unit tests' tiny harness.
  *
  * Each CHECK prints one line "ok - ..." or "not ok - ..." (file:line and
- * the expression); tests/run-tests counts those lines.  A test program
+ * the expression); tests/ps-driver counts those lines.  A test program
  * ends with `return check_done();`, which exits non-zero on any failure.
  */
 #ifndef PS_CHECK_H
