@@ -109,14 +109,31 @@ WURL=wss://localhost:$WSS/bumped
 printf 'hello through an inspecting proxy\n' >"$TMP/hello"
 head -c $((1024 * 1024)) /dev/urandom >"$TMP/1m"
 
-# expect_echo NAME FILE -- CMD...: CMD with FILE, then 1 s of open input
-# (squid drops a bumped connection at our close_notify), exits 0 and
+# echo_input FILE: FILE, then input left open until as many bytes are back
+# in $TMP/last.out (expect_exit's stdout), 15 s at most: squid drops a
+# bumped connection at our close_notify, so the end of input must wait for
+# the echo.  A fixed second was not enough under load (make -j2 check with
+# the sanitizers).
+echo_input() {
+	local want i
+	want=$(stat -c %s "$1")
+	cat "$1"
+	for ((i = 0; i < 150; i++)); do
+		[ "$(stat -c %s "$TMP/last.out" 2>/dev/null || echo 0)" -ge "$want" ] &&
+			return 0
+		sleep 0.1
+	done
+}
+
+# expect_echo NAME FILE -- CMD...: CMD with FILE (echo_input), exits 0 and
 # prints FILE back exact.
 expect_echo() {
 	local name=$1 file=$2
 	shift 2
 	[ "${1:-}" = "--" ] && shift
-	{ cat "$file"; sleep 1; } |
+	# (no stale output for echo_input to count)
+	rm -f "$TMP/last.out"
+	echo_input "$file" |
 		expect_exit 0 "$name: connect exits 0" -- "$@" &&
 		expect_same_file "$file" "$OUT" "$name: the bytes come back exact"
 }
@@ -165,7 +182,9 @@ expect_exit 0 "trust module: ws_check wss:// exits 0" -- \
 	expect_no_grep "^not ok" "$OUT" "trust module: every wss echo matched"
 expect_squid_log bump "/101 GET https://localhost:$WSS/bumped " \
 	"squid saw the websocket GET inside TLS (101)"
-{ printf 'over wss\n'; sleep 1; } |
+printf 'over wss\n' >"$TMP/overwss"
+rm -f "$TMP/last.out"
+echo_input "$TMP/overwss" |
 	expect_exit 0 "trust module: connect wss:// exits 0" -- \
 		"${CORP[@]}" connect --half-close "$WURL" &&
 	expect_stdout "over wss" "trust module: connect wss:// echoes the line"
