@@ -10,9 +10,11 @@
 # second build without sanitizers in _build-plain/.
 # Installs what is missing (the real proxies and servers the integration
 # tests run against, and the build dependencies), builds out of tree in
-# _build/, and runs `make -j2 check PS_LONG=1` (the long sweeps
-# included).  The last line of output is always "N passed, N failed,
-# N skipped"; the exit status is non-zero on any failure.  PS_TESTS (globs) runs a subset, as in tests/ps-driver.
+# _build/, and runs `make -j2 check`, then the long sweeps alone
+# (`make check PS_LONG=1 TESTS=...`).  The last line of output is always
+# "N passed, N failed, N skipped", both phases added up; the exit status
+# is non-zero on any failure.  PS_TESTS (globs) runs a subset, as in
+# tests/ps-driver.
 #
 # _build/ and _build-plain/ are this script's (scripts/demo.sh builds in
 # _build-demo/): configured with other options before, by hand or by
@@ -81,29 +83,54 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 cd _build
 
-# The whole suite: the fast set and the long sweeps (PS_LONG=1), in
-# parallel under automake's harness.  make prints its own lines after the
-# summary (and more on failure): keep a copy of the output and repeat the
-# summary last.  When a test failed, make stops before its summary:
-# `make check-summary` counts the results then.
-log=$(mktemp)
-set +e
-make -j2 --no-print-directory check PS_LONG=1 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+# The whole suite in two phases under automake's harness: the fast set
+# two tests at a time, then the long sweeps (PS_LONG=1: t_failalloc.sh,
+# t_fuzz.sh) one after the other, since they run their own jobs in
+# parallel and time every point.  With PS_TESTS the selection is the
+# user's and one phase runs it.  The last line adds both phases up.
 summary_re='^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
-if [ "$rc" -ne 0 ] && ! grep -qE "$summary_re" "$log"; then
-	make -s --no-print-directory check-summary 2>&1 | tee -a "$log"
+LONG_TESTS='tests/integration/t_failalloc.sh tests/integration/t_fuzz.sh'
+total_pass=0
+total_fail=0
+total_skip=0
+rc=0
+
+# run_phase MAKE-ARGS...: make check with them, its output shown; adds its
+# summary line to the totals (make stops before the summary when a test
+# failed: `make check-summary` counts the results then).
+run_phase() {
+	local log phase_rc line
+	log=$(mktemp)
+	set +e
+	make --no-print-directory check "$@" 2>&1 | tee "$log"
+	phase_rc=${PIPESTATUS[0]}
+	if [ "$phase_rc" -ne 0 ] && ! grep -qE "$summary_re" "$log"; then
+		make -s --no-print-directory check-summary "$@" 2>&1 |
+			tee -a "$log"
+	fi
+	set -e
+	line=$(grep -E "$summary_re" "$log" | tail -n 1 || true)
+	rm -f "$log"
+	if [ -z "$line" ]; then
+		# make check failed before any test ran (a test program did
+		# not build): that is a failure of its own.
+		line="0 passed, 1 failed, 0 skipped"
+		[ "$phase_rc" -ne 0 ] || phase_rc=1
+	fi
+	read -r p _ f _ k _ <<<"${line//,/}"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + k))
+	[ "$phase_rc" -eq 0 ] || rc=$phase_rc
+}
+
+if [ -n "${PS_TESTS:-}" ]; then
+	run_phase -j2
+else
+	run_phase -j2
+	run_phase PS_LONG=1 TESTS="$LONG_TESTS"
 fi
-set -e
-summary=$(grep -E "$summary_re" "$log" | tail -n 1 || true)
-last=$(tail -n 1 "$log")
-rm -f "$log"
-if [ -z "$summary" ]; then
-	# make check failed before any test ran (a test program did not
-	# build): that is a failure of its own.
-	summary="0 passed, 1 failed, 0 skipped"
-	[ "$rc" -ne 0 ] || rc=1
-fi
+summary="$total_pass passed, $total_fail failed, $total_skip skipped"
 summary_printed=1
-[ "$last" = "$summary" ] || echo "$summary"
+echo "$summary"
 exit "$rc"
