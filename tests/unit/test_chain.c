@@ -1,7 +1,8 @@
 /*
  * test_chain.c - the chain driver (host/chain.c) on a fake peer layer:
  * route failover by control, whose error is reported, what to wait for,
- * the deadline, the reconnect limit and teardown order.
+ * the deadline, the reconnect limit, teardown order and the order of
+ * bytes given back (ps_layer_unread).
  *
  * A real context is built from a temporary configuration directory
  * (PS_TEST_MODULE_DIR holds direct.so and http-connect.so), then the
@@ -26,7 +27,9 @@
 enum {
 	FAKE_WANT_READ = 1000,   /* ps_layer_want(read end, POLLIN), PS_AGAIN */
 	FAKE_WANT_WRITE,         /* ps_layer_want(write end, POLLOUT), PS_AGAIN */
-	FAKE_RECONNECT           /* ps_layer_reconnect_below() */
+	FAKE_RECONNECT,          /* ps_layer_reconnect_below() */
+	FAKE_UNREAD              /* give back "NAME-tail", then "NAME-head ";
+				    PS_OK */
 };
 
 #define FAKE_MAX_STEPS 8
@@ -92,6 +95,18 @@ static int fake_open(ps_layer *layer, void *instance, void **state)
 	return PS_OK;
 }
 
+/* Two give-backs: the later one must be read first. */
+static int give_back(ps_layer *layer, const struct fake *f)
+{
+	char text[32];
+	int rc;
+
+	snprintf(text, sizeof(text), "%s-tail", f->name);
+	rc = ps_layer_unread(layer, text, strlen(text));
+	snprintf(text, sizeof(text), "%s-head ", f->name);
+	return rc != PS_OK ? rc : ps_layer_unread(layer, text, strlen(text));
+}
+
 static int fake_connect(ps_layer *layer, void *state)
 {
 	struct fake *f = state;
@@ -110,11 +125,24 @@ static int fake_connect(ps_layer *layer, void *state)
 		return PS_AGAIN;
 	case FAKE_RECONNECT:
 		return ps_layer_reconnect_below(layer);
+	case FAKE_UNREAD:
+		return give_back(layer, f);
 	default:
 		return ps_layer_fail(layer, step, "fake hint",
 				     "fake %s failed with %s", f->name,
 				     ps_code_name(step));
 	}
+}
+
+/* The bottom layer's peer: "peer" on every read. */
+static int fake_recv(ps_layer *layer, void *state, void *buf, size_t len,
+		     size_t *n)
+{
+	(void)layer;
+	(void)state;
+	*n = len < 4 ? len : 4;
+	memcpy(buf, "peer", *n);
+	return PS_OK;
 }
 
 static void fake_close(ps_layer *layer, void *state)
@@ -126,7 +154,10 @@ static void fake_close(ps_layer *layer, void *state)
 	trace_add("close", f);
 }
 
-/* Put the fake under every layer of both modules the config uses. */
+/*
+ * Put the fake under every layer of both modules the config uses; only
+ * direct reads (from the "peer"), http-connect layers are transparent.
+ */
 static void install_fake(ps_ctx *ctx)
 {
 	struct snapshot *s = ctx_snapshot(ctx);
@@ -138,7 +169,8 @@ static void install_fake(ps_ctx *ctx)
 		ops->connect = fake_connect;
 		ops->close = fake_close;
 		ops->send = NULL;
-		ops->recv = NULL;
+		ops->recv = strcmp(s->modules[i]->name, "direct") ? NULL
+								  : fake_recv;
 		ops->shutdown_write = NULL;
 	}
 	snapshot_unref(s);
@@ -474,6 +506,37 @@ static void reconnect_limit(ps_ctx *ctx)
 	ps_conn_close(conn);
 }
 
+/* Read len bytes of an established connection as a string. */
+static const char *read_some(ps_conn *conn, size_t len)
+{
+	static char got[64];
+	size_t n = 0;
+	int rc = ps_conn_read(conn, got, len < sizeof(got) ? len : 63, &n);
+
+	got[rc == PS_OK ? n : 0] = '\0';
+	return got;
+}
+
+/*
+ * Bytes given back come out before the peer's: the top layer's first
+ * (the later give-back in front), then the bottom layer's, then the peer.
+ */
+static void unread_order(ps_ctx *ctx)
+{
+	static const int steps[] = { FAKE_UNREAD };
+	ps_conn *conn;
+
+	fake_reset();
+	fake_script("direct", 1, steps);
+	fake_script("a", 1, steps);
+	CHECK_INT(drive(ctx, "tcp://one.test:80", &conn), PS_OK);
+	CHECK_STR(read_some(conn, 4), "a-he");
+	CHECK_STR(read_some(conn, 64), "ad a-tail");
+	CHECK_STR(read_some(conn, 64), "direct-head direct-tail");
+	CHECK_STR(read_some(conn, 64), "peer");
+	ps_conn_close(conn);
+}
+
 int main(void)
 {
 	ps_ctx *ctx;
@@ -491,6 +554,7 @@ int main(void)
 	full_form_default_dies(ctx);
 	wants_reach_poll(ctx);
 	reconnect_limit(ctx);
+	unread_order(ctx);
 	deadline_times_out(ctx);
 	deadline_then_next(ctx);
 	ps_ctx_free(ctx);
