@@ -8,17 +8,11 @@
  * a route without stack lines, every control form and line order, and
  * the environment's precedence seen from an injected table.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "confdir.h"
 #include "route.h"
-
-static char confdir[256];
-static int dir_counter;
 
 /* The fake environment: NULL-terminated name/value pairs. */
 static const char *const *fake_env;
@@ -32,49 +26,11 @@ static const char *fake_lookup(void *user, const char *name)
 	return NULL;
 }
 
-static void write_file(const char *name, const char *text)
-{
-	char path[512];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", confdir, name);
-	fp = fopen(path, "w");
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, fp);
-	fclose(fp);
-}
-
-/* A fresh directory holding the module path and then 'conf'. */
+/* A fresh directory with the module path, then 'conf'. */
 static void new_confdir(const char *conf)
 {
-	char global[512];
-
-	snprintf(confdir, sizeof(confdir), "/tmp/ps-test-route-%d-%d",
-		 (int)getpid(), ++dir_counter);
-	mkdir(confdir, 0700);
-	snprintf(global, sizeof(global),
-		 "[global]\nmodule_path = %s\n", PS_TEST_MODULE_DIR);
-	write_file("00-global.conf", global);
+	confdir_new("route");
 	write_file("10-test.conf", conf);
-}
-
-static void remove_confdir(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", confdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", confdir);
-}
-
-static void quiet_log(void *user, int level, const char *msg)
-{
-	(void)user;
-	(void)level;
-	(void)msg;
 }
 
 /* Build from confdir and 'env' (NULL: no environment at all). */

@@ -13,11 +13,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "confdir.h"
 #include "ctx.h"
 #include "route.h"
-
-static char confdir[256];
-static int dir_counter;
 
 static const char *const env_vars[] = {
 	"PROXYSTACK_PROXY_URL", "PROXYSTACK_PROXY_USERNAME",
@@ -34,50 +32,11 @@ static void clean_env(void)
 		unsetenv(env_vars[i]);
 }
 
-static void write_file(const char *name, const char *text)
-{
-	char path[512];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", confdir, name);
-	fp = fopen(path, "w");
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, 0600);
-}
-
-/* A new directory with the module path already set. */
+/* A new directory with the module path already set, and no variables. */
 static void new_confdir(void)
 {
-	char global[512];
-
-	snprintf(confdir, sizeof(confdir), "/tmp/ps-test-snapshot-%d-%d",
-		 (int)getpid(), ++dir_counter);
-	mkdir(confdir, 0700);
-	snprintf(global, sizeof(global),
-		 "[global]\nmodule_path = %s\n", PS_TEST_MODULE_DIR);
-	write_file("00-global.conf", global);
+	confdir_new("snapshot");
 	clean_env();
-}
-
-static void remove_confdir(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", confdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", confdir);
-}
-
-static void quiet_log(void *user, int level, const char *msg)
-{
-	(void)user;
-	(void)level;
-	(void)msg;
 }
 
 static ps_ctx *open_ctx_prefix(const char *prefix, ps_error *err)
