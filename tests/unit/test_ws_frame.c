@@ -5,14 +5,16 @@
  * odd offsets, lengths and alignments against a byte-wise XOR.
  *
  * Refusing reserved bits, unknown opcodes, fragmented or long control
- * frames and masked server frames is the websocket layer's job (host/ws.c,
- * driven by tests/fuzz/fuzz_ws_frames.c); here we check the parser reports
- * the fields that decision needs, unchanged.
+ * frames and masked server frames is the websocket layer's job (host/ws.c):
+ * the parser must report those fields unchanged, and the layer, driven on
+ * the fake peer of tests/fuzz/fuzz_ws.h, must fail with PS_ERR_WEBSOCKET,
+ * say why, and send the server a close with 1002.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "check.h"
+#include "fuzz_ws.h"
 #include "ws_frame.h"
 
 static const uint8_t rfc_mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
@@ -311,6 +313,152 @@ static void test_accept_key(void)
 	CHECK_STR(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+/* ------------------------------------------------------------------ */
+/* the websocket layer on a fake server                                */
+/* ------------------------------------------------------------------ */
+
+/* What the layer made of the server's frames after a valid 101. */
+struct outcome {
+	int rc;                 /* the last ps_ws_recv result */
+	char message[600];      /* conn->err.message when it failed */
+	char text[64];          /* the first message delivered, if any */
+	unsigned close_sent;    /* the code of the client's close, or 0 */
+};
+
+/* The code of the last close frame the client sent, or 0. */
+static unsigned client_close_code(const struct ws_server *ws,
+				  const struct buf *sent)
+{
+	const uint8_t *p = (const uint8_t *)sent->data + ws->request_len;
+	size_t left = sent->len - ws->request_len;
+	struct ws_frame_header h;
+	unsigned code = 0;
+
+	while (ws_parse_header(p, left, &h) == WS_PARSE_OK &&
+	       left - h.header_len >= h.length) {
+		if (h.opcode == WS_OP_CLOSE && h.length >= 2) {
+			uint8_t c[2] = { p[h.header_len], p[h.header_len + 1] };
+
+			ws_mask(c, 2, h.mask, 0);
+			code = (unsigned)c[0] << 8 | c[1];
+		}
+		p += h.header_len + h.length;
+		left -= h.header_len + (size_t)h.length;
+	}
+	return code;
+}
+
+static void serve(const uint8_t *frames, size_t len, struct outcome *out)
+{
+	static const char head[] =
+		"HTTP/1.1 101 Switching Protocols\r\n"
+		"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: @ACCEPT@\r\n\r\n";
+	struct fake_peer peer;
+	struct fake_chain fc;
+	struct ws_server ws;
+	ps_ws_message m;
+
+	memset(out, 0, sizeof(*out));
+	memset(&peer, 0, sizeof(peer));
+	peer.end_again = 1;	/* silence after the frames, not EOF */
+	buf_init(&peer.sent);
+	ws_server_init(&ws, &peer, frames, len, head);
+	fake_chain_init(&fc, &peer, WS_FUZZ_DEST, NULL, 0);
+	out->rc = fake_chain_run(&fc, &peer);
+	while (out->rc == PS_OK) {
+		out->rc = ps_ws_recv(fc.conn, &m);
+		if (out->rc == PS_AGAIN && peer.stalls < 2)
+			out->rc = PS_OK;
+		else if (out->rc == PS_OK && !out->text[0])
+			snprintf(out->text, sizeof(out->text), "%.*s",
+				 (int)m.len, (const char *)m.data);
+	}
+	if (out->rc != PS_AGAIN)
+		snprintf(out->message, sizeof(out->message), "%s",
+			 fc.conn->err.message);
+	out->close_sent = client_close_code(&ws, &peer.sent);
+	fake_chain_free(&fc);
+	buf_free(&peer.sent);
+	buf_free(&ws.stream);
+}
+
+static void expect_refused(const char *what, const uint8_t *frames,
+			   size_t len, const char *reason)
+{
+	struct outcome o;
+
+	serve(frames, len, &o);
+	CHECK_MSG(o.rc == PS_ERR_WEBSOCKET && strstr(o.message, reason),
+		  "%s: PS_ERR_WEBSOCKET, '%s' (got %s: %s)", what, reason,
+		  ps_code_name(o.rc), o.message);
+	CHECK_MSG(o.close_sent == 1002, "%s: the client closes with 1002"
+		  " (got %u)", what, o.close_sent);
+}
+
+static void test_layer_refusals(void)
+{
+	const uint8_t rsv1[] = { 0xc1, 0x00 };
+	const uint8_t op3[] = { 0x83, 0x00 };
+	const uint8_t opB[] = { 0x8b, 0x00 };
+	const uint8_t ping_nofin[] = { 0x09, 0x00 };
+	const uint8_t huge[] = { 0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0 };
+	const uint8_t not_minimal[] = { 0x82, 0x7e, 0x00, 0x05,
+					'H', 'e', 'l', 'l', 'o' };
+	uint8_t long_ping[4 + 126] = { 0x89, 0x7e, 0x00, 0x7e };
+
+	const struct {
+		const char *what;
+		const uint8_t *frames;
+		size_t len;
+		const char *reason;
+	} cases[] = {
+#define FRAMES(a) a, sizeof(a)
+		{ "RSV1 without an extension", FRAMES(rsv1),
+		  "closed with 1002: reserved bits set" },
+		{ "opcode 3", FRAMES(op3), "closed with 1002: an unknown opcode" },
+		{ "opcode 0xB", FRAMES(opB),
+		  "closed with 1002: an unknown opcode" },
+		{ "a fragmented ping", FRAMES(ping_nofin),
+		  "closed with 1002: a fragmented control frame" },
+		{ "a 126-byte ping", FRAMES(long_ping),
+		  "closed with 1002: a control frame over 125 bytes" },
+		{ "a 2^63 length", FRAMES(huge), "not minimal or over 2^63" },
+		{ "5 in the 16-bit form", FRAMES(not_minimal),
+		  "not minimal or over 2^63" },
+		{ "the RFC's masked Hello from a server", FRAMES(masked_hello),
+		  "closed with 1002: a masked frame from the server" },
+#undef FRAMES
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_refused(cases[i].what, cases[i].frames, cases[i].len,
+			       cases[i].reason);
+}
+
+/* The RFC's unmasked examples are taken, fragmented or not. */
+static void test_layer_accepts_rfc_examples(void)
+{
+	uint8_t frag[sizeof(frag_first) + sizeof(unmasked_ping) +
+		     sizeof(frag_last)];
+	struct outcome o;
+
+	serve(unmasked_hello, sizeof(unmasked_hello), &o);
+	CHECK_MSG(o.rc == PS_AGAIN && !strcmp(o.text, "Hello"),
+		  "layer: unmasked Hello delivered (%d %s)", o.rc, o.message);
+	/* A ping may come between fragments (RFC 6455 5.4). */
+	memcpy(frag, frag_first, sizeof(frag_first));
+	memcpy(frag + sizeof(frag_first), unmasked_ping,
+	       sizeof(unmasked_ping));
+	memcpy(frag + sizeof(frag_first) + sizeof(unmasked_ping), frag_last,
+	       sizeof(frag_last));
+	serve(frag, sizeof(frag), &o);
+	CHECK_MSG(o.rc == PS_AGAIN && !strcmp(o.text, "Hello"),
+		  "layer: Hel + ping + lo delivered as Hello (%d %s)", o.rc,
+		  o.message);
+	CHECK_INT(o.close_sent, 0);
+}
+
 int main(void)
 {
 	test_rfc_vectors();
@@ -322,5 +470,7 @@ int main(void)
 	test_mask_against_reference();
 	test_mask_in_pieces();
 	test_accept_key();
+	test_layer_refusals();
+	test_layer_accepts_rfc_examples();
 	return check_done();
 }
