@@ -11,13 +11,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static char confdir[256];
 static int confdir_counter;
 
-static void write_file(const char *name, const char *text)
+static inline void write_file(const char *name, const char *text)
 {
 	char path[512];
 	FILE *fp;
@@ -33,7 +34,7 @@ static void write_file(const char *name, const char *text)
 	chmod(path, 0600);
 }
 
-static void confdir_new(const char *name)
+static inline void confdir_new_in(const char *name, const char *module_dir)
 {
 	char global[512];
 
@@ -41,11 +42,35 @@ static void confdir_new(const char *name)
 		 (int)getpid(), ++confdir_counter);
 	mkdir(confdir, 0700);
 	snprintf(global, sizeof(global),
-		 "[global]\nmodule_path = %s\n", PS_TEST_MODULE_DIR);
+		 "[global]\nmodule_path = %s\n", module_dir);
 	write_file("00-global.conf", global);
 }
 
-static void remove_confdir(void)
+static inline void confdir_new(const char *name)
+{
+	confdir_new_in(name, PS_TEST_MODULE_DIR);
+}
+
+/*
+ * A new directory NAME whose configuration is [global] module_path =
+ * module_dir, then 'text' in 10-test.conf (its leading keys, if any,
+ * still in [global]).
+ */
+static inline void write_conf_in(const char *name,
+				 const char *module_dir, const char *text)
+{
+	size_t n = strlen(text) + sizeof("[global]\n");
+	char *conf = malloc(n);
+
+	if (!conf)
+		exit(2);
+	snprintf(conf, n, "[global]\n%s", text);
+	confdir_new_in(name, module_dir);
+	write_file("10-test.conf", conf);
+	free(conf);
+}
+
+static inline void remove_confdir(void)
 {
 	char cmd[300];
 
@@ -55,7 +80,7 @@ static void remove_confdir(void)
 }
 
 /* A ps_log_fn that drops everything: the tests read errors, not logs. */
-static void quiet_log(void *user, int level, const char *msg)
+static inline void quiet_log(void *user, int level, const char *msg)
 {
 	(void)user;
 	(void)level;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "confdir.h"
 #include "ctx.h"
 
 /* Today's ps_ctx_options with a field appended, as a later header has. */
@@ -57,35 +58,9 @@ typedef struct connect_options_tomorrow {
 	const char *tomorrow_field;
 } connect_options_tomorrow;
 
-static char confdir[256];
-static int dir_counter;
-
 static void write_conf(const char *module_dir, const char *text)
 {
-	char path[512];
-	FILE *fp;
-
-	snprintf(confdir, sizeof(confdir), "/tmp/ps-test-abi-%d-%d",
-		 (int)getpid(), ++dir_counter);
-	mkdir(confdir, 0700);
-	snprintf(path, sizeof(path), "%s/10-test.conf", confdir);
-	fp = fopen(path, "w");
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fprintf(fp, "[global]\nmodule_path = %s\n%s", module_dir, text);
-	fclose(fp);
-	chmod(path, 0600);
-}
-
-static void remove_conf(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", confdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", confdir);
+	write_conf_in("abi", module_dir, text);
 }
 
 static int log_calls;
@@ -142,7 +117,7 @@ static void ctx_tomorrow_is_honoured(void)
 		  " manual honoured (no watcher)");
 	free(chain);
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 }
 
 static void ctx_1_0_is_accepted(void)
@@ -166,7 +141,7 @@ static void ctx_1_0_is_accepted(void)
 		  " poll honoured (a watcher runs)");
 	free(chain);
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 }
 
 static void ctx_below_1_0_is_refused(size_t size)
@@ -378,7 +353,7 @@ static void proxy_info_takes_the_module_size(void)
 		  "proxy info of the 1.0 size: filled, nothing past it (%s)",
 		  last_log);
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 
 	ctx = module_ctx("[transport p]\nmodule = proxysize\n"
 			 "url = http://127.0.0.1:3128\nsize = small\n",
@@ -390,7 +365,7 @@ static void proxy_info_takes_the_module_size(void)
 		  strstr(err.message, "smaller than the 1.0 layout"),
 		  "proxy info below the 1.0 size: message (%s)", err.message);
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 }
 
 /*
@@ -410,7 +385,7 @@ static void failed_configure_is_not_unconfigured(void)
 	CHECK_MSG(strstr(err.message, "failconf always fails") != NULL,
 		  "the module's own message is kept (%s)", err.message);
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 }
 
 int main(void)
@@ -431,7 +406,7 @@ int main(void)
 		connect_below_1_0_is_refused(ctx, sizeof(size_t));
 	}
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 	field_past_struct_size_is_defaulted();
 	make_module_dir();
 	proxy_info_takes_the_module_size();

@@ -21,6 +21,7 @@
 
 #include "chain.h"
 #include "check.h"
+#include "confdir.h"
 #include "ctx.h"
 
 /* Scripted results beyond the ps_code values. */
@@ -180,8 +181,6 @@ static void install_fake(ps_ctx *ctx)
 /* the context                                                          */
 /* ------------------------------------------------------------------ */
 
-static char confdir[256];
-
 #define TRANSPORT(n, port)                                                \
 	"[transport " n "]\nmodule = http-connect\n"                      \
 	"url = http://127.0.0.1:" port "\n"
@@ -201,24 +200,11 @@ static const char conf_text[] =
 
 static ps_ctx *make_ctx(void)
 {
-	char path[512];
 	ps_ctx_options o;
 	ps_error err;
 	ps_ctx *ctx;
-	FILE *fp;
 
-	snprintf(confdir, sizeof(confdir), "/tmp/ps-test-chain-%d",
-		 (int)getpid());
-	mkdir(confdir, 0700);
-	snprintf(path, sizeof(path), "%s/10-test.conf", confdir);
-	fp = fopen(path, "w");
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fprintf(fp, "[global]\nmodule_path = %s\n%s", PS_TEST_MODULE_DIR,
-		conf_text);
-	fclose(fp);
+	write_conf_in("chain", PS_TEST_MODULE_DIR, conf_text);
 	ps_ctx_options_init(&o);
 	o.conf_dir = confdir;
 	o.ignore_environment = 1;
@@ -231,15 +217,6 @@ static ps_ctx *make_ctx(void)
 	}
 	install_fake(ctx);
 	return ctx;
-}
-
-static void remove_conf(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", confdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", confdir);
 }
 
 /* Start 'url' and step it (waiting as told) until it is not PS_AGAIN. */
@@ -558,7 +535,7 @@ int main(void)
 	deadline_times_out(ctx);
 	deadline_then_next(ctx);
 	ps_ctx_free(ctx);
-	remove_conf();
+	remove_confdir();
 	close(pipe_fds[0]);
 	close(pipe_fds[1]);
 	return check_done();
