@@ -26,19 +26,6 @@
 #include "chain.h"
 #include "error.h"
 
-long long chain_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-long long chain_now_ms(void)
-{
-	return chain_now_us() / 1000;
-}
-
 static int dest_is_websocket(const struct url *dest)
 {
 	return !strcmp(dest->scheme, "ws") || !strcmp(dest->scheme, "wss");
@@ -137,7 +124,7 @@ int chain_setup_line(struct ps_conn *conn)
 	conn->next = 0;
 	conn->reconnect_below = -1;
 	conn->reconnects = 0;
-	conn->deadline_ms = chain_now_ms() + conn->opt.timeout_ms;
+	conn->deadline_ms = clock_now_ms() + conn->opt.timeout_ms;
 	/* The description follows the route line really being tried. */
 	free(conn->description);
 	conn->description = chain_describe_stack(st, &conn->dest);
@@ -203,7 +190,7 @@ static void report_step(struct ps_conn *conn, struct ps_layer *l)
 		.hop = l->hop,
 		.layer = l->name,
 		.detail = l->detail,
-		.elapsed_us = (long)(chain_now_us() - conn->started_us),
+		.elapsed_us = (long)(clock_now_us() - conn->started_us),
 	};
 
 	log_msg(&conn->snap->lg, PS_LOG_DEBUG, "[%d] %s established %s",
@@ -351,7 +338,7 @@ int chain_step(struct ps_conn *conn)
 			rc = open_layers(conn);
 			if (rc == PS_OK)
 				continue;	/* all open: now connect */
-		} else if (chain_now_ms() >= conn->deadline_ms) {
+		} else if (clock_now_ms() >= conn->deadline_ms) {
 			rc = fail_timeout(conn);
 		} else {
 			rc = l->ops->connect ? l->ops->connect(l, l->state)
@@ -381,7 +368,7 @@ void chain_wait(struct ps_conn *conn)
 	struct pollfd pfd;
 	ps_poll p;
 
-	ps_conn_poll(conn, &p);
+	chain_poll(conn, &p.fd, &p.events, &p.timeout_ms);
 	pfd.fd = p.fd;
 	pfd.events = p.events;
 	pfd.revents = 0;
@@ -438,7 +425,7 @@ static int sync_epoll(struct ps_conn *conn)
 void chain_poll(struct ps_conn *conn, int *fd, short *events,
 		int *timeout_ms)
 {
-	long long now = chain_now_ms(), until = -1;
+	long long now = clock_now_ms(), until = -1;
 
 	*fd = -1;
 	*events = 0;

@@ -14,6 +14,7 @@
 #include <proxystack/module.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "resolve.h"
 #include "route.h"
 #include "snapshot.h"
@@ -99,10 +100,6 @@ struct ps_conn {
 	int reconnect_below;              /* hop that asked, or -1 */
 	int reconnects;                   /* asked so far on this line */
 };
-
-/* Monotonic clock. */
-long long chain_now_ms(void);
-long long chain_now_us(void);
 
 /*
  * Build the layers of the current route line (conn->line) and arm its

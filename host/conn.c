@@ -1,6 +1,9 @@
 /*
  * conn.c - the public connection API: start, step, poll, read, write,
  * close; the blocking forms are loops over the non-blocking ones.
+ *
+ * A connection works on the snapshot it was started with and never sees
+ * the context: ctx.c's ps_conn_start()/ps_connect() hand it one.
  */
 #include <errno.h>
 #include <poll.h>
@@ -9,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_args.h"
 #include "chain.h"
+#include "conn.h"
 #include "credential.h"
-#include "ctx.h"
 #include "error.h"
 
 void ps_connect_options_init(ps_connect_options *opts)
@@ -89,7 +93,7 @@ static int conn_options_take(const ps_connect_options *in,
 	if (!in)
 		return PS_OK;
 	if (in->struct_size < PS_CONNECT_OPTIONS_SIZE_1_0)
-		return ctx_struct_too_small("ps_connect_options",
+		return api_struct_too_small("ps_connect_options",
 					    in->struct_size,
 					    PS_CONNECT_OPTIONS_SIZE_1_0, err);
 	PS_TAKE_FIELD(T, out, in, ca_file);
@@ -209,7 +213,7 @@ static void conn_free(struct ps_conn *conn)
 static int conn_prepare(struct ps_conn *conn, const char *url,
 			const ps_connect_options *opts)
 {
-	int rc = ctx_parse_dest(url, &conn->dest, &conn->err);
+	int rc = api_parse_dest(url, &conn->dest, &conn->err);
 
 	if (rc == PS_OK)
 		rc = conn_set_options(conn, opts);
@@ -223,21 +227,22 @@ static int conn_prepare(struct ps_conn *conn, const char *url,
 	return rc;
 }
 
-ps_conn *ps_conn_start(ps_ctx *ctx, const char *url,
-		       const ps_connect_options *opts, ps_error *err)
+struct ps_conn *conn_start(struct snapshot *snap, const char *url,
+			   const ps_connect_options *opts, ps_error *err)
 {
 	struct ps_conn *conn = calloc(1, sizeof(*conn));
 
 	ps_error_clear(err);
 	if (!conn) {
+		snapshot_unref(snap);
 		err_nomem(err);
 		return NULL;
 	}
 	conn->epfd = -1;
 	ps_error_clear(&conn->err);
-	conn->snap = ctx_snapshot(ctx);
+	conn->snap = snap;
 	conn->nonblocking = 1;
-	conn->started_us = chain_now_us();
+	conn->started_us = clock_now_us();
 	if (conn_prepare(conn, url, opts) != PS_OK) {
 		err_copy(err, &conn->err);
 		conn_free(conn);
@@ -258,10 +263,10 @@ void ps_conn_poll(const ps_conn *conn, ps_poll *p)
 }
 
 
-ps_conn *ps_connect(ps_ctx *ctx, const char *url,
-		    const ps_connect_options *opts, ps_error *err)
+struct ps_conn *conn_connect(struct snapshot *snap, const char *url,
+			     const ps_connect_options *opts, ps_error *err)
 {
-	struct ps_conn *conn = ps_conn_start(ctx, url, opts, err);
+	struct ps_conn *conn = conn_start(snap, url, opts, err);
 	int rc;
 
 	if (!conn)

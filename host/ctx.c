@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_args.h"
+#include "conn.h"
 #include "ctx.h"
+#include "dump.h"
 #include "error.h"
 #include "reload.h"
 #include "tls.h"
@@ -42,17 +45,6 @@ static char *choose_conf_dir(const ps_ctx_options *o, const char *prefix,
 	return strdup(PS_CONF_DIR);
 }
 
-int ctx_struct_too_small(const char *type, size_t got, size_t min,
-			 ps_error *err)
-{
-	char hint[80];
-
-	snprintf(hint, sizeof(hint), "initialise it with %s_init()", type);
-	return err_set(err, PS_ERR_USAGE, NULL, -1, hint,
-		       "%s.struct_size is %zu, smaller than the 1.0 layout"
-		       " (%zu bytes)", type, got, min);
-}
-
 /*
  * The caller's options as this library's layout: each field the caller's
  * struct_size holds, the default for the others.  A size below the 1.0
@@ -65,7 +57,7 @@ static int ctx_options_take(const ps_ctx_options *in, ps_ctx_options *out,
 	if (!in)
 		return PS_OK;
 	if (in->struct_size < PS_CTX_OPTIONS_SIZE_1_0)
-		return ctx_struct_too_small("ps_ctx_options", in->struct_size,
+		return api_struct_too_small("ps_ctx_options", in->struct_size,
 					    PS_CTX_OPTIONS_SIZE_1_0, err);
 	PS_TAKE_FIELD(ps_ctx_options, out, in, conf_dir);
 	PS_TAKE_FIELD(ps_ctx_options, out, in, env_prefix);
@@ -75,6 +67,30 @@ static int ctx_options_take(const ps_ctx_options *in, ps_ctx_options *out,
 	PS_TAKE_FIELD(ps_ctx_options, out, in, ignore_environment);
 	PS_TAKE_FIELD(ps_ctx_options, out, in, reload);
 	return PS_OK;
+}
+
+/* The watcher's hooks: it reaches the context only through these. */
+static struct snapshot *watcher_current(void *ctx)
+{
+	return ctx_snapshot(ctx);
+}
+
+static int watcher_reload(void *ctx, ps_error *err)
+{
+	return ps_ctx_reload(ctx, err);
+}
+
+static int start_watcher(ps_ctx *ctx, int force_polling)
+{
+	const struct reload_hooks hooks = {
+		.conf_dir = ctx->conf_dir,
+		.lg = &ctx->params.lg,
+		.current = watcher_current,
+		.reload = watcher_reload,
+		.user = ctx,
+	};
+
+	return reload_watch_start(&hooks, force_polling, &ctx->watcher);
 }
 
 ps_ctx *ps_ctx_new(const ps_ctx_options *caller_opts, ps_error *err)
@@ -115,8 +131,7 @@ ps_ctx *ps_ctx_new(const ps_ctx_options *caller_opts, ps_error *err)
 	tls_warm_up();
 	rc = snapshot_build(&ctx->params, &ctx->current, err);
 	if (rc == PS_OK && opts->reload != PS_RELOAD_MANUAL)
-		rc = reload_watch_start(ctx, opts->reload == PS_RELOAD_POLL,
-					&ctx->watcher);
+		rc = start_watcher(ctx, opts->reload == PS_RELOAD_POLL);
 	if (rc != PS_OK) {
 		if (err && err->code == PS_OK)
 			err_set(err, rc, NULL, -1, NULL, "cannot start the"
@@ -180,20 +195,50 @@ int ps_ctx_reload(ps_ctx *ctx, ps_error *err)
 	return PS_OK;
 }
 
-int ctx_parse_dest(const char *url, struct url *dest, ps_error *err)
-{
-	char why[256];
+/* ------------------------------------------------------------------ */
+/* what runs on the current snapshot                                   */
+/* ------------------------------------------------------------------ */
 
-	if (!url)
-		return err_set(err, PS_ERR_USAGE, NULL, -1, NULL, "no URL");
-	if (url_parse_dest(url, dest, why, sizeof(why)) < 0 &&
-	    !strcmp(why, "out of memory"))
-		return err_nomem(err);
-	if (!dest->scheme)
-		return err_set(err, PS_ERR_USAGE, NULL, -1,
-			       "use tcp://host:port, tls://host:port,"
-			       " https://host, ws://host/path or"
-			       " wss://host/path", "bad destination URL: %s",
-			       why);
-	return PS_OK;
+/*
+ * The context is the top of the core: these entry points take a
+ * reference to the current snapshot and hand it down; nothing below
+ * (connections, dumps, the watcher) knows struct ps_ctx.
+ */
+
+ps_conn *ps_conn_start(ps_ctx *ctx, const char *url,
+		       const ps_connect_options *opts, ps_error *err)
+{
+	return conn_start(ctx_snapshot(ctx), url, opts, err);
+}
+
+ps_conn *ps_connect(ps_ctx *ctx, const char *url,
+		    const ps_connect_options *opts, ps_error *err)
+{
+	return conn_connect(ctx_snapshot(ctx), url, opts, err);
+}
+
+char *ps_ctx_dump_config(ps_ctx *ctx, const char *url, ps_error *err)
+{
+	return dump_config(ctx_snapshot(ctx), url, err);
+}
+
+char *ps_ctx_which(ps_ctx *ctx, const char *url, ps_error *err)
+{
+	return dump_which(ctx_snapshot(ctx), url, err);
+}
+
+char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err)
+{
+	return dump_env_exports(ctx_snapshot(ctx), url, 0, err);
+}
+
+char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
+			     ps_error *err)
+{
+	return dump_env_exports(ctx_snapshot(ctx), url, flags, err);
+}
+
+char *ps_ctx_list_modules(ps_ctx *ctx, ps_error *err)
+{
+	return dump_modules(ctx_snapshot(ctx), err);
 }

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_args.h"
 #include "buf.h"
 #include "chain.h"
-#include "ctx.h"
+#include "dump.h"
 #include "error.h"
 #include "modconfig.h"
 #include "route.h"
@@ -208,14 +209,13 @@ static void dump_choice(struct buf *b, const struct snapshot *s,
 	}
 }
 
-char *ps_ctx_dump_config(ps_ctx *ctx, const char *url, ps_error *err)
+char *dump_config(struct snapshot *s, const char *url, ps_error *err)
 {
-	struct snapshot *s = ctx_snapshot(ctx);
 	struct url dest = { 0 };
 	struct buf b;
 
 	ps_error_clear(err);
-	if (url && ctx_parse_dest(url, &dest, err) != PS_OK) {
+	if (url && api_parse_dest(url, &dest, err) != PS_OK) {
 		snapshot_unref(s);
 		return NULL;
 	}
@@ -239,15 +239,14 @@ char *ps_ctx_dump_config(ps_ctx *ctx, const char *url, ps_error *err)
 	return buf_steal(&b);
 }
 
-char *ps_ctx_which(ps_ctx *ctx, const char *url, ps_error *err)
+char *dump_which(struct snapshot *s, const char *url, ps_error *err)
 {
-	struct snapshot *s = ctx_snapshot(ctx);
 	struct route_choice choice;
 	struct url dest = { 0 };
 	char *out = NULL;
 
 	ps_error_clear(err);
-	if (ctx_parse_dest(url, &dest, err) == PS_OK &&
+	if (api_parse_dest(url, &dest, err) == PS_OK &&
 	    route_choose(s, &dest, &choice, err) == PS_OK) {
 		out = chain_describe_stack(choice.lines[0].stack, &dest);
 		if (!out)
@@ -443,15 +442,9 @@ static int env_for_stack(const struct snapshot *s, const struct stack *st,
 	return PS_OK;
 }
 
-char *ps_ctx_env_exports(ps_ctx *ctx, const char *url, ps_error *err)
+char *dump_env_exports(struct snapshot *s, const char *url, unsigned flags,
+		       ps_error *err)
 {
-	return ps_ctx_env_exports_opt(ctx, url, 0, err);
-}
-
-char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
-			     ps_error *err)
-{
-	struct snapshot *s = ctx_snapshot(ctx);
 	struct route_choice choice;
 	struct url dest = { 0 };
 	struct buf b;
@@ -459,7 +452,7 @@ char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
 
 	ps_error_clear(err);
 	buf_init(&b);
-	rc = ctx_parse_dest(url, &dest, err);
+	rc = api_parse_dest(url, &dest, err);
 	if (rc == PS_OK)
 		rc = route_choose(s, &dest, &choice, err);
 	if (rc == PS_OK)
@@ -481,9 +474,8 @@ char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
 	return buf_steal(&b);
 }
 
-char *ps_ctx_list_modules(ps_ctx *ctx, ps_error *err)
+char *dump_modules(struct snapshot *s, ps_error *err)
 {
-	struct snapshot *s = ctx_snapshot(ctx);
 	char *out = loader_list(s->module_path.value);
 
 	ps_error_clear(err);

@@ -28,7 +28,7 @@ int ps_layer_hop(const ps_layer *layer)
 
 long ps_layer_remaining_ms(const ps_layer *layer)
 {
-	long long left = layer->conn->deadline_ms - chain_now_ms();
+	long long left = layer->conn->deadline_ms - clock_now_ms();
 
 	return left > 0 ? (long)left : 0;
 }
@@ -57,7 +57,7 @@ void ps_layer_want(ps_layer *layer, int fd, short events)
 void ps_layer_wake_in(ps_layer *layer, long ms)
 {
 	struct ps_conn *conn = layer->conn;
-	long long at = chain_now_ms() + (ms > 0 ? ms : 0);
+	long long at = clock_now_ms() + (ms > 0 ? ms : 0);
 
 	if (!conn->wake_at_ms || at < conn->wake_at_ms)
 		conn->wake_at_ms = at;

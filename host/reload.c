@@ -1,7 +1,8 @@
 /*
  * reload.c - automatic reload: a watcher thread per context that calls
- * ps_ctx_reload() when the configuration directory, or a file the
- * configuration names (password_file, ca_file, certificates...), changes.
+ * its reload hook (the context's ps_ctx_reload()) when the configuration
+ * directory, or a file the configuration names (password_file, ca_file,
+ * certificates...), changes.
  *
  * inotify watches the configuration directory and the directories of the
  * named files (editors replace files by renaming, so watching the file
@@ -26,8 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chain.h"
-#include "ctx.h"
+#include "clock.h"
 #include "ini_load.h"
 #include "reload.h"
 
@@ -46,7 +46,7 @@ struct path_set {
 };
 
 struct reload_watcher {
-	ps_ctx *ctx;
+	struct reload_hooks hooks;
 	pthread_t thread;
 	int stop_fd;                  /* eventfd: ps_ctx_free wakes us */
 	int inotify_fd;               /* -1: polling */
@@ -129,11 +129,11 @@ static void path_set_clear(struct path_set *ps)
  */
 static int collect_paths(struct reload_watcher *w)
 {
-	struct snapshot *s = ctx_snapshot(w->ctx);
+	struct snapshot *s = w->hooks.current(w->hooks.user);
 	struct path_set ps = { .ndirs = 0 };
 	int rc = 0;
 
-	if (add_string(ps.dirs, &ps.ndirs, w->ctx->conf_dir) < 0 ||
+	if (add_string(ps.dirs, &ps.ndirs, w->hooks.conf_dir) < 0 ||
 	    collect_from_doc(&ps, &s->doc) < 0 ||
 	    collect_from_doc(&ps, &s->synthetic) < 0)
 		rc = -1;
@@ -260,18 +260,18 @@ static int reload_now(struct reload_watcher *w)
 	 * files then shows as a difference, and reloads again. */
 	if (w->inotify_fd < 0)
 		w->fingerprint = fingerprint(w);
-	rc = ps_ctx_reload(w->ctx, &err);
+	rc = w->hooks.reload(w->hooks.user, &err);
 
 	if (rc == PS_OK)
-		log_msg(&w->ctx->params.lg, PS_LOG_INFO, "configuration"
-			" reloaded from %s", w->ctx->conf_dir);
+		log_msg(w->hooks.lg, PS_LOG_INFO, "configuration"
+			" reloaded from %s", w->hooks.conf_dir);
 	/* New files may be named now (or old ones no longer). */
 	if (collect_paths(w) < 0)
 		rc = PS_ERR_NOMEM;
 	if (rc != PS_ERR_NOMEM)
 		return 0;
-	log_msg(&w->ctx->params.lg, PS_LOG_WARN, "reload of %s ran out of"
-		" memory; trying again in %d ms", w->ctx->conf_dir,
+	log_msg(w->hooks.lg, PS_LOG_WARN, "reload of %s ran out of"
+		" memory; trying again in %d ms", w->hooks.conf_dir,
 		RELOAD_RETRY_MS);
 	return -1;
 }
@@ -286,7 +286,7 @@ static void *watch_loop(void *arg)
 			{ .fd = w->stop_fd, .events = POLLIN },
 			{ .fd = w->inotify_fd, .events = POLLIN },
 		};
-		long long now = chain_now_ms();
+		long long now = clock_now_ms();
 		int timeout = w->inotify_fd < 0 ? RELOAD_POLL_MS : -1;
 
 		if (settle_at)
@@ -298,20 +298,20 @@ static void *watch_loop(void *arg)
 			break;	/* the context is going away */
 		if (w->inotify_fd >= 0 && (pfd[1].revents & POLLIN) &&
 		    read_inotify(w))
-			settle_at = chain_now_ms() + RELOAD_SETTLE_MS;
+			settle_at = clock_now_ms() + RELOAD_SETTLE_MS;
 		if (w->inotify_fd < 0 && !settle_at &&
 		    fingerprint(w) != w->fingerprint)
-			settle_at = chain_now_ms() + RELOAD_SETTLE_MS;
-		if (settle_at && chain_now_ms() >= settle_at) {
+			settle_at = clock_now_ms() + RELOAD_SETTLE_MS;
+		if (settle_at && clock_now_ms() >= settle_at) {
 			settle_at = 0;
 			if (reload_now(w) < 0)
-				settle_at = chain_now_ms() + RELOAD_RETRY_MS;
+				settle_at = clock_now_ms() + RELOAD_RETRY_MS;
 		}
 	}
 	return NULL;
 }
 
-int reload_watch_start(ps_ctx *ctx, int force_polling,
+int reload_watch_start(const struct reload_hooks *hooks, int force_polling,
 		       struct reload_watcher **out)
 {
 	struct reload_watcher *w = calloc(1, sizeof(*w));
@@ -320,7 +320,7 @@ int reload_watch_start(ps_ctx *ctx, int force_polling,
 	*out = NULL;
 	if (!w)
 		return PS_ERR_NOMEM;
-	w->ctx = ctx;
+	w->hooks = *hooks;
 	w->inotify_fd = force_polling ? -1
 				      : inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	/* stop_fd stays -1 until the thread runs (see reload_watch_stop). */
@@ -335,8 +335,8 @@ int reload_watch_start(ps_ctx *ctx, int force_polling,
 		goto fail;
 	}
 	if (w->inotify_fd < 0) {
-		log_msg(&ctx->params.lg, PS_LOG_INFO, "watching %s by polling"
-			" every %d ms", ctx->conf_dir, RELOAD_POLL_MS);
+		log_msg(hooks->lg, PS_LOG_INFO, "watching %s by polling"
+			" every %d ms", hooks->conf_dir, RELOAD_POLL_MS);
 		w->fingerprint = fingerprint(w);
 	}
 	w->stop_fd = stop_fd;
@@ -362,7 +362,7 @@ void reload_watch_stop(struct reload_watcher *w)
 	/* A valid stop_fd here means the thread runs (see start). */
 	if (w->stop_fd >= 0) {
 		if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
-			log_msg(&w->ctx->params.lg, PS_LOG_ERROR,
+			log_msg(w->hooks.lg, PS_LOG_ERROR,
 				"cannot wake the reload thread");
 		pthread_join(w->thread, NULL);
 		close(w->stop_fd);

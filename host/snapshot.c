@@ -22,7 +22,7 @@
 #include "hostmatch.h"
 #include "modconfig.h"
 #include "snapshot.h"
-#include "tls.h"
+#include "tls_cache.h"
 #include "url.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_S 15
@@ -1050,10 +1050,10 @@ int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
 	if (!s)
 		return err_nomem(err);
 	atomic_init(&s->refs, 1);
-	pthread_mutex_init(&s->tls_lock, NULL);
 	s->lg = p->lg;
 	s->env_prefix = strdup(p->env_prefix ? p->env_prefix : "PROXYSTACK_");
-	if (!s->env_prefix ||
+	s->tls_cache = tls_cache_new();
+	if (!s->env_prefix || !s->tls_cache ||
 	    env_read(&s->env, s->env_prefix, p->env_lookup, p->env_user)) {
 		snapshot_unref(s);
 		return err_nomem(err);
@@ -1134,7 +1134,7 @@ void snapshot_unref(struct snapshot *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	tls_cache_free(s);
+	tls_cache_free(s->tls_cache);
 	free_instances(s);
 	free_stacks_and_routes(s);
 	for (size_t i = 0; i < s->nmodules; i++)
@@ -1145,6 +1145,5 @@ void snapshot_unref(struct snapshot *s)
 	ini_doc_free(&s->synthetic);
 	env_free(&s->env);
 	free(s->env_prefix);
-	pthread_mutex_destroy(&s->tls_lock);
 	free(s);
 }

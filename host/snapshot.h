@@ -86,6 +86,8 @@ struct route {
 	char source[SOURCE_MAX];
 };
 
+struct tls_cache;
+
 struct snapshot {
 	atomic_int refs;
 	struct logger lg;
@@ -124,9 +126,8 @@ struct snapshot {
 	struct stack *env_http_stack;
 	struct stack *env_all_stack;
 
-	/* TLS contexts built for this snapshot (tls.c), under tls_lock. */
-	pthread_mutex_t tls_lock;
-	void *tls_cache;
+	/* SSL_CTXs the TLS layers built for this snapshot (tls_cache.h). */
+	struct tls_cache *tls_cache;
 };
 
 struct snapshot_params {

@@ -23,18 +23,13 @@
 #include "chain.h"
 #include "error.h"
 #include "tls.h"
+#include "tls_cache.h"
+#include "tls_files.h"
 
 struct ps_trust {
 	X509_STORE *store;
 	int failed;
 	char why[256];
-};
-
-/* One cached SSL_CTX per distinct trust and client identity. */
-struct tls_cache_entry {
-	struct tls_cache_entry *next;
-	char *key;
-	SSL_CTX *ctx;
 };
 
 /* First verification failure, recorded by the verify callback. */
@@ -195,164 +190,6 @@ int ps_trust_add_ca_dir(ps_trust *trust, const char *path)
 }
 
 /* ------------------------------------------------------------------ */
-/* checking destination TLS files before any connection                */
-/* ------------------------------------------------------------------ */
-
-static int tls_oom_error(unsigned long e)
-{
-	return ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ||
-	       (ERR_SYSTEM_ERROR(e) && ERR_GET_REASON(e) == ENOMEM);
-}
-
-/*
- * Why 'path' cannot even be read, in the OS's words, or PS_OK when it
- * can: OpenSSL would only say "system lib" for these.  Opened without
- * blocking and required to be a regular file, so that a FIFO or a
- * device named by mistake cannot hang the load.
- */
-static int tls_file_unreadable(const char *path, char *why, size_t whysz)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	int saved, regular;
-
-	if (fd < 0) {
-		saved = errno;
-		snprintf(why, whysz, "%s: %s", path, strerror(saved));
-		return saved == ENOMEM ? PS_ERR_NOMEM : PS_ERR_CONFIG;
-	}
-	regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	close(fd);
-	if (!regular) {
-		snprintf(why, whysz, "%s: not a regular file", path);
-		return PS_ERR_CONFIG;
-	}
-	return PS_OK;
-}
-
-/*
- * OpenSSL refused a readable file: say what it lacks ("no certificate
- * found in FILE") rather than "no start line", or give OpenSSL's reason.
- */
-static int tls_file_unparsed(const char *path, const char *wanted, int errno_,
-			     char *why, size_t whysz)
-{
-	unsigned long e, first = 0;
-	int oom = errno_ == ENOMEM, nothing_found = 0, encrypted = 0;
-
-	while ((e = ERR_get_error())) {
-		if (!first)
-			first = e;
-		oom |= tls_oom_error(e);
-		nothing_found |=
-			(ERR_GET_LIB(e) == ERR_LIB_PEM &&
-			 ERR_GET_REASON(e) == PEM_R_NO_START_LINE) ||
-			(ERR_GET_LIB(e) == ERR_LIB_X509 &&
-			 ERR_GET_REASON(e) == X509_R_NO_CERTIFICATE_OR_CRL_FOUND) ||
-			(ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER &&
-			 ERR_GET_REASON(e) == ERR_R_UNSUPPORTED);
-		encrypted |= ERR_GET_REASON(e) == ERR_R_INTERRUPTED_OR_CANCELLED;
-	}
-	if (oom)
-		return PS_ERR_NOMEM;
-	/* The first error is the cause; later ones only say "PEM lib". */
-	if (encrypted)
-		snprintf(why, whysz, "%s: the %s is encrypted, and nothing can"
-			 " ask for its passphrase: decrypt it", path, wanted);
-	else if (nothing_found || !first || !ERR_reason_error_string(first))
-		snprintf(why, whysz, "no %s found in %s", wanted, path);
-	else
-		snprintf(why, whysz, "%s: not a usable PEM %s (%s)", path,
-			 wanted, ERR_reason_error_string(first));
-	return PS_ERR_CONFIG;
-}
-
-/* Never prompt on the terminal for a key's passphrase while loading. */
-static int tls_no_passphrase(char *buf, int size, int rwflag, void *user)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)user;
-	return -1;
-}
-
-static int tls_check_fail(ps_error *err, int rc, const char *setting,
-			  const char *hint, const char *why)
-{
-	if (rc == PS_ERR_NOMEM)
-		return err_nomem(err);
-	return err_set(err, rc, setting, -1, hint, "%s", why);
-}
-
-enum tls_file_kind { TLS_FILE_CA, TLS_FILE_CERT, TLS_FILE_KEY };
-
-/* Load one file into 'ctx' as a connection would; PS_OK or why not. */
-static int tls_load_one(SSL_CTX *ctx, enum tls_file_kind kind,
-			const char *path, char *why, size_t whysz)
-{
-	static const char *const wanted[] = {
-		"certificate", "certificate", "private key",
-	};
-	int rc = tls_file_unreadable(path, why, whysz), ok;
-
-	if (rc != PS_OK)
-		return rc;
-	errno = 0;
-	if (kind == TLS_FILE_CA)
-		ok = SSL_CTX_load_verify_file(ctx, path);
-	else if (kind == TLS_FILE_CERT)
-		ok = SSL_CTX_use_certificate_chain_file(ctx, path);
-	else
-		ok = SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM);
-	if (ok == 1)
-		return PS_OK;
-	return tls_file_unparsed(path, wanted[kind], errno, why, whysz);
-}
-
-int ps_tls_check_files(const char *ca_file, const char *client_cert_file,
-		       const char *client_key_file, ps_error *err)
-{
-	static const char *const settings[] = {
-		"ca_file", "client_cert_file", "client_key_file",
-	};
-	const char *paths[] = { ca_file, client_cert_file, client_key_file };
-	const char *hint = "point it at a readable PEM file";
-	char why[PS_ERROR_MESSAGE_MAX];
-	int rc = PS_OK;
-	size_t i;
-	SSL_CTX *ctx;
-
-	ps_error_clear(err);
-	if (!ca_file && !client_cert_file && !client_key_file)
-		return PS_OK;
-	ERR_clear_error();
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx) {
-		ERR_clear_error();
-		return err_nomem(err);
-	}
-	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
-	for (i = 0; rc == PS_OK && i < 3; i++)
-		if (paths[i])
-			rc = tls_load_one(ctx, (enum tls_file_kind)i, paths[i],
-					  why, sizeof(why));
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	if (rc == PS_OK)
-		return PS_OK;
-	/* A key that does not match the loaded certificate is refused
-	 * by OpenSSL as "key values mismatch": name the pair plainly. */
-	if (rc == PS_ERR_CONFIG && i == 3 && client_cert_file &&
-	    strstr(why, "values mismatch")) {
-		hint = "give the key that belongs to the certificate";
-		snprintf(why, sizeof(why), "%s does not match the certificate"
-			 " in %s", client_key_file, client_cert_file);
-	}
-	return tls_check_fail(err, rc, settings[i - 1], hint, why);
-}
-
-/* ------------------------------------------------------------------ */
 /* SSL_CTX per trust configuration, cached in the snapshot             */
 /* ------------------------------------------------------------------ */
 
@@ -499,83 +336,27 @@ static char *cache_key(ps_layer *layer)
 	return buf_steal(&b);
 }
 
+/* tls_cache_get()'s build function: reports its failure on the layer. */
+static int build_ssl_ctx(void *layer, SSL_CTX **out)
+{
+	return new_ssl_ctx(layer, out);
+}
+
 static int get_ssl_ctx(ps_layer *layer, SSL_CTX **out)
 {
-	struct snapshot *snap = layer->conn->snap;
-	struct tls_cache_entry *e;
 	char *key = cache_key(layer);
-	int rc = PS_OK;
+	int rc;
 
 	if (!key)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
-	pthread_mutex_lock(&snap->tls_lock);
-	for (e = snap->tls_cache; e; e = e->next)
-		if (!strcmp(e->key, key))
-			break;
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			rc = ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
-					   "out of memory");
-		else
-			rc = new_ssl_ctx(layer, &e->ctx);
-		if (rc == PS_OK) {
-			e->key = key;
-			key = NULL;
-			e->next = snap->tls_cache;
-			snap->tls_cache = e;
-		} else {
-			free(e);
-			e = NULL;
-		}
-	}
-	if (e) {
-		SSL_CTX_up_ref(e->ctx);
-		*out = e->ctx;
-	}
-	pthread_mutex_unlock(&snap->tls_lock);
+	rc = tls_cache_get(layer->conn->snap->tls_cache, key, build_ssl_ctx,
+			   layer, out);
 	free(key);
+	/* The first failure recorded is kept: this only fills in the
+	 * cache's own allocation failure, which nobody reported yet. */
+	if (rc != PS_OK)
+		ps_layer_fail(layer, rc, NULL, "out of memory");
 	return rc;
-}
-
-/*
- * Forget the cached SSL_CTX a failed handshake used: a failed allocation
- * inside OpenSSL can leave it (its trust store, a certificate's cached
- * extensions) broken for good, and every later connection of the
- * snapshot would fail the same way.  The next connection builds a fresh
- * one; this connection's SSL keeps its own reference.
- */
-static void tls_cache_evict(struct snapshot *snap, SSL_CTX *ctx)
-{
-	struct tls_cache_entry *e, *prev = NULL;
-
-	pthread_mutex_lock(&snap->tls_lock);
-	for (e = snap->tls_cache; e; prev = e, e = e->next) {
-		if (e->ctx == ctx) {
-			if (prev)
-				prev->next = e->next;
-			else
-				snap->tls_cache = e->next;
-			SSL_CTX_free(e->ctx);
-			free(e->key);
-			free(e);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&snap->tls_lock);
-}
-
-void tls_cache_free(struct snapshot *s)
-{
-	struct tls_cache_entry *e = s->tls_cache, *next;
-
-	for (; e; e = next) {
-		next = e->next;
-		SSL_CTX_free(e->ctx);
-		free(e->key);
-		free(e);
-	}
-	s->tls_cache = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -802,7 +583,7 @@ static int tls_connect(ps_layer *layer, void *state)
 			rc = ps_layer_fail(layer, PS_ERR_TLS, NULL,
 					   "TLS handshake: peer closed");
 		if (rc != PS_AGAIN)
-			tls_cache_evict(layer->conn->snap,
+			tls_cache_evict(layer->conn->snap->tls_cache,
 					SSL_get_SSL_CTX(ts->ssl));
 		return rc;
 	}

@@ -10,13 +10,6 @@
 #ifndef HOST_TLS_H
 #define HOST_TLS_H
 
-#include "snapshot.h"
-
-struct ps_trust;
-
-/* Free the snapshot's cached SSL_CTXs (snapshot teardown). */
-void tls_cache_free(struct snapshot *s);
-
 /*
  * OpenSSL's global set-up (configuration, providers) and ours, done by
  * ps_ctx_new() so that a context's first connection does not pay for

@@ -361,7 +361,7 @@ static void ws_arm_keepalive(ps_layer *layer, struct ws_state *ws)
 {
 	long interval = layer->conn->opt.ws_ping_interval_ms;
 
-	ws->next_ping_ms = interval > 0 ? chain_now_ms() + interval : 0;
+	ws->next_ping_ms = interval > 0 ? clock_now_ms() + interval : 0;
 	ws->pong_due_ms = 0;
 }
 
@@ -638,7 +638,7 @@ static int ws_parse(ps_layer *layer, struct ws_state *ws, ps_ws_message *msg,
 static int ws_run_clock(ps_layer *layer, struct ws_state *ws)
 {
 	const struct conn_options *o = &layer->conn->opt;
-	long long now = chain_now_ms(), next = 0;
+	long long now = clock_now_ms(), next = 0;
 
 	if (ws->close_due_ms && now >= ws->close_due_ms) {
 		ws_go_phase(layer, ws, WS_CLOSED);
@@ -858,7 +858,7 @@ int ps_ws_close(ps_conn *conn, unsigned code, const char *reason)
 	if (rc != PS_OK)
 		return ws_end(conn, rc);
 	ws_go_phase(layer, ws, WS_CLOSING);
-	ws->close_due_ms = chain_now_ms() + WS_CLOSE_WAIT_MS;
+	ws->close_due_ms = clock_now_ms() + WS_CLOSE_WAIT_MS;
 	ws->next_ping_ms = 0;
 	for (;;) {
 		chain_clear_wants(conn);

@@ -309,7 +309,7 @@ static FUZZ_UNUSED void fake_chain_init(struct fake_chain *fc,
 	conn->epfd = -1;
 	conn->snap = fc->snap;
 	conn->nonblocking = 1;
-	conn->started_us = chain_now_us();
+	conn->started_us = clock_now_us();
 	ps_error_clear(&conn->err);
 	if (url_parse_dest(dest, &conn->dest, why, sizeof(why)) < 0)
 		fuzz_fail("harness destination %s: %s", dest, why);

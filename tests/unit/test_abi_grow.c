@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "api_args.h"
 #include "confdir.h"
 #include "ctx.h"
 
