@@ -16,6 +16,7 @@
 #include "ini_load.h"
 #include "loader.h"
 #include "log.h"
+#include "schemes.h"
 
 #define SOURCE_MAX 300
 
@@ -123,6 +124,9 @@ struct snapshot {
 	struct stack *env_https_stack;    /* from HTTPS_PROXY..., or NULL */
 	struct stack *env_http_stack;
 	struct stack *env_all_stack;
+
+	/* Proxy URL schemes claimed by the modules of module_path. */
+	struct scheme_table schemes;
 
 	/* TLS contexts built for this snapshot (tls.c), under tls_lock. */
 	pthread_mutex_t tls_lock;

@@ -145,8 +145,8 @@ static int socks_read_section(ps_config *cfg, struct socks_config *c)
 	if (rc != PS_OK)
 		return rc;
 	c->version = !strncmp(c->proxy.scheme, "socks4", 6) ? 4 : 5;
-	c->names_to_proxy = !strcmp(c->proxy.scheme, "socks4a") ||
-			    !strcmp(c->proxy.scheme, "socks5h");
+	/* The scheme's claim says it (socks_schemes below). */
+	c->names_to_proxy = c->proxy.resolve_remotely;
 	if (c->version == 4 && c->proxy.username &&
 	    strlen(c->proxy.username) > USERPASS_FIELD_MAX)
 		return ps_config_error(cfg, credential_key(cfg, "username",
@@ -756,6 +756,20 @@ static void socks_close(ps_layer *layer, void *state)
 	free(s);
 }
 
+/* The schemes this module serves: who resolves names, as in curl. */
+static const struct ps_scheme socks_scheme_table[] = {
+	{ "socks4", 1080, 0 },
+	{ "socks4a", 1080, 1 },
+	{ "socks5", 1080, 0 },
+	{ "socks5h", 1080, 1 },
+	{ NULL, 0, 0 },
+};
+
+static const struct ps_scheme *socks_schemes(void)
+{
+	return socks_scheme_table;
+}
+
 static const struct ps_module_ops socks_ops = {
 	.configure = socks_configure,
 	.unconfigure = socks_unconfigure,
@@ -763,6 +777,7 @@ static const struct ps_module_ops socks_ops = {
 	.connect = socks_connect,
 	.close = socks_close,
 	/* send, recv, shutdown_write: NULL, the tunnel is transparent */
+	.schemes = socks_schemes,
 };
 
 const struct ps_module proxystack_module = {

@@ -80,7 +80,9 @@ extern "C" {
  * load it: a symbol is missing), and modules built for 1.0 work unchanged
  * with a 1.1 host.  1.2 added the byte-protocol helpers
  * ps_layer_send_all() and ps_layer_recv_exact() (see "Host services:
- * byte protocols" at the end of this file).
+ * byte protocols" at the end of this file), the schemes op with struct
+ * ps_scheme (modules claim proxy URL schemes) and
+ * ps_proxy_info.resolve_remotely.
  */
 #define PS_MODULE_ABI_MINOR 2
 /* The one symbol a module exports. */
@@ -194,6 +196,38 @@ struct ps_module_ops {
 	 * A working select op, when there is one, is appended after it.
 	 */
 	void (*reserved_1_0)(void);
+
+	/* ---- since ABI 1.2 (URL schemes; see "Schemes" below) ---- */
+
+	/*
+	 * The proxy URL schemes this module serves: a table in the module's
+	 * own static memory, ended by an entry whose name is NULL; called
+	 * once per snapshot, from any thread, never freed by the host.  A
+	 * proxy URL (proxy_url, HTTPS_PROXY, ALL_PROXY...) with one of these
+	 * schemes is served by this module.  Two loaded modules claiming one
+	 * scheme fail the configuration.  NULL op (and every module built
+	 * before 1.2): the shipped modules get their built-in schemes
+	 * (http-connect: http; https-proxy: https; socks: socks4, socks4a,
+	 * socks5, socks5h), any other module none.
+	 */
+	const struct ps_scheme *(*schemes)(void);
+};
+
+/*
+ * One URL scheme a module claims (the schemes op, since ABI 1.2).
+ */
+struct ps_scheme {
+	/* Lower-case RFC 3986 scheme without "://": a letter, then
+	 * letters, digits, '+', '-' or '.'; at most 16 bytes.  NULL ends
+	 * the table. */
+	const char *name;
+	/* The proxy's port when the URL names none: 1-65535. */
+	unsigned default_port;
+	/* 1: the proxy resolves destination names (the module sends the
+	 * name, as socks5h and HTTP CONNECT do); 0: they are resolved
+	 * here first (socks5, socks4).  Told to the module in
+	 * ps_proxy_info.resolve_remotely. */
+	int resolve_remotely;
 };
 
 /* The descriptor a module exports as PS_MODULE_SYMBOL. */
@@ -302,6 +336,12 @@ struct ps_proxy_info {
 	char *username;  /* NULL: none */
 	char *password;  /* a secret; NULL: none */
 	char *display;   /* "scheme://host:port", never any credential */
+	/* Since ABI 1.2: 1 when the scheme's module sends destination
+	 * names to the proxy (ps_scheme.resolve_remotely of the scheme's
+	 * claim; http, https, socks4a, socks5h), 0 when they are to be
+	 * resolved here first (socks4, socks5).  Written only when the
+	 * size passed holds it (a module built for 1.1 never sees it). */
+	int resolve_remotely;
 	/* New fields are appended here. */
 };
 
