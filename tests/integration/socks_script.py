@@ -27,11 +27,15 @@ Scenarios (SOCKS5 unless said):
   reply-long    claim a 200-byte bound name, send 10 bytes, close
   close-greet   close right after reading the greeting
   close-mid     send one byte of the reply, then close
+  random-N      answer the greeting and the CONNECT with bytes drawn
+                from a generator seeded with N (often almost right:
+                version 5, reply 0, a real address type), then close
   s4-ok         SOCKS4: grant
   s4-XX         SOCKS4: answer with code XX (hex: 5b, 5c, 5d, 77)
   s4-ver        SOCKS4: answer with version 0x04 (0x00 is due)
 """
 import argparse
+import random
 import socket
 import sys
 import threading
@@ -102,10 +106,31 @@ def socks5_auth(args, conn, sc):
     return good
 
 
+def almost(rng, right, p=0.7):
+    """The right byte with probability p, else any byte."""
+    return right if rng.random() < p else rng.randrange(256)
+
+
+def random_answers(args, conn, seed):
+    rng = random.Random(seed)
+    method = bytes([almost(rng, 5, 0.9), almost(rng, 0, 0.9)])
+    conn.sendall(method)
+    if method != b"\x05\x00":
+        return
+    read_socks5_request(args, conn)
+    head = bytes([almost(rng, 5), almost(rng, 0), almost(rng, 0),
+                  rng.choice([1, 3, 4, rng.randrange(256)])])
+    tail = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+    conn.sendall(head + tail)
+
+
 def socks5(args, conn, sc):
     nmethods = recv_exact(conn, 1)[0]
     methods = recv_exact(conn, nmethods)
     log(args, "greeting methods=%s" % methods.hex())
+    if sc.startswith("random-"):
+        random_answers(args, conn, int(sc[7:]))
+        return
     if sc == "close-greet":
         return
     if sc == "no-method":

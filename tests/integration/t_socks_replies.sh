@@ -94,3 +94,4 @@ answer c4 s4-77 4 "proxy-protocol: $P4 sent a malformed reply: byte 1 is 0x77, e
 	"socks4 unknown reply 0x77"
 answer c4 s4-ver 4 "proxy-protocol: .*byte 0 is 0x04, expected 0x00" \
 	"socks4 reply with version 4"
+
