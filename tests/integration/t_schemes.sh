@@ -78,3 +78,14 @@ expect_exit 2 "a scheme nobody claims: exit 2" -- \
 		"a scheme nobody claims: says so" &&
 	expect_grep "proxystack modules. lists the schemes" "$ERR" \
 		"a scheme nobody claims: hint names proxystack modules"
+
+# --- show-config shows a claimed scheme's URL like any other -------------
+make_conf "$TMP/show" "module_path = $MODS"
+printf '[default]\nproxy_url = fake5://u:s3cret@127.0.0.1\n' |
+	write_conf "$TMP/show" 10-proxy.conf
+chmod 0600 "$TMP/show/10-proxy.conf"
+expect_exit 0 "show-config with fake5://: exit 0" -- \
+	"$PROXYSTACK" -c "$TMP/show" show-config "tcp://localhost:4242" &&
+	expect_grep -F "proxy_url            = fake5://127.0.0.1:1085 (credentials <redacted>)" \
+		"$OUT" "show-config with fake5://: the URL, its default port, credentials hidden" &&
+	expect_no_grep "s3cret" "$OUT" "show-config with fake5://: no password"
