@@ -106,10 +106,10 @@ start_dante() {
 		echo "  log: error connect }"
 		echo "socks block { from: 0.0.0.0/0 to: 0.0.0.0/0"
 		echo "  log: error }"
-	} >"$dir/danted.conf"
+	} >"$dir/danted.config"
 	local -a prefix=()
 	[ -n "$hosts" ] && prefix=("${HOSTS_NS[@]}" "$hosts")
-	start_bg "$name" "${prefix[@]}" danted -f "$dir/danted.conf" \
+	start_bg "$name" "${prefix[@]}" danted -f "$dir/danted.config" \
 		-p "$dir/danted.pid"
 	wait_port "$SOCKS_PORT"
 }
