@@ -38,9 +38,10 @@ static int key_is_url(const char *key)
 }
 
 /* Append a value as it may be shown: secrets and URL userinfo hidden. */
-static void put_shown_value(struct buf *b, const char *key,
-			    const char *value)
+static void put_shown_value(struct buf *b, const struct snapshot *s,
+			    const char *key, const char *value)
 {
+	struct url_claims claims;
 	char *shown;
 
 	if (!value) {
@@ -55,21 +56,23 @@ static void put_shown_value(struct buf *b, const char *key,
 		buf_puts(b, value);
 		return;
 	}
-	shown = url_display_text(value);
+	/* Schemes claimed by modules (fake5://) display as any other. */
+	claims = schemes_url_claims(&s->schemes);
+	shown = url_display_text_claimed(value, &claims);
 	buf_puts(b, shown ? shown : REDACTED);
 	if (shown && strchr(value, '@'))
 		buf_puts(b, " (credentials " REDACTED ")");
 	free(shown);
 }
 
-static void put_setting(struct buf *b, const char *key,
-			const struct setting *st)
+static void put_setting(struct buf *b, const struct snapshot *s,
+			const char *key, const struct setting *st)
 {
 	buf_printf(b, "%-20s = ", key);
 	if (st->secret && st->value && !key_is_url(key))
 		buf_puts(b, REDACTED);
 	else
-		put_shown_value(b, key, st->value);
+		put_shown_value(b, s, key, st->value);
 	buf_printf(b, "    ; %s\n", st->value || st->source[0]
 					      ? st->source : "unset");
 }
@@ -87,23 +90,24 @@ static void dump_files(struct buf *b, const struct snapshot *s)
 static void dump_global(struct buf *b, const struct snapshot *s)
 {
 	buf_puts(b, "\n[global]\n");
-	put_setting(b, "module_path", &s->module_path);
-	put_setting(b, "connect_timeout", &s->connect_timeout);
-	put_setting(b, "ws_ping_interval", &s->ws_ping_interval);
-	put_setting(b, "ws_pong_timeout", &s->ws_pong_timeout);
-	put_setting(b, "ws_max_message", &s->ws_max_message);
-	put_setting(b, "ca_file", &s->ca_file);
-	put_setting(b, "client_cert_file", &s->client_cert_file);
-	put_setting(b, "client_key_file", &s->client_key_file);
-	put_setting(b, "insecure_tls", &s->insecure_tls);
+	put_setting(b, s, "module_path", &s->module_path);
+	put_setting(b, s, "connect_timeout", &s->connect_timeout);
+	put_setting(b, s, "ws_ping_interval", &s->ws_ping_interval);
+	put_setting(b, s, "ws_pong_timeout", &s->ws_pong_timeout);
+	put_setting(b, s, "ws_max_message", &s->ws_max_message);
+	put_setting(b, s, "ca_file", &s->ca_file);
+	put_setting(b, s, "client_cert_file", &s->client_cert_file);
+	put_setting(b, s, "client_key_file", &s->client_key_file);
+	put_setting(b, s, "insecure_tls", &s->insecure_tls);
 }
 
-static void put_env(struct buf *b, const struct env_value *v)
+static void put_env(struct buf *b, const struct snapshot *s,
+		    const struct env_value *v)
 {
 	if (!v->value)
 		return;
 	buf_printf(b, "%-20s = ", v->name);
-	put_shown_value(b, "proxy_url", v->value);
+	put_shown_value(b, s, "proxy_url", v->value);
 	buf_puts(b, "    ; system variable (fallback)\n");
 }
 
@@ -117,7 +121,7 @@ static void put_default_password(struct buf *b, const struct snapshot *s)
 {
 	if (s->proxy_password.value || !s->proxy_password_file.value ||
 	    !s->default_stack) {
-		put_setting(b, "proxy_password", &s->proxy_password);
+		put_setting(b, s, "proxy_password", &s->proxy_password);
 		return;
 	}
 	buf_printf(b, "%-20s = " REDACTED "    ; read from"
@@ -127,17 +131,18 @@ static void put_default_password(struct buf *b, const struct snapshot *s)
 static void dump_default(struct buf *b, const struct snapshot *s)
 {
 	buf_puts(b, "\n[default]\n");
-	put_setting(b, "proxy_url", &s->proxy_url);
-	put_setting(b, "proxy_username", &s->proxy_username);
+	put_setting(b, s, "proxy_url", &s->proxy_url);
+	put_setting(b, s, "proxy_username", &s->proxy_username);
 	put_default_password(b, s);
-	put_setting(b, "proxy_password_file", &s->proxy_password_file);
-	put_setting(b, "no_proxy", &s->no_proxy);
-	put_env(b, &s->env.https_proxy);
-	put_env(b, &s->env.http_proxy);
-	put_env(b, &s->env.all_proxy);
+	put_setting(b, s, "proxy_password_file", &s->proxy_password_file);
+	put_setting(b, s, "no_proxy", &s->no_proxy);
+	put_env(b, s, &s->env.https_proxy);
+	put_env(b, s, &s->env.http_proxy);
+	put_env(b, s, &s->env.all_proxy);
 }
 
-static void dump_section(struct buf *b, const struct ini_section *sec)
+static void dump_section(struct buf *b, const struct snapshot *s,
+			 const struct ini_section *sec)
 {
 	char where[SOURCE_MAX];
 
@@ -148,7 +153,7 @@ static void dump_section(struct buf *b, const struct ini_section *sec)
 
 		ini_where(e, where, sizeof(where));
 		buf_printf(b, "%-20s = ", e->key);
-		put_shown_value(b, e->key, e->value);
+		put_shown_value(b, s, e->key, e->value);
 		buf_printf(b, "    ; %s\n", where);
 	}
 }
@@ -159,7 +164,7 @@ static void dump_sections(struct buf *b, const struct snapshot *s)
 		const struct ini_section *sec = &s->doc.sections[i];
 
 		if (strcmp(sec->kind, "global") && strcmp(sec->kind, "default"))
-			dump_section(b, sec);
+			dump_section(b, s, sec);
 	}
 }
 

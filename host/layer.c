@@ -296,3 +296,76 @@ int ps_layer_read_head(ps_layer *layer, char *head, size_t cap,
 		}
 	}
 }
+
+/* ------------------------------------------------------------------ */
+/* byte protocols (module.h, since ABI 1.2)                            */
+/* ------------------------------------------------------------------ */
+
+int ps_layer_send_all(ps_layer *layer, const void *buf, size_t len,
+		      struct ps_bytes_progress *progress)
+{
+	const unsigned char *bytes = buf;
+	size_t n;
+	int rc;
+
+	if (progress->done > len)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "%s: send progress %zu past the message's"
+				     " %zu bytes", layer->name, progress->done,
+				     len);
+	while (progress->done < len) {
+		rc = ps_layer_send_below(layer, bytes + progress->done,
+					 len - progress->done, &n);
+		if (rc != PS_OK)
+			return rc;
+		/* Nothing taken and no PS_AGAIN: looping would spin. */
+		if (n == 0)
+			return ps_layer_fail(layer, PS_ERR_IO, NULL,
+					     "the layer below %s accepted no"
+					     " bytes", layer->name);
+		progress->done += n;
+	}
+	progress->done = 0;
+	return PS_OK;
+}
+
+/* One read for recv_exact: this layer's given-back bytes first. */
+static int recv_some(ps_layer *layer, unsigned char *buf, size_t len,
+		     size_t *n)
+{
+	if (buf_unread(&layer->unread)) {
+		*n = buf_take(&layer->unread, buf, len);
+		return PS_OK;
+	}
+	return ps_layer_recv_below(layer, buf, len, n);
+}
+
+int ps_layer_recv_exact(ps_layer *layer, void *buf, size_t len,
+			struct ps_bytes_progress *progress, const char *what)
+{
+	unsigned char *bytes = buf;
+	size_t n;
+	int rc;
+
+	if (progress->done > len)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "%s: receive progress %zu past the"
+				     " message's %zu bytes", layer->name,
+				     progress->done, len);
+	while (progress->done < len) {
+		rc = recv_some(layer, bytes + progress->done,
+			       len - progress->done, &n);
+		if (rc != PS_OK)
+			return rc;
+		if (n == 0)
+			return ps_layer_fail(layer, PS_ERR_PROXY_PROTOCOL,
+					     "the peer closed the connection;"
+					     " see its logs",
+					     "connection closed after %zu of"
+					     " %zu bytes of %s", progress->done,
+					     len, what ? what : "the answer");
+		progress->done += n;
+	}
+	progress->done = 0;
+	return PS_OK;
+}

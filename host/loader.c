@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "error.h"
 #include "loader.h"
+#include "schemes.h"
 
 /* The smallest ops table a 1.x module may carry: ABI 1.0's, up to its
  * last slot (the select op then, reserved now). */
@@ -277,7 +278,7 @@ static int bytewise_order(const struct dirent **a, const struct dirent **b)
 static void list_one(struct buf *out, const char *module_path,
 		     const char *file)
 {
-	char name[256], phases[64];
+	char name[256], phases[64], schemes[512];
 	struct loaded_module *m;
 	ps_error err;
 
@@ -290,6 +291,9 @@ static void list_one(struct buf *out, const char *module_path,
 	buf_printf(out, "%-20s abi %u.%u  %-16s ok  %s\n", name,
 		   m->desc->abi_major, m->desc->abi_minor, phases,
 		   m->desc->summary ? m->desc->summary : "");
+	schemes_describe(schemes_of_module(m), schemes, sizeof(schemes));
+	if (schemes[0])
+		buf_printf(out, "%-20s schemes: %s\n", "", schemes);
 	loader_close(m);
 }
 
@@ -312,6 +316,28 @@ char *loader_list(const char *module_path)
 	}
 	free(names);
 	return buf_steal(&out);
+}
+
+int loader_each(const char *module_path,
+		int (*fn)(void *user, const char *name), void *user)
+{
+	struct dirent **names = NULL;
+	char name[256];
+	int n = scandir(module_path, &names, so_name, bytewise_order);
+	int rc = 0;
+
+	if (n < 0)	/* no directory: no modules to ask */
+		return errno == ENOMEM ? PS_ERR_NOMEM : 0;
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(strlen(names[i]->d_name) - 3),
+			 names[i]->d_name);
+		if (rc == 0)
+			rc = fn(user, name);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
 }
 
 int loader_names(const char *module_path, struct buf *out)

@@ -54,6 +54,15 @@ struct buf;
 int loader_names(const char *module_path, struct buf *out);
 
 /*
+ * Call fn(user, NAME) for each NAME.so of module_path, in byte order,
+ * until fn returns non-zero; returns that value, or 0 (also when the
+ * directory cannot be read: it holds no module then), or PS_ERR_NOMEM
+ * when listing it ran out of memory.
+ */
+int loader_each(const char *module_path,
+		int (*fn)(void *user, const char *name), void *user);
+
+/*
  * Whether module_path may hold module 'name': 0 only when the name is
  * not a module name or NAME.so is not there (ENOENT).  Other reasons
  * are loader_open()'s to report.

@@ -547,9 +547,29 @@ int (ps_config_get_proxy)(ps_config *cfg, const char *const *schemes,
 					 PS_PROXY_INFO_SIZE_1_0);
 }
 
+/* Does a ps_proxy_info of 'size' bytes hold 'field' wholly? */
+#define PROXY_INFO_HOLDS(size, field)                                     \
+	(offsetof(struct ps_proxy_info, field) +                          \
+		 sizeof(((struct ps_proxy_info *)0)->field) <= (size))
+
+/*
+ * Whether the proxy resolves destination names, by the claim of the
+ * scheme; a scheme nobody claims (a module given by name) resolves
+ * remotely unless it is socks4 or socks5.
+ */
+static int resolves_remotely(const struct snapshot *s, const char *scheme)
+{
+	const struct scheme_claim *c = schemes_find(&s->schemes, scheme);
+
+	if (c)
+		return c->resolve_remotely;
+	return strcmp(scheme, "socks4") && strcmp(scheme, "socks5");
+}
+
 int ps_config_get_proxy_sized(ps_config *cfg, const char *const *schemes,
 			      struct ps_proxy_info *out, size_t out_size)
 {
+	struct url_claims claims;
 	const char *text;
 	struct url u;
 	char why[200];
@@ -572,7 +592,8 @@ int ps_config_get_proxy_sized(ps_config *cfg, const char *const *schemes,
 	text = ps_config_get(cfg, "url");
 	if (!text)
 		return ps_config_error(cfg, NULL, "url is required");
-	if (url_parse_proxy(text, &u, why, sizeof(why)) < 0)
+	claims = schemes_url_claims(&cfg->snap->schemes);
+	if (url_parse_proxy_claimed(text, &claims, &u, why, sizeof(why)) < 0)
 		return strcmp(why, "out of memory")
 			       ? ps_config_error(cfg, "url", "%s", why)
 			       : err_nomem(cfg->err);
@@ -583,6 +604,8 @@ int ps_config_get_proxy_sized(ps_config *cfg, const char *const *schemes,
 		url_clear(&u);
 		return rc;
 	}
+	if (PROXY_INFO_HOLDS(out_size, resolve_remotely))
+		out->resolve_remotely = resolves_remotely(cfg->snap, u.scheme);
 	out->display = url_display(&u);
 	out->scheme = u.scheme;
 	out->host = u.host;

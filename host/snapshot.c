@@ -342,14 +342,48 @@ static unsigned phase_of_kind(const char *kind)
 	return PS_PHASE_SELECT;
 }
 
-/* A proxy hop's own address: what the hop below it must reach. */
-static int set_proxy_address(struct instance *inst, const char *url_text)
+/*
+ * Ask every module of the module path which proxy URL schemes it
+ * serves.  A module that does not load claims nothing here: its error
+ * comes when a section names it.
+ */
+static int claim_schemes_of(void *user, const char *name)
 {
+	struct build *b = user;
+	struct loaded_module *m;
+	int rc = get_module(b, name, &m);
+
+	if (rc == PS_ERR_NOMEM)
+		return rc;
+	if (rc != PS_OK) {
+		log_msg(&b->s->lg, PS_LOG_DEBUG, "module %s claims no scheme:"
+			" %s", name, b->err ? b->err->message : "refused");
+		ps_error_clear(b->err);
+		return 0;
+	}
+	return schemes_add(&b->s->schemes, m, b->err);
+}
+
+static int claim_schemes(struct build *b)
+{
+	int rc = loader_each(b->s->module_path.value, claim_schemes_of, b);
+
+	if (rc == PS_ERR_NOMEM && b->err && b->err->code == PS_OK)
+		return err_nomem(b->err);
+	return rc;
+}
+
+/* A proxy hop's own address: what the hop below it must reach. */
+static int set_proxy_address(const struct snapshot *s, struct instance *inst,
+			     const char *url_text)
+{
+	struct url_claims claims = schemes_url_claims(&s->schemes);
 	struct url u;
 	char why[160];
 
 	/* A bad URL is the module's to report, with its file:line. */
-	if (url_parse_proxy(url_text, &u, why, sizeof(why)) < 0)
+	if (url_parse_proxy_claimed(url_text, &claims, &u, why,
+				    sizeof(why)) < 0)
 		return strcmp(why, "out of memory") ? 0 : -1;
 	inst->proxy_host = strdup(u.host);
 	inst->proxy_port = u.port;
@@ -358,8 +392,10 @@ static int set_proxy_address(struct instance *inst, const char *url_text)
 }
 
 /* "module" or "module(url-without-credentials)", for which and logs. */
-static int make_display(struct instance *inst, struct ini_section *sec)
+static int make_display(const struct snapshot *s, struct instance *inst,
+			struct ini_section *sec)
 {
+	struct url_claims claims = schemes_url_claims(&s->schemes);
 	struct ini_entry *url = NULL;
 	char *shown;
 	size_t n;
@@ -371,9 +407,9 @@ static int make_display(struct instance *inst, struct ini_section *sec)
 		inst->display = strdup(inst->mod->name);
 		return inst->display ? 0 : -1;
 	}
-	if (set_proxy_address(inst, url->value) < 0)
+	if (set_proxy_address(s, inst, url->value) < 0)
 		return -1;
-	shown = url_display_text(url->value);
+	shown = url_display_text_claimed(url->value, &claims);
 	if (!shown)
 		return -1;
 	n = strlen(inst->mod->name) + strlen(shown) + 3;
@@ -430,7 +466,7 @@ static int add_instance(struct build *b, struct ini_doc *doc,
 				  "%s: [%s %s]: module %s does not serve the"
 				  " %s phase", inst->source, kind, name,
 				  module, kind);
-	if (make_display(inst, sec) < 0)
+	if (make_display(s, inst, sec) < 0)
 		return err_nomem(b->err);
 	rc = modconfig_run(s, inst, sec, b->err);
 	if (out)
@@ -687,10 +723,11 @@ static int add_proxy_source(struct build *b, const char *inst_name,
 	const char *module;
 	int rc = 0;
 
-	module = url_proxy_module(url->value);
-	/* socks and PAC are recognised but unsupported: not suggested. */
+	module = schemes_module_for_url(&s->schemes, url->value);
 	if (!module)
-		return build_fail(b, "use an http:// or https:// proxy URL",
+		return build_fail(b, "no module in module_path serves it:"
+				  " `proxystack modules` lists the schemes"
+				  " each one serves",
 				  "%s: %sunsupported proxy scheme '%.*s://'",
 				  url->source, strcmp(inst_name, "default")
 				  ? "" : "[default] proxy_url: ",
@@ -1064,6 +1101,8 @@ int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
 	if (rc == PS_OK)
 		rc = read_default(&b);
 	if (rc == PS_OK)
+		rc = claim_schemes(&b);
+	if (rc == PS_OK)
 		rc = add_stacks(&b);
 	if (rc == PS_OK)
 		rc = add_routes(&b);
@@ -1137,6 +1176,7 @@ void snapshot_unref(struct snapshot *s)
 	tls_cache_free(s->tls_cache);
 	free_instances(s);
 	free_stacks_and_routes(s);
+	schemes_free(&s->schemes);
 	for (size_t i = 0; i < s->nmodules; i++)
 		loader_close(s->modules[i]);
 	free(s->modules);

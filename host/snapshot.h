@@ -16,6 +16,7 @@
 #include "ini_load.h"
 #include "loader.h"
 #include "log.h"
+#include "schemes.h"
 
 #define SOURCE_MAX 300
 
@@ -125,6 +126,9 @@ struct snapshot {
 	struct stack *env_https_stack;    /* from HTTPS_PROXY..., or NULL */
 	struct stack *env_http_stack;
 	struct stack *env_all_stack;
+
+	/* Proxy URL schemes claimed by the modules of module_path. */
+	struct scheme_table schemes;
 
 	/* SSL_CTXs the TLS layers built for this snapshot (tls_cache.h). */
 	struct tls_cache *tls_cache;

@@ -47,6 +47,7 @@ enum url_kind { URL_DEST, URL_PROXY };
 
 struct url_parser {
 	enum url_kind kind;
+	const struct url_claims *claims;  /* URL_PROXY: or NULL */
 	struct url u;
 	char *errbuf;
 	size_t errlen;
@@ -203,6 +204,14 @@ static int check_bytes(struct url_parser *p, const char *text)
 	return 0;
 }
 
+/* The default port a module's claim gives the proxy scheme, or 0. */
+static unsigned claimed_port(const struct url_parser *p)
+{
+	if (p->kind != URL_PROXY || !p->claims || !p->claims->port_of)
+		return 0;
+	return p->claims->port_of(p->claims->user, p->u.scheme);
+}
+
 /* Set p->u.scheme and *after, the offset just past "://" (0 if none). */
 static int parse_scheme(struct url_parser *p, const char *text, size_t *after)
 {
@@ -224,7 +233,7 @@ static int parse_scheme(struct url_parser *p, const char *text, size_t *after)
 	if (p->u.scheme == NULL)
 		return url_fail(p, "out of memory");
 	allowed = p->kind == URL_DEST ? dest_schemes : proxy_schemes;
-	if (!scheme_in(p->u.scheme, allowed))
+	if (!scheme_in(p->u.scheme, allowed) && !claimed_port(p))
 		return url_fail(p, p->kind == URL_DEST
 			? "unsupported scheme '%s' (use tcp, tls, http, https, "
 			  "ws or wss)"
@@ -507,7 +516,9 @@ static int finish_proxy(struct url_parser *p)
 	if (p->u.port_given)
 		return 0;
 	/* A PAC file comes from a web server, not from a proxy port. */
-	if (!pac && strcmp(p->u.scheme, "http") == 0)
+	if (!pac && claimed_port(p))
+		p->u.port = claimed_port(p);
+	else if (!pac && strcmp(p->u.scheme, "http") == 0)
 		p->u.port = HTTP_PROXY_DEFAULT_PORT;
 	else
 		p->u.port = url_default_port(p->u.scheme);
@@ -533,11 +544,12 @@ static int parse_authority(struct url_parser *p, const char *auth,
 	return parse_host_port(p, at + 1, auth_len - (size_t)(at - auth) - 1);
 }
 
-static int url_parse(const char *text, enum url_kind kind, struct url *out,
+static int url_parse(const char *text, enum url_kind kind,
+		     const struct url_claims *claims, struct url *out,
 		     char *errbuf, size_t errlen)
 {
-	struct url_parser p = { .kind = kind, .errbuf = errbuf,
-				.errlen = errlen };
+	struct url_parser p = { .kind = kind, .claims = claims,
+				.errbuf = errbuf, .errlen = errlen };
 	const char *auth;
 	size_t after = 0, auth_len;
 	int rc = -1;
@@ -572,13 +584,19 @@ out:
 int url_parse_dest(const char *text, struct url *out, char *errbuf,
 		   size_t errlen)
 {
-	return url_parse(text, URL_DEST, out, errbuf, errlen);
+	return url_parse(text, URL_DEST, NULL, out, errbuf, errlen);
 }
 
 int url_parse_proxy(const char *text, struct url *out, char *errbuf,
 		    size_t errlen)
 {
-	return url_parse(text, URL_PROXY, out, errbuf, errlen);
+	return url_parse(text, URL_PROXY, NULL, out, errbuf, errlen);
+}
+
+int url_parse_proxy_claimed(const char *text, const struct url_claims *claims,
+			    struct url *out, char *errbuf, size_t errlen)
+{
+	return url_parse(text, URL_PROXY, claims, out, errbuf, errlen);
 }
 
 void url_clear(struct url *u)
@@ -685,6 +703,12 @@ char *url_display(const struct url *u)
 
 char *url_display_text(const char *text)
 {
+	return url_display_text_claimed(text, NULL);
+}
+
+char *url_display_text_claimed(const char *text,
+			       const struct url_claims *claims)
+{
 	struct url u;
 	char *out;
 	const char *rest = text ? strstr(text, "://") : NULL;
@@ -694,7 +718,7 @@ char *url_display_text(const char *text)
 	 * proxy parser refuses must not be read as a destination: that
 	 * would show the user name as a host and the password as a port.
 	 */
-	if (url_parse_proxy(text, &u, NULL, 0) < 0 &&
+	if (url_parse_proxy_claimed(text, claims, &u, NULL, 0) < 0 &&
 	    ((rest && strchr(rest, '@')) || url_parse_dest(text, &u, NULL, 0) < 0))
 		return strdup("<unparsable url>");
 	out = url_display(&u);

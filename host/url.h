@@ -38,6 +38,22 @@ int url_parse_dest(const char *text, struct url *out, char *errbuf,
 int url_parse_proxy(const char *text, struct url *out, char *errbuf,
 		       size_t errlen);
 
+/*
+ * Proxy schemes that modules claim (schemes.h): port_of() returns a
+ * claimed scheme's default port, 0 for a scheme nobody claims.
+ */
+struct url_claims {
+	unsigned (*port_of)(const void *user, const char *scheme);
+	const void *user;
+};
+
+/*
+ * url_parse_proxy() that also accepts the schemes in 'claims' (NULL:
+ * none), a claimed scheme's default port applying when the URL has none.
+ */
+int url_parse_proxy_claimed(const char *text, const struct url_claims *claims,
+			    struct url *out, char *errbuf, size_t errlen);
+
 /* Free the fields (wiping the password) and zero *u.  NULL-safe. */
 void url_clear(struct url *u);
 
@@ -67,6 +83,10 @@ char *url_display(const struct url *u);
  * "<unparsable url>".  Caller frees.  NULL on ENOMEM.
  */
 char *url_display_text(const char *text);
+
+/* url_display_text() knowing the claimed schemes (NULL: none). */
+char *url_display_text_claimed(const char *text,
+			       const struct url_claims *claims);
 
 /* Write host[:port] with IPv6 in brackets into out.  Returns 0 or -1. */
 int url_format_authority(const char *host, unsigned port, char *out,

@@ -199,6 +199,16 @@ static void http_connect_close(ps_layer *layer, void *state)
 	free(state);
 }
 
+/* http:// proxies; 1080 without a port, as curl. */
+static const struct ps_scheme *http_connect_schemes(void)
+{
+	static const struct ps_scheme table[] = {
+		{ "http", 1080, 1 }, { NULL, 0, 0 },
+	};
+
+	return table;
+}
+
 static const struct ps_module_ops http_connect_ops = {
 	.configure = http_connect_configure,
 	.unconfigure = http_connect_unconfigure,
@@ -206,6 +216,7 @@ static const struct ps_module_ops http_connect_ops = {
 	.connect = http_connect_connect,
 	.close = http_connect_close,
 	/* send, recv, shutdown_write: NULL, the tunnel is transparent */
+	.schemes = http_connect_schemes,
 };
 
 const struct ps_module proxystack_module = {

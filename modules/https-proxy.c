@@ -1455,6 +1455,16 @@ static void https_proxy_close(ps_layer *layer, void *state)
 	free(hp);
 }
 
+/* https:// proxies, 443 without a port. */
+static const struct ps_scheme *https_proxy_url_schemes(void)
+{
+	static const struct ps_scheme table[] = {
+		{ "https", 443, 1 }, { NULL, 0, 0 },
+	};
+
+	return table;
+}
+
 static const struct ps_module_ops https_proxy_ops = {
 	.configure = https_proxy_configure,
 	.unconfigure = https_proxy_unconfigure,
@@ -1464,6 +1474,7 @@ static const struct ps_module_ops https_proxy_ops = {
 	.recv = https_proxy_recv,
 	.shutdown_write = https_proxy_shutdown_write,
 	.close = https_proxy_close,
+	.schemes = https_proxy_url_schemes,
 };
 
 const struct ps_module proxystack_module = {

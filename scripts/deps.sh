@@ -10,6 +10,8 @@ PACKAGES=(
 	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
 	clang libclang-rt-14-dev valgrind
 )
+# SOCKS peers of tests/integration/t_socks*.sh.
+PACKAGES+=(dante-server microsocks)
 
 # install_missing: apt only for what dpkg does not already have.
 install_missing() {

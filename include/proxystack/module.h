@@ -78,9 +78,13 @@ extern "C" {
  * ps_config_get_proxy() now calls), and retired the select op; a module
  * built against the 1.1 header needs a 1.1 host (an older one refuses to
  * load it: a symbol is missing), and modules built for 1.0 work unchanged
- * with a 1.1 host.
+ * with a 1.1 host.  1.2 added the byte-protocol helpers
+ * ps_layer_send_all() and ps_layer_recv_exact() (see "Host services:
+ * byte protocols" at the end of this file), the schemes op with struct
+ * ps_scheme (modules claim proxy URL schemes) and
+ * ps_proxy_info.resolve_remotely.
  */
-#define PS_MODULE_ABI_MINOR 1
+#define PS_MODULE_ABI_MINOR 2
 /* The one symbol a module exports. */
 #define PS_MODULE_SYMBOL "proxystack_module"
 
@@ -192,6 +196,38 @@ struct ps_module_ops {
 	 * A working select op, when there is one, is appended after it.
 	 */
 	void (*reserved_1_0)(void);
+
+	/* ---- since ABI 1.2 (URL schemes; see "Schemes" below) ---- */
+
+	/*
+	 * The proxy URL schemes this module serves: a table in the module's
+	 * own static memory, ended by an entry whose name is NULL; called
+	 * once per snapshot, from any thread, never freed by the host.  A
+	 * proxy URL (proxy_url, HTTPS_PROXY, ALL_PROXY...) with one of these
+	 * schemes is served by this module.  Two loaded modules claiming one
+	 * scheme fail the configuration.  NULL op (and every module built
+	 * before 1.2): the shipped modules get their built-in schemes
+	 * (http-connect: http; https-proxy: https; socks: socks4, socks4a,
+	 * socks5, socks5h), any other module none.
+	 */
+	const struct ps_scheme *(*schemes)(void);
+};
+
+/*
+ * One URL scheme a module claims (the schemes op, since ABI 1.2).
+ */
+struct ps_scheme {
+	/* Lower-case RFC 3986 scheme without "://": a letter, then
+	 * letters, digits, '+', '-' or '.'; at most 16 bytes.  NULL ends
+	 * the table. */
+	const char *name;
+	/* The proxy's port when the URL names none: 1-65535. */
+	unsigned default_port;
+	/* 1: the proxy resolves destination names (the module sends the
+	 * name, as socks5h and HTTP CONNECT do); 0: they are resolved
+	 * here first (socks5, socks4).  Told to the module in
+	 * ps_proxy_info.resolve_remotely. */
+	int resolve_remotely;
 };
 
 /* The descriptor a module exports as PS_MODULE_SYMBOL. */
@@ -300,6 +336,12 @@ struct ps_proxy_info {
 	char *username;  /* NULL: none */
 	char *password;  /* a secret; NULL: none */
 	char *display;   /* "scheme://host:port", never any credential */
+	/* Since ABI 1.2: 1 when the scheme's module sends destination
+	 * names to the proxy (ps_scheme.resolve_remotely of the scheme's
+	 * claim; http, https, socks4a, socks5h), 0 when they are to be
+	 * resolved here first (socks4, socks5).  Written only when the
+	 * size passed holds it (a module built for 1.1 never sees it). */
+	int resolve_remotely;
 	/* New fields are appended here. */
 };
 
@@ -475,6 +517,68 @@ char *ps_percent_decode(const char *in);
  */
 int ps_layer_read_head(ps_layer *layer, char *head, size_t cap,
 		       size_t *filled, size_t *head_len);
+
+/* ------------------------------------------------------------------ */
+/* Host services: byte protocols (since ABI 1.2)                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * For handshakes made of fixed-size messages (SOCKS, and any binary
+ * protocol a module speaks to its proxy), two helpers over the layer
+ * below that never block and can be called again after PS_AGAIN.
+ *
+ * The progress of one message lives in a struct ps_bytes_progress owned
+ * by the caller, normally inside the connection state: zero it (or let
+ * the previous PS_OK do it) before the first call for a message, then
+ * pass the same buffer, length and progress on every call until one
+ * returns something other than PS_AGAIN.  The host keeps no pointer to
+ * any of them between calls.  A receiver that learns the length of a
+ * message from its first bytes may go on with the same buffer: set
+ * done to the bytes already in it and call again with the full length
+ * (the error then counts from the start of the message).
+ */
+struct ps_bytes_progress {
+	size_t done;    /* bytes of the message sent or received so far */
+};
+
+/*
+ * Send buf[0..len) to the layer below, from progress->done on, as far as
+ * it takes without blocking.  'buf' must stay valid and unchanged until
+ * the call that returns PS_OK (the host does not copy it).  Returns:
+ *
+ *   PS_OK     every byte was handed to the layer below; progress->done
+ *             is back at 0, ready for the next message
+ *   PS_AGAIN  the layer below is full and recorded what to wait for:
+ *             return PS_AGAIN from connect() and call again later
+ *   an error  the layer below failed (already recorded, usually
+ *             PS_ERR_IO), or a layer below accepted nothing without
+ *             saying PS_AGAIN (PS_ERR_IO, recorded here)
+ *
+ * A 'len' of 0 is PS_OK at once.  Call from connect() (or send()) of a
+ * layer above the bottom, on the connection's thread.
+ */
+int ps_layer_send_all(ps_layer *layer, const void *buf, size_t len,
+		      struct ps_bytes_progress *progress);
+
+/*
+ * Receive exactly 'len' bytes into buf[0..len), from progress->done on,
+ * without blocking and never reading past 'len': bytes that follow stay
+ * with the layer below for whoever reads next (the tunnel's first bytes
+ * after a handshake reply are never swallowed).  Bytes this layer gave
+ * back with ps_layer_unread() are taken first.  'what' names the message
+ * for the error ("the SOCKS5 reply"; NULL: "the answer").  Returns:
+ *
+ *   PS_OK     buf holds all 'len' bytes; progress->done is back at 0
+ *   PS_AGAIN  not all there yet (what was read is kept in buf and
+ *             counted in progress): return PS_AGAIN from connect()
+ *   PS_ERR_PROXY_PROTOCOL  the peer ended the stream first; recorded
+ *             as "connection closed after D of LEN bytes of WHAT"
+ *   another error          the layer below failed (already recorded)
+ *
+ * A 'len' of 0 is PS_OK at once.  Same threading as ps_layer_send_all().
+ */
+int ps_layer_recv_exact(ps_layer *layer, void *buf, size_t len,
+			struct ps_bytes_progress *progress, const char *what);
 
 #ifdef __cplusplus
 }

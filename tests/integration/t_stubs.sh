@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_stubs.sh - socks and pac: they load and check their keys (file:line
+# t_stubs.sh - pac: it loads and checks its keys (file:line
 # errors), every use fails with the unsupported code (exit 7) and a
 # message saying what to configure instead, from every source of a proxy
 # URL, and nothing leaves directly because of them: neither the
@@ -38,39 +38,6 @@ conf_with() {
 	printf '%s\n' "$@" | write_conf "$dir" 10-stub.conf
 	echo "$dir"
 }
-
-C=$(conf_with socks-default "[default]" "proxy_url = socks5://127.0.0.1:$PROXY")
-refused "socks5 in [default]" "$C"
-expect_exit 0 "socks5 in [default]: which exits 0" -- \
-	"$PROXYSTACK" -c "$C" which "tcp://127.0.0.1:$DEST"
-expect_stdout "direct -> socks(socks5://127.0.0.1:$PROXY)" \
-	"socks5 in [default]: which shows the socks hop"
-
-C=$(conf_with env)
-refused "socks5h in PROXYSTACK_PROXY_URL" "$C" \
-	"PROXYSTACK_PROXY_URL=socks5h://127.0.0.1:$PROXY"
-refused "socks4 in ALL_PROXY" "$C" "ALL_PROXY=socks4://127.0.0.1:$PROXY"
-refused "socks5 in HTTPS_PROXY" "$C" "HTTPS_PROXY=socks5://127.0.0.1:$PROXY"
-
-C=$(conf_with socks-section "[transport s]" "module = socks" \
-	"url = socks5://127.0.0.1:$PROXY" "username = alice" \
-	"password = S0cks-S3cret" "[route all]" "match = *" "stack = s")
-chmod 0600 "$C/10-stub.conf"
-refused "socks [transport] with credentials" "$C"
-expect_no_grep "S0cks-S3cret" "$ERR" "socks: the password is not shown"
-
-C=$(conf_with socks-badkey "[transport s]" "module = socks" \
-	"url = socks5://127.0.0.1:$PROXY" "colour = red")
-expect_exit 2 "socks unknown key: exit 2" -- \
-	"$PROXYSTACK" -c "$C" which "tcp://127.0.0.1:$DEST"
-expect_grep "10-stub.conf:4: unknown key 'colour'" "$ERR" \
-	"socks unknown key: named with file:line"
-
-C=$(conf_with socks-badscheme "[transport s]" "module = socks" \
-	"url = http://127.0.0.1:$PROXY")
-expect_exit 2 "socks with an http URL: exit 2" -- \
-	"$PROXYSTACK" -c "$C" which "tcp://127.0.0.1:$DEST"
-expect_grep "10-stub.conf:3" "$ERR" "socks with an http URL: file:line"
 
 C=$(conf_with pac-url "[default]" "proxy_url = pac+http://127.0.0.1:$PROXY/proxy.pac")
 refused "pac+http proxy URL" "$C"

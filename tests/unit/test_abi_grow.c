@@ -11,8 +11,8 @@
  *
  * PS_TEST_MODULE_DIR is the build's modules, PS_TEST_FAILCONF_DIR the
  * directory of the test modules (tests/modules/failconf.so,
- * proxysize.so); the module cases copy direct.so and those into a
- * module directory of their own.
+ * proxysize.so, oldops.so, fake5.so); the module cases copy direct.so
+ * and those into a module directory of their own.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -296,9 +296,10 @@ static void make_module_dir(void)
 	snprintf(moddir, sizeof(moddir), "/tmp/ps-test-abi-modules-%d",
 		 (int)getpid());
 	snprintf(cmd, sizeof(cmd), "mkdir -m 700 '%s' && cp '%s/direct.so'"
-		 " '%s/failconf.so' '%s/proxysize.so' '%s'", moddir,
-		 PS_TEST_MODULE_DIR, PS_TEST_FAILCONF_DIR,
-		 PS_TEST_FAILCONF_DIR, moddir);
+		 " '%s/failconf.so' '%s/proxysize.so' '%s/oldops.so'"
+		 " '%s/fake5.so' '%s'", moddir, PS_TEST_MODULE_DIR,
+		 PS_TEST_FAILCONF_DIR, PS_TEST_FAILCONF_DIR,
+		 PS_TEST_FAILCONF_DIR, PS_TEST_FAILCONF_DIR, moddir);
 	CHECK_MSG(system(cmd) == 0, "a module directory with the test"
 		  " modules");
 }
@@ -370,6 +371,38 @@ static void proxy_info_takes_the_module_size(void)
 }
 
 /*
+ * The schemes op (ABI 1.2) is read only inside ops_size: oldops, built
+ * with 1.1's ops_size, has one past it that the host must not see, so
+ * its scheme is unknown; fake5's claim (1.2) is honoured, with its
+ * default port and ps_proxy_info.resolve_remotely.
+ */
+static void schemes_op_only_inside_ops_size(void)
+{
+	ps_error err;
+	ps_ctx *ctx;
+
+	ctx = module_ctx("[default]\nproxy_url = oldops://127.0.0.1:1\n",
+			 &err);
+	CHECK_MSG(!ctx, "a schemes op past ops_size is not read");
+	CHECK_MSG(!ctx && strstr(err.message, "unsupported proxy scheme"
+				 " 'oldops://'"),
+		  "a schemes op past ops_size: scheme unknown (%s)",
+		  ctx ? "" : err.message);
+	ps_ctx_free(ctx);
+	remove_confdir();
+
+	ctx = module_ctx("[default]\nproxy_url = fake5://127.0.0.1\n", &err);
+	CHECK_MSG(ctx != NULL, "a 1.2 module's claimed scheme is served (%s)",
+		  ctx ? "" : err.message);
+	CHECK_MSG(strstr(last_log, "fake5: fake5://127.0.0.1:1085, names"
+			 " resolved by the proxy") != NULL,
+		  "the claim's default port and resolve_remotely reach the"
+		  " module (%s)", last_log);
+	ps_ctx_free(ctx);
+	remove_confdir();
+}
+
+/*
  * failconf's configure() fails after allocating and frees what it
  * built; its unconfigure() frees again.  Under AddressSanitizer, a host
  * that called unconfigure() after the failure crashes here.
@@ -412,6 +445,7 @@ int main(void)
 	make_module_dir();
 	proxy_info_takes_the_module_size();
 	failed_configure_is_not_unconfigured();
+	schemes_op_only_inside_ops_size();
 	remove_module_dir();
 	return check_done();
 }
