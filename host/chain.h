@@ -19,6 +19,8 @@
 #include "snapshot.h"
 #include "url.h"
 
+struct select_job;
+
 #define CHAIN_MAX_LAYERS 16
 #define CHAIN_MAX_WANTS 8
 
@@ -98,6 +100,8 @@ struct ps_conn {
 
 	int reconnect_below;              /* hop that asked, or -1 */
 	int reconnects;                   /* asked so far on this line */
+
+	struct select_job *select_job;    /* a selection running (select.h) */
 };
 
 /* Monotonic clock. */

@@ -1,6 +1,7 @@
 /*
  * test_pac_eval - the PAC evaluator alone: every standard function, the
- * answer parser, and the budgets against hostile scripts.
+ * answer parser, the WPAD candidates, and the budgets against hostile
+ * scripts.
  *
  * The date functions see a fixed time (pac_limits.now) in UTC:
  * Saturday 2026-12-05 12:30:15 UTC.
@@ -11,6 +12,7 @@
 
 #include "check.h"
 #include "pac_eval.h"
+#include "pac_fetch.h"
 
 #define FIXED_NOW ((time_t)1796473815) /* 2026-12-05 12:30:15 UTC, Sat */
 
@@ -249,6 +251,35 @@ static void test_hostile_scripts(void)
 	     "undefined undefined function");
 }
 
+static void check_wpad(const char *conf, const char *want)
+{
+	char *cands[8], got[1024] = "";
+	size_t n = pac_wpad_candidates(conf, cands, 8);
+
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(got, " ");
+		strcat(got, cands[i]);
+		free(cands[i]);
+	}
+	CHECK_STR(got, want);
+}
+
+static void test_wpad(void)
+{
+	check_wpad("nameserver 10.0.0.1\nsearch a.corp.example.com"
+		   " corp.example.com\n",
+		   "http://wpad.a.corp.example.com/wpad.dat"
+		   " http://wpad.corp.example.com/wpad.dat"
+		   " http://wpad.example.com/wpad.dat");
+	check_wpad("domain old.example\nsearch new.example.\n",
+		   "http://wpad.new.example/wpad.dat");
+	check_wpad("search com\n", "");
+	check_wpad("nameserver 10.0.0.1\n", "");
+	check_wpad("search bad/name.example ok.example\n",
+		   "http://wpad.ok.example/wpad.dat");
+}
+
 int main(void)
 {
 	/* The date functions' local time: UTC, so the cases hold anywhere. */
@@ -264,6 +295,7 @@ int main(void)
 	test_dns_functions();
 	test_date_functions();
 	test_answers();
+	test_wpad();
 	test_hostile_scripts();
 	return check_done();
 }
