@@ -299,8 +299,12 @@ int pac_eval_run(const char *script, size_t len, const char *url,
 		return -1;
 	}
 	if (pid == 0) {
-		close(fds[0]);
-		child_fd = fds[1];
+		/* The child keeps only the pipe (as fd 3): none of the
+		 * agent's connections stays open in it while it runs. */
+		if (dup2(fds[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0u, 0);
+		child_fd = 3;
 		child_run(script, len, url, host, limits);
 		_exit(1);	/* not reached: child_run always finishes */
 	}

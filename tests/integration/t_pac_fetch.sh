@@ -1,0 +1,79 @@
+#!/bin/bash
+# t_pac_fetch.sh - how the pac module gets its script: https:// verified
+# against its own ca_file (and refused against the system's CAs), a
+# chunked answer, and the refusals a person can act on (a 404, a script
+# over 1 MiB, a server that is not there), each naming the URL, and
+# nothing leaving directly when there is no script.
+
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+make_ca pacca
+make_leaf pacca pacserver
+cat >"$TMP/proxy.pac" <<'EOF'
+function FindProxyForURL(url, host) { return "PROXY 127.0.0.1:3128; DIRECT"; }
+EOF
+HTTPS=$(free_port)
+start_bg https "$PYTHON" -u "$PS_LIB_DIR/pac_server.py" --port "$HTTPS" \
+	--script "$TMP/proxy.pac" --cert "$CERTS/pacserver-chain.pem" \
+	--key "$CERTS/pacserver-key.pem"
+wait_port "$HTTPS"
+HTTP=$(free_port)
+start_bg http "$PYTHON" -u "$PS_LIB_DIR/pac_server.py" --port "$HTTP" \
+	--script "$TMP/proxy.pac"
+wait_port "$HTTP"
+
+# which_with LABEL KEY=VALUE...: which through a [select] with those keys.
+which_with() {
+	local dir=$TMP/conf-$1
+	shift
+	make_conf "$dir"
+	{
+		printf '[select auto]\nmodule = pac\n'
+		printf '%s\n' "$@"
+		printf '[route all]\nmatch = *\nselect = auto\n'
+	} | write_conf "$dir" 50-pac.conf
+	WHICH=("$PROXYSTACK" -c "$dir" which "tcp://localhost:1")
+}
+
+which_with ca "url = https://localhost:$HTTPS/proxy.pac" \
+	"ca_file = $CERTS/pacca.pem"
+expect_exit 0 "https with its ca_file: which exits 0" -- "${WHICH[@]}"
+expect_grep -F "answered: PROXY 127.0.0.1:3128; DIRECT" "$OUT" \
+	"https with its ca_file: the script's answer"
+
+which_with noca "url = https://localhost:$HTTPS/proxy.pac"
+expect_exit 5 "https, system CAs only: exit 5 (tls_verify)" -- "${WHICH[@]}"
+expect_grep -F "no PAC script: https://localhost:$HTTPS/proxy.pac" "$ERR" \
+	"https, system CAs only: names the URL"
+expect_grep -F "does not verify" "$ERR" \
+	"https, system CAs only: says the certificate does not verify"
+
+which_with chunked "url = http://127.0.0.1:$HTTP/chunked.pac"
+expect_exit 0 "chunked answer: which exits 0" -- "${WHICH[@]}"
+expect_grep -F "answered: PROXY 127.0.0.1:3128; DIRECT" "$OUT" \
+	"chunked answer: the whole script"
+
+which_with missing "url = http://127.0.0.1:$HTTP/missing.pac"
+expect_exit 4 "404: exit 4" -- "${WHICH[@]}"
+expect_grep -F "answered 404, not 200" "$ERR" "404: says so"
+
+which_with huge "url = http://127.0.0.1:$HTTP/huge.pac"
+expect_exit 4 "a script over 1 MiB: exit 4" -- "${WHICH[@]}"
+expect_grep -F "larger than 1048576 bytes" "$ERR" \
+	"a script over 1 MiB: says so"
+
+DEAD=$(free_port)
+which_with dead "url = http://127.0.0.1:$DEAD/proxy.pac" "fetch_timeout = 2"
+expect_exit 6 "no server: exit 6" -- "${WHICH[@]}"
+expect_grep -F "connect to 127.0.0.1 port $DEAD" "$ERR" \
+	"no server: names where it tried"
+
+which_with keys "url = http://127.0.0.1:$HTTP/proxy.pac" "colour = red"
+expect_exit 2 "unknown key: exit 2" -- "${WHICH[@]}"
+expect_grep -F "50-pac.conf:4: unknown key 'colour'" "$ERR" \
+	"unknown key: file:line"
+
+which_with relative "file = proxy.pac"
+expect_exit 2 "relative file: exit 2" -- "${WHICH[@]}"
+expect_grep -F "needs an absolute path" "$ERR" "relative file: says so"
