@@ -3,7 +3,10 @@
 # against its own ca_file (and refused against the system's CAs), a
 # chunked answer, and the refusals a person can act on (a 404, a script
 # over 1 MiB, a server that is not there), each naming the URL, and
-# nothing leaving directly when there is no script.
+# nothing leaving directly when there is no script.  And the caller's
+# event loop never waits: with a script server that never answers,
+# ps_conn_start() returns at once with an fd to poll, and the chain fails
+# when the fetch times out.
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -77,3 +80,24 @@ expect_grep -F "50-pac.conf:4: unknown key 'colour'" "$ERR" \
 which_with relative "file = proxy.pac"
 expect_exit 2 "relative file: exit 2" -- "${WHICH[@]}"
 expect_grep -F "needs an absolute path" "$ERR" "relative file: says so"
+
+# A server that takes connections and never answers.
+SILENT=$(free_port)
+start_bg silent "$PYTHON" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+print("listening", flush=True); time.sleep(600)' "$SILENT"
+wait_port "$SILENT"
+which_with silent "url = http://127.0.0.1:$SILENT/proxy.pac" \
+	"fetch_timeout = 2"
+expect_exit 0 "silent server: the non-blocking path runs" -- \
+	"$PS_BUILD/tests/pac_which" "$TMP/conf-silent" "tcp://localhost:1" \
+	--start
+START_MS=$(sed -n 's/^start \([0-9]*\) ms$/\1/p' "$OUT")
+expect_eq "$([ "${START_MS:-9999}" -lt 500 ] && echo fast || echo "$START_MS ms")" \
+	fast "silent server: ps_conn_start() returns at once"
+STEP_MS=$(sed -n 's/^step \([0-9]*\) ms.*/\1/p' "$OUT")
+expect_eq "$([ "${STEP_MS:-9999}" -lt 500 ] && echo fast || echo "$STEP_MS ms")" \
+	fast "silent server: the first step returns at once"
+expect_grep "poll fd yes$" "$OUT" "silent server: then an fd to poll"
+expect_grep -F "result timeout: no PAC script:" "$OUT" \
+	"silent server: the fetch's timeout fails the chain"
