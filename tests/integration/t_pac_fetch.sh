@@ -101,3 +101,15 @@ expect_eq "$([ "${STEP_MS:-9999}" -lt 500 ] && echo fast || echo "$STEP_MS ms")"
 expect_grep "poll fd yes$" "$OUT" "silent server: then an fd to poll"
 expect_grep -F "result timeout: no PAC script:" "$OUT" \
 	"silent server: the fetch's timeout fails the chain"
+
+# WPAD: with no search domain there is nothing to ask, and it says so.
+# (With one, the candidates would be real names on the real network:
+# test_pac_eval checks the candidates a resolv.conf gives.)
+if grep -qE '^(search|domain)[[:space:]]' /etc/resolv.conf 2>/dev/null; then
+	skip "wpad" "/etc/resolv.conf names a search domain: no lookups of real wpad names from a test"
+else
+	which_with wpad "url = wpad"
+	expect_exit 6 "wpad without a search domain: exit 6" -- "${WHICH[@]}"
+	expect_grep -F "no PAC script: wpad: no search domain in /etc/resolv.conf" \
+		"$ERR" "wpad without a search domain: says so"
+fi
