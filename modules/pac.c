@@ -79,6 +79,8 @@ struct pac_instance {
 	pthread_mutex_t lock;
 	struct pac_script *script;  /* the last good one, or NULL */
 	long long retry_at_ms;      /* after a failed refresh */
+	int refreshing;             /* one thread fetches; others use the
+				       last good script meanwhile */
 };
 
 static long long mono_ms(void)
@@ -348,10 +350,17 @@ static struct pac_script *pac_current(ps_select *sel,
 
 	pthread_mutex_lock(&pi->lock);
 	refresh = pac_stale(pi, pi->script) &&
-		  (!pi->script || mono_ms() >= pi->retry_at_ms);
-	pthread_mutex_unlock(&pi->lock);
+		  (!pi->script || (mono_ms() >= pi->retry_at_ms &&
+				   !pi->refreshing));
 	if (refresh)
+		pi->refreshing++;
+	pthread_mutex_unlock(&pi->lock);
+	if (refresh) {
 		pac_refresh(sel, pi);
+		pthread_mutex_lock(&pi->lock);
+		pi->refreshing--;
+		pthread_mutex_unlock(&pi->lock);
+	}
 	pthread_mutex_lock(&pi->lock);
 	s = pi->script;
 	if (s)

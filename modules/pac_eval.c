@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +181,20 @@ static void child_fail_with_error(duk_context *ctx, struct budget *b,
 	child_finish('E', why);
 }
 
+/*
+ * Belts to the parent's braces: should the parent die before it kills
+ * a late child, the child goes too, and never spins past a CPU limit.
+ */
+static void child_bound(const struct pac_limits *limits)
+{
+	struct rlimit cpu;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	cpu.rlim_cur = (rlim_t)(limits->time_ms / 1000 + 2);
+	cpu.rlim_max = cpu.rlim_cur + 1;
+	setrlimit(RLIMIT_CPU, &cpu);
+}
+
 static void child_run(const char *script, size_t len, const char *url,
 		      const char *host, const struct pac_limits *limits)
 {
@@ -305,6 +321,7 @@ int pac_eval_run(const char *script, size_t len, const char *url,
 			_exit(1);
 		close_range(4, ~0u, 0);
 		child_fd = 3;
+		child_bound(limits);
 		child_run(script, len, url, host, limits);
 		_exit(1);	/* not reached: child_run always finishes */
 	}
