@@ -6,7 +6,8 @@
 # nothing leaving directly when there is no script.  And the caller's
 # event loop never waits: with a script server that never answers,
 # ps_conn_start() returns at once with an fd to poll, and the chain fails
-# when the fetch times out.
+# when the fetch times out.  A select module built before the select op
+# makes its route fail clearly.
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -113,3 +114,19 @@ else
 	expect_grep -F "no PAC script: wpad: no search domain in /etc/resolv.conf" \
 		"$ERR" "wpad without a search domain: says so"
 fi
+
+# A select module built before the select op: the route fails clearly
+# (exit 7), and nothing goes direct.
+MODS=$TMP/mods
+copy_modules "$MODS"
+cp "$TEST_MODULE_DIR/oldselect.so" "$MODS/" && chmod 0755 "$MODS/oldselect.so"
+OLD=$TMP/conf-old
+make_conf "$OLD" "module_path = $MODS"
+printf '[select old]\nmodule = oldselect\n[route all]\nmatch = *\nselect = old\n' |
+	write_conf "$OLD" 50-old.conf
+expect_exit 7 "a select module without the op: connect exits 7" -- \
+	"$PROXYSTACK" -c "$OLD" connect -q 1 "tcp://127.0.0.1:$HTTP" </dev/null
+expect_grep -F "choosing stacks with a select module (oldselect) is not supported" \
+	"$ERR" "a select module without the op: says so"
+expect_exit 7 "a select module without the op: which exits 7" -- \
+	"$PROXYSTACK" -c "$OLD" which "tcp://127.0.0.1:$HTTP"
