@@ -449,7 +449,12 @@ const struct ps_module proxystack_module = {
 	.name = "pac",
 	.phases = PS_PHASE_SELECT | PS_PHASE_TRANSPORT,
 	.caps = PS_CAP_PROXY,
+#ifdef HAVE_DUKTAPE
 	.summary = "proxy auto-config: FindProxyForURL chooses the proxies"
 		   " of a [select] route",
+#else
+	.summary = "proxy auto-config: built without duktape, cannot run"
+		   " scripts",
+#endif
 	.ops = &pac_ops,
 };
