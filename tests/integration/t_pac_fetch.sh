@@ -7,7 +7,8 @@
 # event loop never waits: with a script server that never answers,
 # ps_conn_start() returns at once with an fd to poll, and the chain fails
 # when the fetch times out.  A select module built before the select op
-# makes its route fail clearly.
+# makes its route fail clearly, and the host refuses what a select
+# module may not name (tests/modules/pickselect).
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -136,3 +137,45 @@ expect_grep -F "choosing stacks with a select module (oldselect) is not supporte
 	"$ERR" "a select module without the op: says so"
 expect_exit 7 "a select module without the op: which exits 7" -- \
 	"$PROXYSTACK" -c "$OLD" which "tcp://127.0.0.1:$HTTP"
+
+# What the host takes from a select module (ps_select_add): DIRECT and
+# scheme://host:port of the proxy schemes, nothing else.
+cp "$TEST_MODULE_DIR/pickselect.so" "$MODS/" && chmod 0755 "$MODS/pickselect.so"
+# picks LABEL ALT...: which through pickselect naming ALTs.
+picks() {
+	local dir=$TMP/conf-pick-$1 alt
+	shift
+	make_conf "$dir" "module_path = $MODS"
+	{
+		printf '[select pick]\nmodule = pickselect\n'
+		for alt in "$@"; do printf 'alt = %s\n' "$alt"; done
+		printf '[route all]\nmatch = *\nselect = pick\n'
+	} | write_conf "$dir" 50-pick.conf
+	WHICH=("$PROXYSTACK" -c "$dir" which "tcp://localhost:1")
+}
+picks ok "socks5://127.0.0.1:1080" "HTTPS://Proxy.Example:8443" "direct"
+expect_exit 0 "select_add: good alternatives: exit 0" -- "${WHICH[@]}"
+expect_stdout "direct -> socks(socks5://127.0.0.1:1080)
+# select pick (pickselect) answered: as configured
+#   1. direct -> socks(socks5://127.0.0.1:1080)
+#   2. direct -> https-proxy(https://proxy.example:8443)
+#   3. direct" "select_add: good alternatives: in order, normalised"
+picks creds "http://user:secret@127.0.0.1:3128"
+expect_exit 2 "select_add: credentials: refused" -- "${WHICH[@]}"
+expect_grep -F "alternative 1 carries credentials or a path" "$ERR" \
+	"select_add: credentials: says so"
+expect_no_grep "secret" "$ERR" "select_add: credentials: not shown"
+picks ftp "DIRECT" "ftp://127.0.0.1:21"
+expect_exit 2 "select_add: ftp: refused" -- "${WHICH[@]}"
+expect_grep -F "alternative 2 is not DIRECT or a proxy URL" "$ERR" \
+	"select_add: ftp: names the position"
+picks pacurl "http://127.0.0.1/proxy.pac"
+expect_exit 2 "select_add: a PAC URL: refused" -- "${WHICH[@]}"
+picks many $(for i in $(seq 17); do echo DIRECT; done)
+expect_exit 2 "select_add: 17 alternatives: refused" -- "${WHICH[@]}"
+expect_grep -F "more than 16 alternatives" "$ERR" \
+	"select_add: 17 alternatives: says so"
+picks none
+expect_exit 1 "select: no alternative: exit 1" -- "${WHICH[@]}"
+expect_grep -F "the module chose no alternative" "$ERR" \
+	"select: no alternative: says so"
