@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "chain.h"
 #include "error.h"
+#include "select.h"
 
 static int dest_is_websocket(const struct url *dest)
 {
@@ -324,6 +325,12 @@ int chain_step(struct ps_conn *conn)
 	if (conn->state == CONN_FAILED)
 		return conn->err.code;
 	chain_forget_usage_error(conn);
+	if (conn->select_job) {
+		/* A select route: its lines exist once the module chose. */
+		rc = select_step(conn);
+		if (rc != PS_OK)
+			return rc;
+	}
 	for (;;) {
 		struct ps_layer *l;
 

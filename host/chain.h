@@ -20,6 +20,8 @@
 #include "snapshot.h"
 #include "url.h"
 
+struct select_job;
+
 #define CHAIN_MAX_LAYERS 16
 #define CHAIN_MAX_WANTS 8
 
@@ -99,6 +101,8 @@ struct ps_conn {
 
 	int reconnect_below;              /* hop that asked, or -1 */
 	int reconnects;                   /* asked so far on this line */
+
+	struct select_job *select_job;    /* a selection running (select.h) */
 };
 
 /*

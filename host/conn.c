@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "credential.h"
 #include "error.h"
+#include "select.h"
 
 void ps_connect_options_init(ps_connect_options *opts)
 {
@@ -194,6 +195,7 @@ static int conn_set_options(struct ps_conn *conn,
 
 static void conn_free(struct ps_conn *conn)
 {
+	select_release(conn);
 	chain_teardown(conn);
 	if (conn->epfd >= 0)
 		close(conn->epfd);
@@ -222,7 +224,8 @@ static int conn_prepare(struct ps_conn *conn, const char *url,
 				  &conn->err);
 	if (rc == PS_OK) {
 		log_msg(&conn->snap->lg, PS_LOG_DEBUG, "%s", conn->choice.why);
-		rc = chain_setup_line(conn);
+		rc = conn->choice.select ? select_begin(conn)
+					 : chain_setup_line(conn);
 	}
 	return rc;
 }

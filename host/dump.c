@@ -16,6 +16,7 @@
 #include "error.h"
 #include "modconfig.h"
 #include "route.h"
+#include "select.h"
 
 #define REDACTED "<redacted>"
 
@@ -186,7 +187,7 @@ static void dump_stacks(struct buf *b, const struct snapshot *s)
 	}
 }
 
-static void dump_choice(struct buf *b, const struct snapshot *s,
+static void dump_choice(struct buf *b, struct snapshot *s,
 			const struct url *dest, const char *url)
 {
 	struct route_choice choice;
@@ -195,12 +196,15 @@ static void dump_choice(struct buf *b, const struct snapshot *s,
 	buf_printf(b, "\n# for %s://%s:%u\n", dest->scheme, dest->host,
 		   dest->port);
 	(void)url;
-	if (route_choose(s, dest, &choice, &err) != PS_OK) {
+	if (select_choose_blocking(s, dest, &choice, &err) != PS_OK) {
 		buf_printf(b, "#   no chain: %s: %s\n", ps_code_name(err.code),
 			   err.message);
 		return;
 	}
 	buf_printf(b, "#   chosen by: %s\n", choice.why);
+	if (choice.select)
+		buf_printf(b, "#   select %s answered: %s\n",
+			   choice.select->name, choice.answer);
 	for (size_t i = 0; i < choice.nlines; i++) {
 		const struct route_line *rl = &choice.lines[i];
 		char *d = chain_describe_stack(rl->stack, dest);
@@ -244,6 +248,35 @@ char *dump_config(struct snapshot *s, const char *url, ps_error *err)
 	return buf_steal(&b);
 }
 
+/*
+ * For a select route: the first alternative's chain on the first line,
+ * as for any route, then the module's answer and every alternative in
+ * the order they would be tried, as comment lines.
+ */
+static char *which_selected(const struct route_choice *choice,
+			    const struct url *dest)
+{
+	char *first = chain_describe_stack(choice->lines[0].stack, dest);
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s\n# select %s (%s) answered: %s\n",
+		   first ? first : "", choice->select->name,
+		   choice->select->mod->name, choice->answer);
+	for (size_t i = 0; i < choice->nlines; i++) {
+		char *d = chain_describe_stack(choice->lines[i].stack, dest);
+
+		buf_printf(&b, "#   %zu. %s\n", i + 1, d ? d : "?");
+		free(d);
+	}
+	if (!first) {
+		buf_free(&b);
+		return NULL;
+	}
+	free(first);
+	return buf_steal(&b);
+}
+
 char *dump_which(struct snapshot *s, const char *url, ps_error *err)
 {
 	struct route_choice choice;
@@ -252,8 +285,10 @@ char *dump_which(struct snapshot *s, const char *url, ps_error *err)
 
 	ps_error_clear(err);
 	if (api_parse_dest(url, &dest, err) == PS_OK &&
-	    route_choose(s, &dest, &choice, err) == PS_OK) {
-		out = chain_describe_stack(choice.lines[0].stack, &dest);
+	    select_choose_blocking(s, &dest, &choice, err) == PS_OK) {
+		out = choice.select ? which_selected(&choice, &dest)
+				    : chain_describe_stack(choice.lines[0].stack,
+							   &dest);
 		if (!out)
 			err_nomem(err);
 	}
@@ -459,7 +494,7 @@ char *dump_env_exports(struct snapshot *s, const char *url, unsigned flags,
 	buf_init(&b);
 	rc = api_parse_dest(url, &dest, err);
 	if (rc == PS_OK)
-		rc = route_choose(s, &dest, &choice, err);
+		rc = select_choose_blocking(s, &dest, &choice, err);
 	if (rc == PS_OK)
 		rc = env_for_stack(s, choice.lines[0].stack, flags, &b, err);
 	if (rc == PS_OK && s->no_proxy.value) {

@@ -80,9 +80,9 @@ static int implicit_choice(const struct snapshot *s, const struct url *dest,
 }
 
 /*
- * A route through a [select] section: ABI 1.x has no select op (a module
- * cannot hand stacks back), so the route fails, with what to configure
- * instead, and nothing leaves directly.
+ * A route through a [select] section whose module has no select op (one
+ * built before ABI 1.2): it cannot hand stacks back, so the route fails,
+ * with what to configure instead, and nothing leaves directly.
  */
 static int select_unsupported(const struct route *r, ps_error *err)
 {
@@ -108,8 +108,15 @@ int route_choose(const struct snapshot *s, const struct url *dest,
 		out->route = r;
 		snprintf(out->why, sizeof(out->why), "route %s (%s) matches: ",
 			 r->name, r->source);
-		if (r->select)
+		if (r->select && !r->select->mod->ops.select)
 			return select_unsupported(r, err);
+		if (r->select) {
+			/* select.h turns the module's answer into lines. */
+			out->select = r->select;
+			strncat(out->why, "its select module",
+				sizeof(out->why) - strlen(out->why) - 1);
+			return PS_OK;
+		}
 		if (r->nlines == 0)
 			return implicit_choice(s, dest, 0, out, err);
 		out->lines = r->lines;

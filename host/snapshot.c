@@ -1073,6 +1073,184 @@ static int add_routes(struct build *b)
 }
 
 /* ------------------------------------------------------------------ */
+/* stacks for select modules' alternatives (module ABI 1.2)            */
+/* ------------------------------------------------------------------ */
+
+#define PROXY_STACKS_MAX 64
+
+/* The modules a selection may need, loaded with the snapshot: loading
+ * later would grow s->modules under readers. */
+static const char *const select_modules[] = {
+	"http-connect", "https-proxy", "socks",
+};
+
+static int preload_select_modules(struct build *b)
+{
+	struct loaded_module *m;
+	int wanted = 0;
+
+	for (size_t i = 0; i < b->s->ninstances; i++)
+		wanted |= !strcmp(b->s->instances[i]->kind, "select") &&
+			  b->s->instances[i]->mod->ops.select != NULL;
+	for (size_t i = 0; wanted && i < 3; i++) {
+		/* One that is missing fails the alternatives that need it,
+		 * with its own reason, not the whole configuration. */
+		if (get_module(b, select_modules[i], &m) == PS_ERR_NOMEM)
+			return PS_ERR_NOMEM;
+		ps_error_clear(b->err);
+	}
+	return PS_OK;
+}
+
+struct proxy_stack {
+	struct proxy_stack *next;
+	char *url;
+	struct ini_doc doc;               /* its one section: url = URL */
+	struct instance *inst;
+	struct stack st;
+};
+
+/* Unconfigure (when configured) and free one instance.  NULL-safe. */
+static void instance_free(struct instance *inst)
+{
+	if (!inst)
+		return;
+	if (inst->configured && inst->mod->ops.unconfigure)
+		inst->mod->ops.unconfigure(inst->state);
+	free(inst->kind);
+	free(inst->name);
+	free(inst->display);
+	free(inst->proxy_host);
+	free(inst);
+}
+
+static void proxy_stack_free(struct proxy_stack *p)
+{
+	instance_free(p->inst);
+	free(p->st.hops);
+	free(p->url);
+	ini_doc_free(&p->doc);
+	free(p);
+}
+
+static void free_proxy_stacks(struct snapshot *s)
+{
+	while (s->proxy_stacks) {
+		struct proxy_stack *next = s->proxy_stacks->next;
+
+		proxy_stack_free(s->proxy_stacks);
+		s->proxy_stacks = next;
+	}
+}
+
+static struct loaded_module *find_loaded(const struct snapshot *s,
+					 const char *name)
+{
+	for (size_t i = 0; i < s->nmodules; i++)
+		if (!strcmp(s->modules[i]->name, name))
+			return s->modules[i];
+	return NULL;
+}
+
+/* The instance of the URL's module, configured from its own section. */
+static int proxy_stack_instance(struct snapshot *s, struct proxy_stack *p,
+				ps_error *err)
+{
+	const char *module = url_proxy_module(p->url);
+	struct ini_section *sec;
+	struct instance *inst;
+
+	if (!module || !strcmp(module, "pac"))
+		return err_set(err, PS_ERR_USAGE, "select", -1, NULL,
+			       "%s is not a proxy URL", p->url);
+	if (ini_add(&p->doc, "transport", p->url, "url", p->url,
+		    "a select module's answer", 0) < 0 ||
+	    !(sec = ini_find(&p->doc, "transport", p->url)))
+		return err_nomem(err);
+	inst = p->inst = calloc(1, sizeof(*inst));
+	if (!inst || !(inst->kind = strdup("transport")) ||
+	    !(inst->name = strdup(p->url)))
+		return err_nomem(err);
+	inst->builtin = 1;
+	snprintf(inst->source, sizeof(inst->source), "%s",
+		 "a select module's answer");
+	inst->mod = find_loaded(s, module);
+	if (!inst->mod)
+		return err_set(err, PS_ERR_MODULE, module, -1,
+			       "install it in module_path (proxystack"
+			       " modules lists what is there)",
+			       "module %s, needed for %s, is not loaded",
+			       module, p->url);
+	if (make_display(inst, sec) < 0)
+		return err_nomem(err);
+	return modconfig_run(s, inst, sec, err);
+}
+
+static int proxy_stack_make(struct snapshot *s, const char *url,
+			    struct proxy_stack **out, ps_error *err)
+{
+	struct proxy_stack *p = calloc(1, sizeof(*p));
+	int rc;
+
+	*out = NULL;
+	if (!p || !(p->url = strdup(url))) {
+		free(p);
+		return err_nomem(err);
+	}
+	rc = proxy_stack_instance(s, p, err);
+	p->st.name = p->url;
+	p->st.origin = STACK_BUILTIN;
+	snprintf(p->st.source, sizeof(p->st.source), "%s",
+		 "a select module's answer");
+	if (rc == PS_OK) {
+		/* direct to the proxy, unless its module dials itself. */
+		p->st.hops = calloc(2, sizeof(*p->st.hops));
+		if (!p->st.hops) {
+			rc = err_nomem(err);
+		} else {
+			if (!(p->inst->mod->desc->caps & PS_CAP_BOTTOM))
+				p->st.hops[p->st.nhops++] = find_instance(
+					s, "transport", "direct");
+			p->st.hops[p->st.nhops++] = p->inst;
+		}
+	}
+	if (rc != PS_OK) {
+		proxy_stack_free(p);
+		return rc;
+	}
+	*out = p;
+	return PS_OK;
+}
+
+int snapshot_proxy_stack(struct snapshot *s, const char *url,
+			 struct stack **out, ps_error *err)
+{
+	struct proxy_stack *p;
+	int rc = PS_OK, made = 0;
+
+	pthread_mutex_lock(&s->proxy_lock);
+	for (p = s->proxy_stacks; p; p = p->next)
+		if (!strcmp(p->url, url))
+			break;
+	if (!p && s->nproxy_stacks >= PROXY_STACKS_MAX)
+		rc = err_set(err, PS_ERR_UNSUPPORTED, "select", -1,
+			     "fix the script, or reload to start afresh",
+			     "a select module named more than %d different"
+			     " proxies in one configuration",
+			     PROXY_STACKS_MAX);
+	else if (!p)
+		rc = proxy_stack_make(s, url, &p, err), made = 1;
+	if (rc == PS_OK && made) {
+		p->next = s->proxy_stacks;
+		s->proxy_stacks = p;
+		s->nproxy_stacks++;
+	}
+	pthread_mutex_unlock(&s->proxy_lock);
+	*out = rc == PS_OK ? &p->st : NULL;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* life cycle                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -1087,6 +1265,7 @@ int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
 	if (!s)
 		return err_nomem(err);
 	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->proxy_lock, NULL);
 	s->lg = p->lg;
 	s->env_prefix = strdup(p->env_prefix ? p->env_prefix : "PROXYSTACK_");
 	s->tls_cache = tls_cache_new();
@@ -1106,6 +1285,8 @@ int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
 		rc = add_stacks(&b);
 	if (rc == PS_OK)
 		rc = add_routes(&b);
+	if (rc == PS_OK)
+		rc = preload_select_modules(&b);
 	/* Sections of kinds nobody reads would be silently ignored. */
 	if (rc != PS_OK) {
 		snapshot_unref(s);
@@ -1124,17 +1305,8 @@ struct snapshot *snapshot_ref(struct snapshot *s)
 static void free_instances(struct snapshot *s)
 {
 	/* Unconfigure in reverse order of creation. */
-	for (size_t i = s->ninstances; i-- > 0;) {
-		struct instance *inst = s->instances[i];
-
-		if (inst->configured && inst->mod->ops.unconfigure)
-			inst->mod->ops.unconfigure(inst->state);
-		free(inst->kind);
-		free(inst->name);
-		free(inst->display);
-		free(inst->proxy_host);
-		free(inst);
-	}
+	for (size_t i = s->ninstances; i-- > 0;)
+		instance_free(s->instances[i]);
 	free(s->instances);
 }
 
@@ -1174,6 +1346,7 @@ void snapshot_unref(struct snapshot *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	tls_cache_free(s->tls_cache);
+	free_proxy_stacks(s);
 	free_instances(s);
 	free_stacks_and_routes(s);
 	schemes_free(&s->schemes);
@@ -1185,5 +1358,6 @@ void snapshot_unref(struct snapshot *s)
 	ini_doc_free(&s->synthetic);
 	env_free(&s->env);
 	free(s->env_prefix);
+	pthread_mutex_destroy(&s->proxy_lock);
 	free(s);
 }

@@ -57,6 +57,8 @@ enum stack_origin {
 	STACK_TRANSPORT   /* a route naming a [transport NAME] alone */
 };
 
+struct proxy_stack;
+
 /* Hops bottom to top (the implied direct included) and trust modules. */
 struct stack {
 	char *name;
@@ -132,6 +134,12 @@ struct snapshot {
 
 	/* SSL_CTXs the TLS layers built for this snapshot (tls_cache.h). */
 	struct tls_cache *tls_cache;
+
+	/* Stacks made for select modules' alternatives, under proxy_lock
+	 * (snapshot_proxy_stack). */
+	pthread_mutex_t proxy_lock;
+	struct proxy_stack *proxy_stacks;
+	size_t nproxy_stacks;
 };
 
 struct snapshot_params {
@@ -153,6 +161,18 @@ void snapshot_unref(struct snapshot *s);
 
 /* The stack named NAME as a route may name it, or NULL. */
 struct stack *snapshot_find_stack(const struct snapshot *s, const char *name);
+
+/*
+ * The stack for the proxy URL 'url' a select module chose ("http://a:1",
+ * "socks5h://b:1080"): the shipped module for its scheme (http-connect,
+ * https-proxy, socks) over direct, configured with url = URL on first
+ * use and kept, like every instance, until the snapshot dies.  At most
+ * 64 per snapshot (a script cannot grow memory without bound).
+ * Thread-safe.  PS_OK with *out (valid while the snapshot is held), or
+ * an error in *err.
+ */
+int snapshot_proxy_stack(struct snapshot *s, const char *url,
+			 struct stack **out, ps_error *err);
 
 /* Map a ps_code to its result class. */
 enum result_class result_class_of(int code);

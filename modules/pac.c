@@ -1,99 +1,447 @@
 /*
- * pac.c - the `pac` module, a stub by design: proxystack does not run
- * proxy auto-config scripts (that takes a JavaScript engine in every
- * agent, and a script that can route traffic anywhere).
+ * pac.c - the `pac` module: proxy auto-config as a select-phase module
+ * (module ABI 1.2, the select op).
  *
- * It exists so that a PAC URL in the configuration or the environment
- * (a .pac or pac+ proxy URL, or [select NAME] with module = pac) is
- * recognised, its keys are checked like any other module's, and every use
- * fails with a clear PS_ERR_UNSUPPORTED that says what to configure
- * instead, never with a silent direct connection.
+ * [select NAME] with module = pac, used by a route's `select = NAME`:
+ * for each connection the host asks select(url, host) on its helper
+ * thread; the module makes sure it holds a current script (fetching or
+ * reading it when it is stale), runs FindProxyForURL in a sandbox
+ * (pac_eval.c) and hands the alternatives of its answer to the host,
+ * which tries them in order.
  *
- * It serves two phases: select (a route with `select = NAME`, which the
- * host itself fails: ABI 1.x has no select op) and transport (a proxy URL
- * that names a PAC file ends up as a hop).
+ * The script is kept like a configuration snapshot: a reference-counted,
+ * immutable text swapped under a lock when a newer one arrives, so an
+ * evaluation never sees a half-updated script.  A failed refresh keeps
+ * the last good script and says so in the log.
  *
- * Keys (exactly one of them):
+ * Keys (proxystack.conf(5), PAC):
  *
- *   url   http://, https:// or file:// (optionally pac+...) of the script
- *   file  an absolute path to the script
+ *   url              http://, https:// (optionally pac+...), or "wpad"
+ *   file             an absolute path (instead of url)
+ *   refresh          seconds between fetches (default: the server's
+ *                    Cache-Control max-age / Expires, else 900)
+ *   ca_file          the CAs an https:// script server must chain to
+ *   fetch_timeout    seconds for one fetch (default 10)
+ *   eval_timeout_ms  milliseconds for one FindProxyForURL (default 1000)
+ *   eval_memory_kb   the script heap's budget (default 16384)
+ *
+ * As a transport hop (a .pac or pac+ proxy_url in [default] or the
+ * environment) it still fails clearly: a proxy URL names one proxy, a PAC
+ * script chooses among many, and that takes a [select] section.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* struct addrinfo in module.h (netdb.h), strncasecmp */
 #endif
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <proxystack/module.h>
 
-#define PAC_MESSAGE "proxy auto-config (PAC) is not supported"
-#define PAC_HINT "name the proxy explicitly: proxy_url = " \
-	"http://proxy:port in [default], or a [transport] + [stack]"
+#include "pac_eval.h"
+#include "pac_fetch.h"
+
+#define PAC_HOP_MESSAGE "a PAC script as a hop of a stack (a PAC URL as" \
+	" proxy_url) is not supported"
+#define PAC_HOP_HINT "configure [select NAME] with module = pac and" \
+	" url = http://..., and a [route] with select = NAME"
+
+#define DEFAULT_REFRESH_S 900
+#define RETRY_AFTER_FAILURE_S 60
+#define WPAD_CANDIDATES_MAX 8
+
+/* One version of the script, immutable once made. */
+struct pac_script {
+	atomic_int refs;
+	char *text;
+	size_t len;
+	long long expires_ms;       /* monotonic: refresh after this */
+	struct timespec mtime;      /* file: the version read */
+	off_t size;
+	char origin[300];           /* where it came from */
+};
+
+struct pac_instance {
+	char *name;
+	char *url;                  /* NULL: file */
+	char *file;
+	char *ca_file;
+	int wpad;
+	long refresh_s;             /* 0: from the answer's headers */
+	long fetch_timeout_ms;
+	struct pac_limits limits;
+	pthread_mutex_t lock;
+	struct pac_script *script;  /* the last good one, or NULL */
+	long long retry_at_ms;      /* after a failed refresh */
+	int refreshing;             /* one thread fetches; others use the
+				       last good script meanwhile */
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void script_unref(struct pac_script *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	free(s->text);
+	free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* configure                                                           */
+/* ------------------------------------------------------------------ */
 
 /* Where a PAC script may come from; "pac+" in front is allowed too. */
-static const char *const pac_schemes[] = { "http", "https", "file" };
-
-/* Cheap: a known scheme and something after it.  Never echo the URL. */
-static int pac_check_url(ps_config *cfg, const char *url)
+static int pac_check_url(ps_config *cfg, const char *url, char **out)
 {
-	const char *sep = strstr(url, "://");
-	const char *scheme = url;
-	size_t i, len;
+	if (!strcasecmp(url, "wpad")) {
+		*out = strdup("wpad");
+		return *out ? PS_OK : PS_ERR_NOMEM;
+	}
+	if (!strncasecmp(url, "pac+", 4))
+		url += 4;
+	if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
+		return ps_config_error(cfg, "url", "a PAC script comes from"
+				       " http://, https:// or wpad (a file:"
+				       " use file = PATH)");
+	if (strcspn(url + 7, "@") < strcspn(url + 7, "/"))
+		return ps_config_error(cfg, "url", "credentials in a PAC"
+				       " URL are not supported");
+	*out = strdup(url);
+	return *out ? PS_OK : PS_ERR_NOMEM;
+}
 
-	if (sep == NULL || sep[3] == '\0')
-		return ps_config_error(cfg, "url", "expected the script's "
-				       "URL: http://, https:// or file://");
-	if (strncasecmp(scheme, "pac+", 4) == 0)
-		scheme += 4;
-	len = (size_t)(sep - scheme);
-	for (i = 0; i < sizeof(pac_schemes) / sizeof(pac_schemes[0]); i++)
-		if (strlen(pac_schemes[i]) == len &&
-		    strncasecmp(scheme, pac_schemes[i], len) == 0)
-			return PS_OK;
-	return ps_config_error(cfg, "url", "a PAC script comes from "
-			       "http://, https:// or file://");
+static void pac_unconfigure(void *instance)
+{
+	struct pac_instance *pi = instance;
+
+	if (!pi)
+		return;
+	script_unref(pi->script);
+	pthread_mutex_destroy(&pi->lock);
+	free(pi->name);
+	free(pi->url);
+	free(pi->file);
+	free(pi->ca_file);
+	free(pi);
+}
+
+static int pac_read_numbers(ps_config *cfg, struct pac_instance *pi)
+{
+	long v = 0;
+	int rc;
+
+	rc = ps_config_get_long(cfg, "refresh", 0, 1, 7 * 86400,
+				&pi->refresh_s);
+	if (rc == PS_OK)
+		rc = ps_config_get_long(cfg, "fetch_timeout", 10, 1, 300, &v);
+	pi->fetch_timeout_ms = v * 1000;
+	if (rc == PS_OK)
+		rc = ps_config_get_long(cfg, "eval_timeout_ms", 1000, 10,
+					60000, &pi->limits.time_ms);
+	if (rc == PS_OK)
+		rc = ps_config_get_long(cfg, "eval_memory_kb", 16384, 1024,
+					1048576, &v);
+	pi->limits.memory_bytes = (size_t)v * 1024;
+	return rc;
 }
 
 static int pac_configure(ps_config *cfg, void **instance)
 {
 	const char *url = ps_config_get(cfg, "url");
 	const char *file = ps_config_get(cfg, "file");
-	int rc;
+	const char *ca_file = ps_config_get(cfg, "ca_file");
+	struct pac_instance *pi = calloc(1, sizeof(*pi));
+	int rc = PS_OK;
 
 	*instance = NULL;
-	if (url != NULL && file != NULL)
-		return ps_config_error(cfg, "file", "set url or file, not "
-				       "both");
-	if (url == NULL && file == NULL)
-		return ps_config_error(cfg, NULL, "set url (the PAC script's "
-				       "URL) or file (its path)");
-	if (url != NULL) {
-		rc = pac_check_url(cfg, url);
-		if (rc != PS_OK)
-			return rc;
-	} else if (file[0] != '/') {
+	if (!pi)
+		return PS_ERR_NOMEM;
+	pthread_mutex_init(&pi->lock, NULL);
+	pi->name = strdup(ps_config_name(cfg));
+	if (!pi->name)
+		rc = PS_ERR_NOMEM;
+	else if (url != NULL && file != NULL)
+		rc = ps_config_error(cfg, "file", "set url or file, not both");
+	else if (url == NULL && file == NULL)
+		rc = ps_config_error(cfg, NULL, "set url (the PAC script's"
+				     " URL, or wpad) or file (its path)");
+	else if (url != NULL)
+		rc = pac_check_url(cfg, url, &pi->url);
+	else if (file[0] != '/')
 		/* Relative to what? The agent's working directory is no
 		 * place to look for configuration. */
-		return ps_config_error(cfg, "file", "needs an absolute path");
+		rc = ps_config_error(cfg, "file", "needs an absolute path");
+	else if (!(pi->file = strdup(file)))
+		rc = PS_ERR_NOMEM;
+	if (rc == PS_OK && ca_file && ca_file[0] != '/')
+		rc = ps_config_error(cfg, "ca_file", "needs an absolute path");
+	if (rc == PS_OK && ca_file && !(pi->ca_file = strdup(ca_file)))
+		rc = PS_ERR_NOMEM;
+	if (rc == PS_OK)
+		rc = pac_read_numbers(cfg, pi);
+	if (rc == PS_OK && pi->url && !strcmp(pi->url, "wpad"))
+		pi->wpad = 1;
+	if (rc == PS_OK && !pac_eval_available())
+		ps_config_log(cfg, PS_LOG_WARN, "this build has no JavaScript"
+			      " engine (duktape): every use of this section"
+			      " will fail");
+	if (rc != PS_OK) {
+		pac_unconfigure(pi);
+		return rc;
 	}
-	/* At load, not only at use: a site should learn this early. */
-	ps_config_log(cfg, PS_LOG_WARN, PAC_MESSAGE ": every use of this "
-		      "section will fail");
+	*instance = pi;
 	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* the script: fetch, cache, refresh                                   */
+/* ------------------------------------------------------------------ */
+
+/* The WPAD candidates, tried most specific first. */
+static int pac_fetch_wpad(ps_select *sel, struct pac_instance *pi,
+			  long timeout_ms, struct pac_fetched *out,
+			  char *origin, size_t originsz, char *why,
+			  size_t whysz)
+{
+	char *cands[WPAD_CANDIDATES_MAX];
+	struct pac_fetched conf;
+	size_t n = 0;
+	int rc = PS_ERR_RESOLVE;
+
+	snprintf(why, whysz, "no search domain in /etc/resolv.conf");
+	if (pac_fetch_file("/etc/resolv.conf", &conf, why, whysz) == PS_OK) {
+		n = pac_wpad_candidates(conf.body, cands,
+					WPAD_CANDIDATES_MAX);
+		free(conf.body);
+		if (!n)
+			snprintf(why, whysz, "no search domain in"
+				 " /etc/resolv.conf");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc != PS_OK) {
+			rc = pac_fetch_url(cands[i], pi->ca_file, timeout_ms,
+					   out, why, whysz);
+			ps_select_log(sel, PS_LOG_DEBUG, "WPAD %s: %s",
+				      cands[i], rc == PS_OK ? "found" : why);
+			if (rc == PS_OK)
+				snprintf(origin, originsz, "%s", cands[i]);
+		}
+		free(cands[i]);
+	}
+	return rc;
+}
+
+/* A new version from the source, or an error code with 'why'. */
+static int pac_load(ps_select *sel, struct pac_instance *pi,
+		    struct pac_script **out, char *why, size_t whysz)
+{
+	long timeout = ps_select_remaining_ms(sel);
+	struct pac_fetched f;
+	struct pac_script *s = calloc(1, sizeof(*s));
+	struct stat st;
+	long life;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return PS_ERR_NOMEM;
+	/* Finish before the host stops waiting, so our reason is heard. */
+	timeout = timeout * 4 / 5;
+	if (timeout > pi->fetch_timeout_ms)
+		timeout = pi->fetch_timeout_ms;
+	snprintf(s->origin, sizeof(s->origin), "%s",
+		 pi->file ? pi->file : pi->url);
+	if (pi->file) {
+		rc = stat(pi->file, &st) == 0 ? PS_OK : PS_ERR_CONFIG;
+		if (rc == PS_OK) {
+			s->mtime = st.st_mtim;
+			s->size = st.st_size;
+		}
+		rc = pac_fetch_file(pi->file, &f, why, whysz);
+	} else if (pi->wpad) {
+		rc = pac_fetch_wpad(sel, pi, timeout, &f, s->origin,
+				    sizeof(s->origin), why, whysz);
+	} else {
+		rc = pac_fetch_url(pi->url, pi->ca_file, timeout, &f, why,
+				   whysz);
+	}
+	if (rc != PS_OK) {
+		free(s);
+		return rc;
+	}
+	atomic_init(&s->refs, 1);
+	s->text = f.body;
+	s->len = f.len;
+	life = pi->refresh_s ? pi->refresh_s
+			     : f.max_age_s >= 0 ? f.max_age_s : DEFAULT_REFRESH_S;
+	s->expires_ms = mono_ms() + life * 1000;
+	*out = s;
+	return PS_OK;
+}
+
+/* A file script is stale as soon as the file changed. */
+static int pac_stale(const struct pac_instance *pi, const struct pac_script *s)
+{
+	struct stat st;
+
+	if (!s || mono_ms() >= s->expires_ms)
+		return 1;
+	if (!pi->file)
+		return 0;
+	return stat(pi->file, &st) != 0 || st.st_size != s->size ||
+	       st.st_mtim.tv_sec != s->mtime.tv_sec ||
+	       st.st_mtim.tv_nsec != s->mtime.tv_nsec;
+}
+
+/* Swap in a fresh script, or keep the last good one (and say so). */
+static void pac_refresh(ps_select *sel, struct pac_instance *pi)
+{
+	struct pac_script *fresh = NULL, *old;
+	char why[300];
+	int rc = pac_load(sel, pi, &fresh, why, sizeof(why));
+
+	pthread_mutex_lock(&pi->lock);
+	old = pi->script;
+	if (rc == PS_OK) {
+		pi->script = fresh;
+		pi->retry_at_ms = 0;
+	} else {
+		/* Retry after a minute, or sooner if refreshes are sooner. */
+		pi->retry_at_ms = mono_ms() + 1000 *
+			(pi->refresh_s && pi->refresh_s < RETRY_AFTER_FAILURE_S
+				 ? pi->refresh_s : RETRY_AFTER_FAILURE_S);
+	}
+	pthread_mutex_unlock(&pi->lock);
+	if (rc == PS_OK) {
+		ps_select_log(sel, PS_LOG_INFO, "PAC script loaded from %s"
+			      " (%zu bytes)", fresh->origin, fresh->len);
+		script_unref(old);
+	} else if (old) {
+		ps_select_log(sel, PS_LOG_WARN, "PAC script from %s: %s;"
+			      " keeping the last good script (from %s)",
+			      pi->file ? pi->file : pi->url, why, old->origin);
+	} else {
+		ps_select_fail(sel, rc, "check that the PAC URL or file is"
+			       " reachable (proxystack.conf(5), PAC)",
+			       "no PAC script: %s: %s", pi->file ? pi->file
+			       : pi->url, why);
+	}
+}
+
+/* The script to run now, with a reference; NULL after ps_select_fail. */
+static struct pac_script *pac_current(ps_select *sel,
+				      struct pac_instance *pi)
+{
+	struct pac_script *s;
+	int refresh;
+
+	pthread_mutex_lock(&pi->lock);
+	refresh = pac_stale(pi, pi->script) &&
+		  (!pi->script || (mono_ms() >= pi->retry_at_ms &&
+				   !pi->refreshing));
+	if (refresh)
+		pi->refreshing++;
+	pthread_mutex_unlock(&pi->lock);
+	if (refresh) {
+		pac_refresh(sel, pi);
+		pthread_mutex_lock(&pi->lock);
+		pi->refreshing--;
+		pthread_mutex_unlock(&pi->lock);
+	}
+	pthread_mutex_lock(&pi->lock);
+	s = pi->script;
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&pi->lock);
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* select                                                              */
+/* ------------------------------------------------------------------ */
+
+static int pac_hand_over(ps_select *sel, const char *answer)
+{
+	struct pac_alternative alts[PAC_MAX_ALTERNATIVES];
+	char why[300], url[300];
+	size_t n;
+	int rc = PS_OK;
+
+	ps_select_set_answer(sel, answer);
+	if (pac_parse_answer(answer, alts, PAC_MAX_ALTERNATIVES, &n, why,
+			     sizeof(why)) < 0)
+		return ps_select_fail(sel, PS_ERR_CONFIG, "fix the PAC"
+				      " script's return value", "the PAC"
+				      " script's answer: %s", why);
+	for (size_t i = 0; rc == PS_OK && i < n; i++) {
+		if (pac_alternative_url(&alts[i], url, sizeof(url)) < 0)
+			return ps_select_fail(sel, PS_ERR_CONFIG, NULL,
+					      "alternative %zu is too long",
+					      i + 1);
+		rc = ps_select_add(sel, url);
+	}
+	return rc;
+}
+
+static int pac_select(ps_select *sel, void *instance, const char *url,
+		      const char *host)
+{
+	struct pac_instance *pi = instance;
+	struct pac_script *script;
+	struct pac_limits limits = pi->limits;
+	char why[300], *answer = NULL;
+	int rc;
+
+	if (!pac_eval_available())
+		return ps_select_fail(sel, PS_ERR_UNSUPPORTED, "rebuild"
+				      " proxystack with duktape-dev installed,"
+				      " or name the proxy explicitly",
+				      "this build has no JavaScript engine:"
+				      " it cannot run PAC scripts");
+	script = pac_current(sel, pi);
+	if (!script)
+		return PS_ERR_CONNECT;	/* pac_refresh recorded why */
+	if (limits.time_ms > ps_select_remaining_ms(sel))
+		limits.time_ms = ps_select_remaining_ms(sel);
+	rc = pac_eval_run(script->text, script->len, url, host, &limits,
+			  &answer, why, sizeof(why));
+	script_unref(script);
+	if (rc < 0)
+		return ps_select_fail(sel, PS_ERR_CONFIG, "fix the PAC script"
+				      " (or raise eval_timeout_ms or"
+				      " eval_memory_kb)", "PAC script: %s",
+				      why);
+	rc = pac_hand_over(sel, answer);
+	free(answer);
+	return rc;
 }
 
 /* As a hop: fail before anything connects. */
 static int pac_open(ps_layer *layer, void *instance, void **state)
 {
 	*state = NULL;
-	return ps_layer_fail(layer, PS_ERR_UNSUPPORTED, PAC_HINT,
-			     PAC_MESSAGE);
+	return ps_layer_fail(layer, PS_ERR_UNSUPPORTED, PAC_HOP_HINT,
+			     PAC_HOP_MESSAGE);
 }
 
 static const struct ps_module_ops pac_ops = {
 	.configure = pac_configure,
+	.unconfigure = pac_unconfigure,
 	.open = pac_open,
+	.select = pac_select,
 };
 
 const struct ps_module proxystack_module = {
@@ -101,7 +449,12 @@ const struct ps_module proxystack_module = {
 	.name = "pac",
 	.phases = PS_PHASE_SELECT | PS_PHASE_TRANSPORT,
 	.caps = PS_CAP_PROXY,
-	.summary = "proxy auto-config: recognised, not supported (fails "
-		   "clearly)",
+#ifdef HAVE_DUKTAPE
+	.summary = "proxy auto-config: FindProxyForURL chooses the proxies"
+		   " of a [select] route",
+#else
+	.summary = "proxy auto-config: built without duktape, cannot run"
+		   " scripts",
+#endif
 	.ops = &pac_ops,
 };

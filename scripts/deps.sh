@@ -9,6 +9,7 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
 	clang libclang-rt-14-dev valgrind
+	duktape-dev python3-pacparser
 )
 # SOCKS peers of tests/integration/t_socks*.sh.
 PACKAGES+=(dante-server microsocks)

@@ -81,8 +81,10 @@ extern "C" {
  * with a 1.1 host.  1.2 added the byte-protocol helpers
  * ps_layer_send_all() and ps_layer_recv_exact() (see "Host services:
  * byte protocols" at the end of this file), the schemes op with struct
- * ps_scheme (modules claim proxy URL schemes) and
- * ps_proxy_info.resolve_remotely.
+ * ps_scheme (modules claim proxy URL schemes),
+ * ps_proxy_info.resolve_remotely, and the select op with the
+ * ps_select_* services (a select-phase module such as pac chooses the
+ * stacks of a route).
  */
 #define PS_MODULE_ABI_MINOR 2
 /* The one symbol a module exports. */
@@ -90,10 +92,9 @@ extern "C" {
 
 /* Which phases of the chain a module serves (ps_module.phases bits). */
 enum ps_phase {
-	/* [select NAME] sections: accepted so that a PAC setting is
-	 * recognised, but no module can choose stacks in ABI 1.x (there is
-	 * no select op): every route that uses one fails with
-	 * PS_ERR_UNSUPPORTED. */
+	/* [select NAME] sections: a route with `select = NAME` asks the
+	 * module's select op (ABI 1.2) for its alternatives; a module
+	 * without that op makes such a route fail with PS_ERR_UNSUPPORTED. */
 	PS_PHASE_SELECT = 1u << 0,
 	PS_PHASE_TRANSPORT = 1u << 1, /* a hop toward the destination */
 	PS_PHASE_TRUST = 1u << 2      /* adds to the destination's trust */
@@ -114,6 +115,7 @@ enum ps_capability {
 typedef struct ps_config ps_config; /* one configuration section (host-owned) */
 typedef struct ps_layer ps_layer;   /* one layer of one connection (host-owned) */
 typedef struct ps_trust ps_trust;   /* destination trust being built (host-owned) */
+typedef struct ps_select ps_select; /* one selection in progress (host-owned); ABI 1.2 */
 
 /*
  * The vtable.  Any op may be NULL where the module does not need it; the
@@ -211,6 +213,35 @@ struct ps_module_ops {
 	 * socks5, socks5h), any other module none.
 	 */
 	const struct ps_scheme *(*schemes)(void);
+
+	/* ---- ABI 1.2: choosing stacks (select phase) ---------------- */
+	/*
+	 * Select phase: choose how to reach 'url' (the destination as the
+	 * agent gave it, without credentials) whose host is 'host' (a name
+	 * or an IP literal, no brackets).  Add the alternatives in the
+	 * order they are to be tried with ps_select_add(): "DIRECT" or a
+	 * proxy URL ("http://a:3128", "https://b:443", "socks5h://c:1080",
+	 * socks4/socks4a/socks5 too).  The host builds a stack for each
+	 * (the shipped module for the scheme over direct) and tries them in
+	 * order, failing over on any error, as route lines
+	 * `stack = X [default=next]` would.  It never adds DIRECT itself:
+	 * when every alternative fails, the connection fails (fail closed).
+	 *
+	 * Called on a helper thread of the host, never on the thread of
+	 * the agent's event loop, so it may block (name lookups, reading
+	 * or fetching a script), but it must return within
+	 * ps_select_remaining_ms(): the host waits no longer, and then
+	 * fails the connection with PS_ERR_TIMEOUT (the call still runs to
+	 * its end; its result is dropped).  Several calls may run at once
+	 * on one instance.  ps_ctx_which() and `proxystack which` call it
+	 * on the caller's thread.
+	 *
+	 * Return PS_OK with at least one alternative added, or an error
+	 * after ps_select_fail().  NULL op: the module cannot choose, and a
+	 * route through it fails with PS_ERR_UNSUPPORTED.  Since ABI 1.2.
+	 */
+	int (*select)(ps_select *sel, void *instance, const char *url,
+		      const char *host);
 };
 
 /*
@@ -579,6 +610,45 @@ int ps_layer_send_all(ps_layer *layer, const void *buf, size_t len,
  */
 int ps_layer_recv_exact(ps_layer *layer, void *buf, size_t len,
 			struct ps_bytes_progress *progress, const char *what);
+
+/* ------------------------------------------------------------------ */
+/* Host services: a selection (ABI 1.2; valid during the select op)    */
+/* ------------------------------------------------------------------ */
+
+/* The most alternatives one selection may add. */
+#define PS_SELECT_MAX_ALTERNATIVES 16
+
+/*
+ * Add the next alternative: "DIRECT" (any case) or a proxy URL
+ * scheme://host[:port] with scheme http, https, socks4, socks4a, socks5
+ * or socks5h and nothing after the authority (no credentials, no path).
+ * The string is copied.  Returns PS_OK, PS_ERR_USAGE (recorded, with the
+ * reason) for a malformed one or one too many, or PS_ERR_NOMEM.  Since
+ * ABI 1.2.
+ */
+int ps_select_add(ps_select *sel, const char *alternative);
+
+/*
+ * What the module decided from, shown by `proxystack which` and
+ * ps_ctx_which() (a PAC script's raw answer: "PROXY a:1; DIRECT").
+ * Copied, cut at 400 bytes, control bytes replaced.  Never a secret.
+ * Since ABI 1.2.
+ */
+void ps_select_set_answer(ps_select *sel, const char *text);
+
+/*
+ * Record why the selection failed: code, hint (may be NULL), message.
+ * Returns 'code'.  Never pass a secret.  Since ABI 1.2.
+ */
+int ps_select_fail(ps_select *sel, int code, const char *hint,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Log, prefixed with the select section.  Since ABI 1.2. */
+void ps_select_log(ps_select *sel, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Milliseconds left before the host stops waiting (0: none).  ABI 1.2. */
+long ps_select_remaining_ms(const ps_select *sel);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@ declare -A LEVEL=(
 	# 2: choosing a route; watching files for the context
 	[route]=2 [reload]=2
 	# 3: the chain driver, the layer services, the host's own layers
-	[chain]=3 [layer]=3 [tls]=3 [ws]=3
+	[chain]=3 [layer]=3 [tls]=3 [ws]=3 [select]=3
 	# 4: connections and dumps, started on a snapshot
 	[conn]=4 [dump]=4
 	# 5: the context, the top of the library

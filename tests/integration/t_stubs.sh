@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_stubs.sh - pac: it loads and checks its keys (file:line
+# t_stubs.sh - pac as a hop (a PAC URL as proxy_url): it loads and checks
+# its keys (file:line
 # errors), every use fails with the unsupported code (exit 7) and a
 # message saying what to configure instead, from every source of a proxy
 # URL, and nothing leaves directly because of them: neither the
@@ -48,10 +49,7 @@ expect_grep "^direct -> pac\(" "$OUT" "pac proxy URL: which shows the pac hop"
 C=$(conf_with pac-path "[default]" "proxy_url = http://127.0.0.1:$PROXY/wpad.pac")
 refused "a .pac URL" "$C"
 
-C=$(conf_with pac-select "[select auto]" "module = pac" \
-	"url = http://127.0.0.1:$PROXY/proxy.pac" "[route all]" "match = *" \
-	"select = auto")
-refused "[select] with module = pac" "$C"
+# [select] with module = pac is real: t_pac.sh.
 
 C=$(conf_with pac-both "[select auto]" "module = pac" \
 	"url = http://127.0.0.1:$PROXY/proxy.pac" "file = /etc/proxy.pac")

@@ -74,10 +74,10 @@ static void count_log(void *user, int level, const char *msg)
 	log_calls++;
 }
 
-/* The pac section warns as it loads: something for log_fn to get. */
+/* insecure_tls warns as it loads: something for log_fn to get. */
 #define PROXY_CONF                                                        \
 	"[default]\nproxy_url = http://127.0.0.1:3128\n"                    \
-	"[transport warns]\nmodule = pac\nfile = /etc/proxy.pac\n"
+	"[global]\ninsecure_tls = true\n" /* a warning at load */
 #define PROXY_CHAIN "direct -> http-connect(http://127.0.0.1:3128)"
 
 /* The context's `which`, or the error's code name. */
