@@ -476,6 +476,18 @@ char *ps_percent_decode(const char *in);
 int ps_layer_read_head(ps_layer *layer, char *head, size_t cap,
 		       size_t *filled, size_t *head_len);
 
+/*
+ * Bottom layers: 'fd' is this layer's connected socket and, once the
+ * layer is established, the channel is exactly the bytes on it (no
+ * framing, nothing buffered by the layer).  The host may then hand it to
+ * the agent for zero-copy relaying (ps_conn_fd() in proxystack.h) when
+ * every layer above is transparent too.  The fd stays the layer's: it
+ * closes it in close() as before.  Call from connect() once connected;
+ * a layer that never calls it is used only through its send/recv.
+ * (ABI 1.1 host service.)
+ */
+void ps_layer_set_socket(ps_layer *layer, int fd);
+
 #ifdef __cplusplus
 }
 #endif
