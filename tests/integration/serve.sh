@@ -27,6 +27,9 @@ start_origin() {
 	wait_port "$ORIGIN_PORT"
 }
 
+# SERVE_PREFIX=(CMD...): start_serve runs serve under CMD (prlimit ...).
+SERVE_PREFIX=()
+
 serve_conf() {
 	local dir=$1
 	shift
@@ -43,7 +46,7 @@ start_serve() {
 	shift 2
 	SERVE_PORT=$(free_port) || bail_out "start_serve $name" "no free port"
 	printf 'access_log = %s\n' "$TMP/$name.access" >>"$conf/90-serve.conf"
-	start_bg "$name" "$PROXYSTACK" -c "$conf" serve \
+	start_bg "$name" "${SERVE_PREFIX[@]}" "$PROXYSTACK" -c "$conf" serve \
 		--listen "127.0.0.1:$SERVE_PORT" "$@"
 	SERVE_PID=$BG_PID
 	for ((i = 0; i < 100; i++)); do
