@@ -28,7 +28,7 @@ static const struct serve_number {
 } serve_numbers[] = {
 	{ "max_clients", 1024, 1, 1000000,
 	  offsetof(ps_serve_config, max_clients) },
-	{ "max_tunnels_per_client", 64, 1, 1000000,
+	{ "max_tunnels_per_client", 512, 1, 1000000,
 	  offsetof(ps_serve_config, max_tunnels_per_client) },
 	{ "idle_timeout", 300, 1, 86400,
 	  offsetof(ps_serve_config, idle_timeout_s) },

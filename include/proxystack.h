@@ -620,7 +620,7 @@ typedef struct ps_serve_config {
 	const char *access_log;      /* file to append to; NULL: stderr */
 	int max_clients;             /* open client connections; 1024 */
 	int max_tunnels_per_client;  /* open connections per client
-					address; 64 */
+					address; 512 */
 	int idle_timeout_s;          /* quiet tunnel, or request head not
 					complete, after N s; 300 */
 	int drain_timeout_s;         /* SIGTERM: tunnels get N s; 10 */
