@@ -191,7 +191,8 @@ static void session_start_chain(struct session *s, const char *host,
 		return;
 	}
 	s->state = SESSION_BUILDING;
-	/* While the chain builds, only the client's hang-up matters. */
+	/* While the chain builds, only the client's hang-up matters (a
+	 * reset ends the session, a half-close waits for the relay). */
 	if (loop_client_events(s, EPOLLRDHUP)) {
 		session_finish(s, "internal", 0);
 		return;
@@ -516,9 +517,15 @@ void session_event(struct session *s, enum watch_kind from, unsigned events)
 		session_read_head(s);
 		break;
 	case SESSION_BUILDING:
-		if (from == WATCH_CLIENT &&
-		    (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		if (from == WATCH_CLIENT && (events & (EPOLLHUP | EPOLLERR))) {
 			session_finish(s, "client-closed", 0);
+			break;
+		}
+		if (from == WATCH_CLIENT) {
+			/* A half-close after the request (printf ... | nc):
+			 * the relay passes it on; stop watching until then. */
+			if (loop_client_events(s, 0))
+				session_finish(s, "internal", 0);
 			break;
 		}
 		session_step(s);

@@ -13,6 +13,7 @@ halfopen N      N connections that send half a head and shut their
                 sending side, then N tunnels (CONNECT to ARG... see below)
                 left half-closed; prints "ok" once serve closed the first
                 kind and still answers
+halfclose-get O a GET http://127.0.0.1:O/ then a half-close; prints the body
 flood N         N connections opened and dropped at once, half of them
                 with a reset; prints "done"
 hold N          N connections held open (nothing sent) until stdin ends;
@@ -112,6 +113,15 @@ def halfopen(port, n):
     print("closed", closed)
 
 
+def halfclose_get(port, origin):
+    s = connect(port)
+    s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+              % origin)
+    s.shutdown(socket.SHUT_WR)
+    data = read_all(s)
+    print(data.split(b"\r\n\r\n", 1)[-1].decode("latin-1"), end="")
+
+
 def flood(port, n):
     for i in range(n):
         try:
@@ -150,6 +160,7 @@ def main():
      "longline": lambda: longline(port),
      "halfopen": lambda: halfopen(port, arg),
      "flood": lambda: flood(port, arg),
+     "halfclose-get": lambda: halfclose_get(port, arg),
      "hold": lambda: hold(port, arg)}[mode]()
 
 

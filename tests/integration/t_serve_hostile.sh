@@ -51,6 +51,10 @@ expect_exit 0 "50 half-open sockets" -- "$PYTHON" "$HOSTILE" halfopen "$P" 50 &&
 	expect_stdout "closed 50" "50 half-open sockets: each one closed by serve"
 serve_alive serve "after half-open sockets: another client is served"
 
+expect_exit 0 "a request, then a half-close (printf | nc)" -- \
+	"$PYTHON" "$HOSTILE" halfclose-get "$P" "$ORIGIN_PORT" &&
+	expect_stdout "hello from origin" "a half-close after the request: the answer still comes"
+
 expect_exit 0 "2000 connections opened and dropped" -- \
 	"$PYTHON" "$HOSTILE" flood "$P" 2000
 serve_alive serve "after the flood: another client is served"
