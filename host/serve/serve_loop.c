@@ -258,8 +258,7 @@ static int listener_address(const char *text, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static int listener_open(struct serve *srv, struct listener *l,
-			 const char *text)
+static int listener_open(struct listener *l, const char *text)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -281,7 +280,6 @@ static int listener_open(struct serve *srv, struct listener *l,
 	if (bind(l->fd, (struct sockaddr *)&ss, len) ||
 	    listen(l->fd, SERVE_BACKLOG))
 		return -1;
-	(void)srv;
 	return 0;
 }
 
@@ -404,7 +402,8 @@ static long long file_mtime_ns(const char *path)
 	       st.st_mtim.tv_nsec;
 }
 
-/* The allow list and users: rebuilt only when they changed. */
+/* The allow list and users: rebuilt only when they changed (srv->log is
+ * still NULL on the first call, at start: always built then). */
 static int serve_apply_acl(struct serve *srv, const ps_serve_config *c,
 			   ps_error *err)
 {
@@ -463,9 +462,17 @@ static void serve_config_tick(struct serve *srv, long long now)
 	if (now - srv->last_config_check_ms < SERVE_CONFIG_CHECK_MS)
 		return;
 	srv->last_config_check_ms = now;
-	if (serve_apply_config(srv, NULL, &err) != PS_OK)
+	if (serve_apply_config(srv, NULL, &err) == PS_OK) {
+		srv->last_error[0] = '\0';
+		return;
+	}
+	/* Once per problem, not once a second while it lasts. */
+	if (strcmp(srv->last_error, err.message)) {
+		snprintf(srv->last_error, sizeof(srv->last_error), "%s",
+			 err.message);
 		loop_log(srv, PS_LOG_ERROR, "[serve] not applied, the old"
 			 " settings stay: %s", err.message);
+	}
 }
 
 static void serve_reload(struct serve *srv)
@@ -649,7 +656,7 @@ static int serve_open_listeners(struct serve *srv, const ps_serve_config *c,
 
 		l->fd = -1;
 		srv->nlisteners++;
-		if (listener_open(srv, l, text)) {
+		if (listener_open(l, text)) {
 			loop_log(srv, PS_LOG_ERROR, "cannot listen on %s: %s",
 				 text, strerror(errno));
 			return -1;

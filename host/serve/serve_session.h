@@ -116,6 +116,7 @@ struct serve {
 	int verbose;
 	long long last_config_check_ms;
 	char *allow_text, *users_text; /* what the acl was built from */
+	char last_error[PS_ERROR_MESSAGE_MAX]; /* [serve] problem logged */
 };
 
 /* serve_session.c */
