@@ -15,6 +15,7 @@
 #                                          log without sanitizer reports
 #   expect_access NAME ERE TEST            a line of the access log matches
 #                                          (polls 3 s: lines come at the end)
+#   serve_with NAME LINES..., curl_via TEST   (see below)
 #   serve_alive NAME TEST                  another client still gets through
 #                                          (CONNECT to $ORIGIN_PORT)
 
@@ -109,3 +110,25 @@ s.listen(64)
 time.sleep(3600)' "$BLACKHOLE_PORT"
 	wait_port "$BLACKHOLE_PORT"
 }
+
+# serve_with NAME LINES...: a config dir holding LINES (sections and keys
+# for the stack), serve started on it with -v; its PID in SERVE_PIDS[NAME].
+serve_with() {
+	local name=$1
+	shift
+	serve_conf "$TMP/$name.conf"
+	printf '%s\n' "$@" | write_conf "$TMP/$name.conf" 50-up.conf
+	chmod 0600 "$TMP/$name.conf/50-up.conf"
+	start_serve "$name" "$TMP/$name.conf" -v
+	SERVE_PIDS[$name]=$SERVE_PID
+}
+declare -A SERVE_PIDS
+
+# curl_via TEST: curl fetches $URL (https, CA $CA) through the serve
+# started last and gets the origin's hello.
+curl_via() {
+	expect_exit 0 "$1: curl CONNECT through serve" -- curl -sS \
+		--max-time 15 --cacert "$CA" -x "http://127.0.0.1:$SERVE_PORT" \
+		"$URL" && expect_stdout "hello from origin" "$1: the origin's answer"
+}
+
