@@ -15,7 +15,7 @@
 #                                          log without sanitizer reports
 #   expect_access NAME ERE TEST            a line of the access log matches
 #                                          (polls 3 s: lines come at the end)
-#   serve_with NAME LINES..., curl_via TEST   (see below)
+#   serve_with NAME LINES..., curl_via TEST, serve_tls_origin  (see below)
 #   serve_alive NAME TEST                  another client still gets through
 #                                          (CONNECT to $ORIGIN_PORT)
 
@@ -132,3 +132,18 @@ curl_via() {
 		"$URL" && expect_stdout "hello from origin" "$1: the origin's answer"
 }
 
+
+# serve_tls_origin: CAs "dest" and "proxy" with leaves "server" and
+# "proxysrv" (for proxies' TLS), an https origin; $CA (the origin's CA),
+# $TLS_ORIGIN (its port) and $URL (https://localhost:PORT/) for curl_via.
+serve_tls_origin() {
+	make_ca dest
+	make_ca proxy
+	make_leaf dest server
+	make_leaf proxy proxysrv
+	CA=$CERTS/dest.pem
+	start_origin tlsorigin --cert "$CERTS/server-chain.pem" \
+		--key "$CERTS/server-key.pem"
+	TLS_ORIGIN=$ORIGIN_PORT
+	URL=https://localhost:$TLS_ORIGIN/
+}

@@ -12,16 +12,8 @@
 # shellcheck source=tests/integration/serve.sh
 . "$(dirname "$0")/serve.sh"
 
-make_ca dest
-make_ca proxy
-make_leaf dest server
-make_leaf proxy proxysrv
-CA=$CERTS/dest.pem
-start_origin tlsorigin --cert "$CERTS/server-chain.pem" \
-	--key "$CERTS/server-key.pem"
-TLS_ORIGIN=$ORIGIN_PORT
+serve_tls_origin
 start_echo echo --plain
-URL=https://localhost:$TLS_ORIGIN/
 
 start_squid plain
 PLAIN=$SQUID_PORT

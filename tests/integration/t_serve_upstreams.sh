@@ -13,15 +13,7 @@
 # shellcheck source=tests/integration/serve.sh
 . "$(dirname "$0")/serve.sh"
 
-make_ca dest
-make_ca proxy
-make_leaf dest server
-make_leaf proxy proxysrv
-CA=$CERTS/dest.pem
-start_origin tlsorigin --cert "$CERTS/server-chain.pem" \
-	--key "$CERTS/server-key.pem"
-TLS_ORIGIN=$ORIGIN_PORT
-URL=https://localhost:$TLS_ORIGIN/
+serve_tls_origin
 
 make_htpasswd "$TMP/htpasswd" alice 'al1ce-pw'
 start_squid basic --basic "$TMP/htpasswd"
