@@ -2,7 +2,7 @@
 # t_serve_hostile.sh - proxystack serve against hostile clients: garbage
 # (HTTP and SOCKS5), a head trickled byte by byte (closed at idle_timeout,
 # however slowly it comes), a 1 MiB request line (431), half-open sockets,
-# 2,000 connections opened and dropped at once (half with a reset), and a
+# 10,000 connections opened and dropped at once (half with a reset), and a
 # process out of file descriptors (accepting pauses, no busy loop, and
 # resumes).  After each, another client is served; at the end SIGTERM
 # exits 0 with the sanitizers quiet (no leak).
@@ -55,8 +55,8 @@ expect_exit 0 "a request, then a half-close (printf | nc)" -- \
 	"$PYTHON" "$HOSTILE" halfclose-get "$P" "$ORIGIN_PORT" &&
 	expect_stdout "hello from origin" "a half-close after the request: the answer still comes"
 
-expect_exit 0 "2000 connections opened and dropped" -- \
-	"$PYTHON" "$HOSTILE" flood "$P" 2000
+expect_exit 0 "10000 connections opened and dropped" -- \
+	"$PYTHON" "$HOSTILE" flood "$P" 10000
 serve_alive serve "after the flood: another client is served"
 serve_alive serve "after the flood: and another"
 
