@@ -11,7 +11,8 @@
 #                                          (CONF gets [serve] access_log)
 #   serve_conf DIR [LINE...]               make_conf, plus a [serve] file
 #                                          holding LINEs
-#   stop_serve NAME TEST                   SIGTERM; asserts exit 0 and a
+#   stop_serve NAME TEST [PID]             SIGTERM (SERVE_STOP_SIGNAL=INT:
+#                                          SIGINT); asserts exit 0 and a
 #                                          log without sanitizer reports
 #   expect_access NAME ERE TEST            a line of the access log matches
 #                                          (polls 3 s: lines come at the end)
@@ -62,13 +63,14 @@ start_serve() {
 
 stop_serve() {
 	local name=$1 test=$2 pid=${3:-$SERVE_PID} rc=0 i
-	kill -TERM "$pid" 2>/dev/null
+	local sig=${SERVE_STOP_SIGNAL:-TERM}
+	kill "-$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < 150; i++)); do
 		pid_alive "$pid" || break
 		sleep 0.1
 	done
 	wait "$pid" || rc=$?
-	expect_eq "$rc" 0 "$test: exits 0 after SIGTERM"
+	expect_eq "$rc" 0 "$test: exits 0 after SIG$sig"
 	expect_no_grep 'Sanitizer|runtime error|LeakSanitizer' \
 		"$TMP/$name.log" "$test: no sanitizer report"
 }

@@ -5,7 +5,7 @@
 # 407 and with them 200, SOCKS5 clients use RFC 1929; a hash it cannot
 # check, a non-loopback listen without allow (in the file or with
 # --listen), an unknown key or a bad number stop the load with file:line
-# (exit 2); max_tunnels_per_client answers 503.  Passwords never reach
+# (exit 2), a port in use exits 1; max_tunnels_per_client answers 503.  Passwords never reach
 # the logs.
 
 # shellcheck source=tests/integration/lib.sh
@@ -106,6 +106,12 @@ expect_exit 2 "--listen 0.0.0.0 without allow" -- "$PROXYSTACK" \
 expect_exit 2 "--listen without a port" -- "$PROXYSTACK" \
 	-c "$TMP/plain" serve --listen 127.0.0.1
 
+start_origin busy
+expect_exit 1 "a port already in use: serve exits 1" -- "$PROXYSTACK" \
+	-c "$TMP/plain" serve --listen "127.0.0.1:$ORIGIN_PORT" &&
+	expect_grep "cannot listen on 127.0.0.1:$ORIGIN_PORT: Address already in use" \
+		"$ERR" "a port already in use: says which and why"
+
 # --- max_tunnels_per_client ------------------------------------------------------
 
 serve_conf "$TMP/limit" "max_tunnels_per_client = 2"
@@ -120,4 +126,4 @@ eval "exec ${HOLD[1]}>&-"
 wait "$HOLD_PID" 2>/dev/null
 sleep 0.3
 serve_alive limitserve "once they close, the client is served"
-stop_serve limitserve "serve with max_tunnels_per_client"
+SERVE_STOP_SIGNAL=INT stop_serve limitserve "serve with max_tunnels_per_client"
