@@ -106,6 +106,21 @@ expect_exit 2 "--listen 0.0.0.0 without allow" -- "$PROXYSTACK" \
 expect_exit 2 "--listen without a port" -- "$PROXYSTACK" \
 	-c "$TMP/plain" serve --listen 127.0.0.1
 
+if have_ipv6; then
+	V6=$(free_port)
+	start_bg v6serve "$PROXYSTACK" -c "$TMP/plain" serve --listen "[::1]:$V6"
+	V6PID=$BG_PID
+	wait_port "$V6" ::1
+	expect_grep "listening on \[::1\]:$V6" "$TMP/v6serve.log" \
+		"an IPv6 listener says where it listens"
+	expect_exit 0 "an IPv6 listener serves ::1 clients" -- curl -sS \
+		--max-time 10 -x "http://[::1]:$V6" -p "$ORIGIN" &&
+		expect_stdout "hello from origin" "IPv6 listener: the origin's answer"
+	stop_serve v6serve "serve on [::1]" "$V6PID"
+else
+	skip "an IPv6 listener" "no IPv6 on this machine"
+fi
+
 start_origin busy
 expect_exit 1 "a port already in use: serve exits 1" -- "$PROXYSTACK" \
 	-c "$TMP/plain" serve --listen "127.0.0.1:$ORIGIN_PORT" &&
