@@ -40,6 +40,8 @@ struct ps_layer {
 	struct buf unread;                /* bytes given back for the layer above */
 	struct resolve_job *resolve;
 	char detail[200];
+	int socket_fd;                    /* ps_layer_set_socket(), if */
+	int has_socket;                   /* has_socket */
 };
 
 struct chain_want {

@@ -37,6 +37,8 @@
 
 #include <proxystack.h>
 
+#include "serve.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
@@ -276,6 +278,8 @@ struct cli_args {
 	int linger_ms;               /* connect -q: -1 when not given */
 	int verbose;
 	int include_password;        /* env: export a password_file's too */
+	struct serve_options serve;  /* serve: --listen; env --serve */
+	int env_serve;               /* env: point children at serve */
 	int want_help;
 	int want_version;
 	const char *words[2];        /* command and URL, wherever they stood */
@@ -310,7 +314,9 @@ enum cli_option_id {
 	CLI_OPT_HALF_CLOSE,
 	CLI_OPT_LINGER,
 	CLI_OPT_HELP,
-	CLI_OPT_VERSION
+	CLI_OPT_VERSION,
+	CLI_OPT_LISTEN,
+	CLI_OPT_ENV_SERVE
 };
 
 struct cli_option {
@@ -344,6 +350,10 @@ static const struct cli_option cli_options[] = {
 	  "connect: end SECONDS after end of input (0: at once)" },
 	{ 'h', "help", NULL, CLI_OPT_HELP, "show this help" },
 	{ 0, "version", NULL, CLI_OPT_VERSION, "show the version" },
+	{ 0, "listen", "ADDR:PORT", CLI_OPT_LISTEN,
+	  "serve: listen there instead of [serve] listen (repeatable)" },
+	{ 0, "serve", NULL, CLI_OPT_ENV_SERVE,
+	  "env: variables pointing children at proxystack serve" },
 };
 
 static int cli_run_show_config(ps_ctx *ctx, const struct cli_args *args);
@@ -352,6 +362,7 @@ static int cli_run_check(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_env(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_modules(ps_ctx *ctx, const struct cli_args *args);
+static int cli_run_serve(ps_ctx *ctx, const struct cli_args *args);
 
 /* The commands, in the order proxystack(1) lists them. */
 static const struct cli_command cli_commands[] = {
@@ -367,6 +378,8 @@ static const struct cli_command cli_commands[] = {
 	  "export lines for child processes (holds credentials)" },
 	{ "modules", CLI_URL_NONE, cli_run_modules,
 	  "modules found, their ABI and phases" },
+	{ "serve", CLI_URL_NONE, cli_run_serve,
+	  "local proxy: HTTP CONNECT, http:// and SOCKS5" },
 };
 
 static const char *cli_url_synopsis(enum cli_url_use use)
@@ -515,6 +528,16 @@ static int cli_apply_option(struct cli_args *args,
 	case CLI_OPT_VERSION:
 		args->want_version = 1;
 		break;
+	case CLI_OPT_LISTEN:
+		if (args->serve.nlisten == SERVE_LISTEN_MAX) {
+			cli_usage_error("at most %d --listen", SERVE_LISTEN_MAX);
+			return -1;
+		}
+		args->serve.listen[args->serve.nlisten++] = value;
+		break;
+	case CLI_OPT_ENV_SERVE:
+		args->env_serve = 1;
+		break;
 	}
 	return 0;
 }
@@ -642,6 +665,27 @@ static int cli_parse_args(int argc, char **argv, struct cli_args *args)
 	return 0;
 }
 
+/* --listen is for serve, --serve for env (and takes no URL). */
+static int cli_check_serve_options(const struct cli_args *args)
+{
+	int is_env = !strcmp(args->command->name, "env");
+
+	if (args->serve.nlisten && strcmp(args->command->name, "serve") &&
+	    !(is_env && args->env_serve)) {
+		cli_usage_error("--listen is for serve and env --serve only");
+		return -1;
+	}
+	if (args->env_serve && !is_env) {
+		cli_usage_error("--serve is for env only");
+		return -1;
+	}
+	if (args->env_serve && args->url) {
+		cli_usage_error("env --serve takes no URL");
+		return -1;
+	}
+	return 0;
+}
+
 /* Map the words onto a command and its URL; 0, or -1 after usage. */
 static int cli_select_command(struct cli_args *args)
 {
@@ -663,7 +707,10 @@ static int cli_select_command(struct cli_args *args)
 		return -1;
 	}
 	args->url = args->nwords > 1 ? args->words[1] : NULL;
-	if (args->command->url == CLI_URL_REQUIRED && !args->url) {
+	if (cli_check_serve_options(args) != 0)
+		return -1;
+	if (args->command->url == CLI_URL_REQUIRED && !args->url &&
+	    !args->env_serve) {
 		cli_usage_error("%s needs a URL", args->command->name);
 		return -1;
 	}
@@ -692,8 +739,10 @@ static ps_ctx *cli_open_context(const struct cli_args *args, int *status)
 	ps_ctx_options_init(&opts);
 	ps_error_clear(&err);
 	opts.conf_dir = args->conf_dir;
-	/* One command, one configuration: no watcher thread. */
-	opts.reload = PS_RELOAD_MANUAL;
+	/* One command, one configuration: no watcher thread; the daemon
+	 * follows the directory. */
+	opts.reload = strcmp(args->command->name, "serve") ? PS_RELOAD_MANUAL
+							   : PS_RELOAD_WATCH;
 	opts.log_fn = cli_log;
 	opts.log_user = NULL;
 	opts.log_level = args->verbose ? PS_LOG_DEBUG : PS_LOG_WARN;
@@ -890,10 +939,45 @@ static int cli_run_which(ps_ctx *ctx, const struct cli_args *args)
 	return cli_emit_text(ps_ctx_which(ctx, args->url, &err), &err, 0);
 }
 
+/* env --serve: a child's proxy variables, all at the local proxy. */
+static int cli_run_env_serve(ps_ctx *ctx, const struct cli_args *args)
+{
+	static const char *const names[][2] = {
+		{ "http_proxy", "http" }, { "https_proxy", "http" },
+		{ "all_proxy", "socks5h" }, { "HTTP_PROXY", "http" },
+		{ "HTTPS_PROXY", "http" }, { "ALL_PROXY", "socks5h" },
+	};
+	ps_error err;
+	char *at = serve_first_listen(ctx, &args->serve, &err);
+	int wildcard;
+
+	if (!at)
+		return cli_report_error(&err);
+	/* A wildcard listener is reached on loopback. */
+	wildcard = !strncmp(at, "0.0.0.0:", 8);
+	for (size_t i = 0; i < CLI_COUNT(names); i++)
+		printf("export %s=%s://%s%s\n", names[i][0], names[i][1],
+		       wildcard ? "127.0.0.1:" : "", wildcard ? at + 8 : at);
+	puts("export no_proxy=localhost,127.0.0.1,::1");
+	puts("export NO_PROXY=localhost,127.0.0.1,::1");
+	free(at);
+	return CLI_EXIT_OK;
+}
+
+static int cli_run_serve(ps_ctx *ctx, const struct cli_args *args)
+{
+	struct serve_options o = args->serve;
+
+	o.verbose = args->verbose;
+	return serve_run(ctx, &o);
+}
+
 static int cli_run_env(ps_ctx *ctx, const struct cli_args *args)
 {
 	ps_error err;
 
+	if (args->env_serve)
+		return cli_run_env_serve(ctx, args);
 	ps_error_clear(&err);
 	return cli_emit_text(ps_ctx_env_exports_opt(ctx, args->url,
 						    args->include_password
@@ -1795,6 +1879,12 @@ int main(int argc, char **argv)
 		status = cli_check_tls_options(&args);
 		if (status != CLI_EXIT_OK)
 			return status;
+	}
+	/* Before any thread starts: the daemon takes its signals from a
+	 * signalfd, so no thread may have them unblocked. */
+	if (!strcmp(args.command->name, "serve") && serve_block_signals()) {
+		perror("proxystack: sigprocmask");
+		return CLI_EXIT_FAILURE;
 	}
 	ctx = cli_open_context(&args, &status);
 	if (!ctx)

@@ -386,6 +386,27 @@ const char *ps_conn_describe(const ps_conn *conn)
 	return conn->description ? conn->description : "";
 }
 
+/*
+ * The bottom socket, when nothing above it transforms or holds bytes:
+ * a layer with its own send/recv (TLS, an HTTP/2 stream, a websocket)
+ * or bytes given back with ps_layer_unread() make it -1.
+ */
+int ps_conn_fd(const ps_conn *conn)
+{
+	if (!conn || conn->state != CONN_READY || conn->nlayers == 0 ||
+	    !conn->layers[0].has_socket || conn_is_websocket(conn))
+		return -1;
+	for (size_t i = 0; i < conn->nlayers; i++) {
+		const struct ps_layer *l = &conn->layers[i];
+
+		if (buf_unread(&l->unread))
+			return -1;
+		if (i > 0 && (l->ops->send || l->ops->recv))
+			return -1;
+	}
+	return conn->layers[0].socket_fd;
+}
+
 const ps_error *ps_conn_error(const ps_conn *conn)
 {
 	return &conn->err;

@@ -389,3 +389,22 @@ int ps_forwarded_client(const char *peer, const char *x_forwarded_for,
 	memcpy(out, current.text, len + 1);
 	return PS_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Address lists on their own (proxystack serve's allow =)             */
+/* ------------------------------------------------------------------ */
+
+/* The list form of a trust setting, asked about one address. */
+int ps_addr_in_list(const char *addr, const char *list)
+{
+	struct forwarded_trust t;
+	struct forwarded_addr a;
+
+	memset(&t, 0, sizeof(t));
+	if (list == NULL || forwarded_parse_trust_list(list, &t) < 0)
+		return -1;
+	if (addr == NULL ||
+	    forwarded_parse_addr(addr, strlen(addr), &a) != FORWARDED_ADDR_OK)
+		return 0;
+	return forwarded_is_trusted(&t, &a, 0);
+}

@@ -54,6 +54,12 @@ void ps_layer_want(ps_layer *layer, int fd, short events)
 	ps_layer_wake_in(layer, 10);
 }
 
+void ps_layer_set_socket(ps_layer *layer, int fd)
+{
+	layer->socket_fd = fd;
+	layer->has_socket = fd >= 0;
+}
+
 void ps_layer_wake_in(ps_layer *layer, long ms)
 {
 	struct ps_conn *conn = layer->conn;

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "hostmatch.h"
 #include "modconfig.h"
+#include "serve_config.h"
 #include "snapshot.h"
 #include "tls_cache.h"
 #include "url.h"
@@ -1287,6 +1288,8 @@ int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
 		rc = add_routes(&b);
 	if (rc == PS_OK)
 		rc = preload_select_modules(&b);
+	if (rc == PS_OK)
+		rc = serve_config_check(&s->doc, err);
 	/* Sections of kinds nobody reads would be silently ignored. */
 	if (rc != PS_OK) {
 		snapshot_unref(s);

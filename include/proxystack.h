@@ -567,6 +567,81 @@ size_t ps_ws_max_message(const ps_conn *conn);
 int ps_forwarded_client(const char *peer, const char *x_forwarded_for,
 			const char *trust, char *out, size_t outsz);
 
+/* ------------------------------------------------------------------ */
+/* Local proxy support (proxystack serve)                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The raw socket of an established byte channel, for zero-copy relaying
+ * (splice(2), sendfile(2)): returned only when the chain is transparent
+ * down to a socket -- the bottom layer named its connected socket
+ * (ps_layer_set_socket()), no layer above it transforms bytes (no TLS,
+ * no HTTP/2 stream, no websocket) and no layer holds bytes already read
+ * for the channel.  Otherwise, and before the chain is up or after it
+ * failed, -1: use ps_conn_read()/ps_conn_write().
+ *
+ * The socket stays owned by the connection: read, write, shut down,
+ * splice and poll it, never close it or change its flags; it is closed
+ * by ps_conn_close().  Once you used it directly, keep using it and not
+ * ps_conn_read()/ps_conn_write() (the library does not see those bytes).
+ * Thread-safety: as any call on 'conn'.  NULL gives -1.
+ */
+int ps_conn_fd(const ps_conn *conn);
+
+/*
+ * Is 'addr' (an IPv4 or IPv6 address, e.g. a client's getpeername()
+ * text; "::ffff:1.2.3.4" counts as 1.2.3.4) in 'list'?  'list' holds
+ * IPs and CIDR blocks separated by commas and/or spaces, and the
+ * keywords loopback, private (alias uniquelocal) and linklocal, as the
+ * list form of ps_forwarded_client()'s trust setting.  Returns 1 (in
+ * it), 0 (not in it, or 'addr' is not an address) or -1 ('list' is
+ * NULL, empty or malformed).  Pure: no allocation, thread-safe.
+ */
+int ps_addr_in_list(const char *addr, const char *list);
+
+/*
+ * The [serve] section of the configuration (proxystack.conf(5)), with
+ * defaults filled in, for a local proxy built on this library.  The
+ * library validated it when the snapshot was built: a bad value or an
+ * unknown key failed ps_ctx_new()/ps_ctx_reload() with PS_ERR_CONFIG and
+ * file:line.  The library allocates it in one block: release it with
+ * ps_free().  It may grow by appending fields: struct_size says how many
+ * bytes this library filled; read a field only if it lies inside.
+ */
+typedef struct ps_serve_config {
+	size_t struct_size;
+	size_t nlisten;              /* at least 1 */
+	const char *const *listen;   /* "ADDR:PORT", IP literals; default
+					"127.0.0.1:3128" */
+	const char *allow;           /* clients allowed (ps_addr_in_list()
+					syntax); NULL: loopback only */
+	const char *users_file;      /* "user:hash" lines for client Basic
+					auth; NULL: no client auth */
+	const char *access_log;      /* file to append to; NULL: stderr */
+	int max_clients;             /* open client connections; 1024 */
+	int max_tunnels_per_client;  /* open connections per client
+					address; 512 */
+	int idle_timeout_s;          /* quiet tunnel, or request head not
+					complete, after N s; 300 */
+	int drain_timeout_s;         /* SIGTERM: tunnels get N s; 10 */
+	const char *source;          /* where [serve] starts ("file:line"),
+					or "default" */
+} ps_serve_config;
+
+/*
+ * The [serve] settings of the context's current snapshot, or NULL with
+ * *err filled (PS_ERR_NOMEM).  Free with ps_free().  Thread-safe.
+ */
+ps_serve_config *ps_ctx_serve_config(ps_ctx *ctx, ps_error *err);
+
+/*
+ * Is "ADDR:PORT" (an IPv4 literal, or an IPv6 literal in brackets) a
+ * valid listen address?  Returns 1 when it is a loopback address
+ * (127.0.0.0/8, ::1), 0 for any other valid address, -1 when it does not
+ * parse.  Thread-safe.
+ */
+int ps_serve_listen_kind(const char *addr_port);
+
 #ifdef __cplusplus
 }
 #endif

@@ -213,6 +213,8 @@ static void direct_enter_connected(ps_layer *layer, struct direct *d)
 			     "TCP_NODELAY on %s failed: %s", d->peer,
 			     direct_strerror(errno, errbuf, sizeof(errbuf)));
 	ps_layer_set_detail(layer, "%s", d->peer);
+	/* The channel is the socket's bytes: zero-copy relays may use it. */
+	ps_layer_set_socket(layer, d->fd);
 	ps_layer_log(layer, PS_LOG_DEBUG, "connected to %s", d->peer);
 }
 

@@ -10,6 +10,7 @@ PACKAGES=(
 	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
 	clang libclang-rt-14-dev valgrind
 	duktape-dev python3-pacparser
+	libcrypt-dev wget cntlm   # proxystack serve: crypt_r; its tests and bench
 )
 # SOCKS peers of tests/integration/t_socks*.sh.
 PACKAGES+=(dante-server microsocks)

@@ -82,7 +82,8 @@ extern "C" {
  * ps_layer_send_all() and ps_layer_recv_exact() (see "Host services:
  * byte protocols" at the end of this file), the schemes op with struct
  * ps_scheme (modules claim proxy URL schemes),
- * ps_proxy_info.resolve_remotely, and the select op with the
+ * ps_proxy_info.resolve_remotely, ps_layer_set_socket() (a bottom layer
+ * names its socket, for ps_conn_fd()), and the select op with the
  * ps_select_* services (a select-phase module such as pac chooses the
  * stacks of a route).
  */
@@ -548,6 +549,18 @@ char *ps_percent_decode(const char *in);
  */
 int ps_layer_read_head(ps_layer *layer, char *head, size_t cap,
 		       size_t *filled, size_t *head_len);
+
+/*
+ * Bottom layers: 'fd' is this layer's connected socket and, once the
+ * layer is established, the channel is exactly the bytes on it (no
+ * framing, nothing buffered by the layer).  The host may then hand it to
+ * the agent for zero-copy relaying (ps_conn_fd() in proxystack.h) when
+ * every layer above is transparent too.  The fd stays the layer's: it
+ * closes it in close() as before.  Call from connect() once connected;
+ * a layer that never calls it is used only through its send/recv.
+ * Since ABI 1.2.
+ */
+void ps_layer_set_socket(ps_layer *layer, int fd);
 
 /* ------------------------------------------------------------------ */
 /* Host services: byte protocols (since ABI 1.2)                       */

@@ -447,8 +447,31 @@ static void test_out_buffer(void)
 	CHECK_STR(out, "");
 }
 
+/* ps_addr_in_list(): proxystack serve's allow list, the same syntax. */
+static void test_addr_in_list(void)
+{
+	CHECK(ps_addr_in_list("127.0.0.1", "loopback") == 1);
+	CHECK(ps_addr_in_list("::1", "loopback") == 1);
+	CHECK(ps_addr_in_list("::ffff:127.0.0.9", "loopback") == 1);
+	CHECK(ps_addr_in_list("10.1.2.3", "loopback") == 0);
+	CHECK(ps_addr_in_list("10.1.2.3", "192.168.0.0/16, 10.0.0.0/8") == 1);
+	CHECK(ps_addr_in_list("10.1.2.3", "private") == 1);
+	CHECK(ps_addr_in_list("fd00::1", "private") == 1);
+	CHECK(ps_addr_in_list("fe80::1", "linklocal") == 1);
+	CHECK(ps_addr_in_list("2001:db8::1", "2001:db8::/32") == 1);
+	CHECK(ps_addr_in_list("2001:db9::1", "2001:db8::/32") == 0);
+	CHECK(ps_addr_in_list("not-an-address", "private") == 0);
+	CHECK(ps_addr_in_list(NULL, "private") == 0);
+	CHECK(ps_addr_in_list("10.1.2.3", "") == -1);
+	CHECK(ps_addr_in_list("10.1.2.3", ", ,") == -1);
+	CHECK(ps_addr_in_list("10.1.2.3", "10.0.0.0/33") == -1);
+	CHECK(ps_addr_in_list("10.1.2.3", "example.com") == -1);
+	CHECK(ps_addr_in_list("10.1.2.3", NULL) == -1);
+}
+
 int main(void)
 {
+	test_addr_in_list();
 	test_forwarded_table();
 	test_long_headers();
 	test_out_buffer();
