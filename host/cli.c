@@ -37,6 +37,8 @@
 
 #include <proxystack.h>
 
+#include "run_cli.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
@@ -283,6 +285,7 @@ struct cli_args {
 	const char *extra_word;      /* the first word beyond those two */
 	const struct cli_command *command;
 	const char *url;             /* NULL when not given */
+	char **run_argv;             /* run: CMD ARGS..., NULL-terminated */
 };
 
 enum cli_url_use {
@@ -352,6 +355,7 @@ static int cli_run_check(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_env(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_modules(ps_ctx *ctx, const struct cli_args *args);
+static int cli_run_run(ps_ctx *ctx, const struct cli_args *args);
 
 /* The commands, in the order proxystack(1) lists them. */
 static const struct cli_command cli_commands[] = {
@@ -367,6 +371,8 @@ static const struct cli_command cli_commands[] = {
 	  "export lines for child processes (holds credentials)" },
 	{ "modules", CLI_URL_NONE, cli_run_modules,
 	  "modules found, their ABI and phases" },
+	{ "run", CLI_URL_NONE, cli_run_run,
+	  "-- CMD ARGS: CMD with its TCP connects through the stack" },
 };
 
 static const char *cli_url_synopsis(enum cli_url_use use)
@@ -628,6 +634,13 @@ static int cli_parse_args(int argc, char **argv, struct cli_args *args)
 		const char *arg = argv[i];
 		int rc = 0;
 
+		if (args->nwords == 0 && strcmp(arg, "run") == 0) {
+			/* The rest is the command's, options and all. */
+			cli_add_word(args, arg);
+			i += i + 1 < argc && strcmp(argv[i + 1], "--") == 0;
+			args->run_argv = &argv[i + 1];
+			break;
+		}
 		if (only_words || arg[0] != '-' || arg[1] == '\0')
 			cli_add_word(args, arg);
 		else if (strcmp(arg, "--") == 0)
@@ -1767,6 +1780,16 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
+
+/*
+ * run: the context was only made to check the configuration (exit 2 on
+ * an error, as every command); the command gets its own.
+ */
+static int cli_run_run(ps_ctx *ctx, const struct cli_args *args)
+{
+	(void)ctx;
+	return run_cli_exec(args->conf_dir, args->run_argv);
+}
 
 int main(int argc, char **argv)
 {
