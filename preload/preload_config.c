@@ -32,21 +32,29 @@ struct run_settings {
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static ps_ctx *config_ctx;
 static int config_tried;
+/*
+ * Under their own lock: the library logs (config_log) while
+ * preload_ctx() holds config_lock.
+ */
+static pthread_mutex_t settings_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct run_settings config_run;
 
 static void config_atfork_prepare(void)
 {
 	pthread_mutex_lock(&config_lock);
+	pthread_mutex_lock(&settings_lock);
 }
 
 static void config_atfork_parent(void)
 {
+	pthread_mutex_unlock(&settings_lock);
 	pthread_mutex_unlock(&config_lock);
 }
 
 static void config_atfork_child(void)
 {
 	pthread_mutex_init(&config_lock, NULL);
+	pthread_mutex_init(&settings_lock, NULL);
 	config_ctx = NULL;      /* left as it is: see the header */
 	config_tried = 0;
 }
@@ -100,19 +108,24 @@ static int config_byte_order(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static void config_read_run(const char *dir, struct run_settings *rs)
+static void config_read_run(const char *dir)
 {
+	struct run_settings rs;
 	struct dirent **list;
 	char path[4096];
 	int n = scandir(dir, &list, config_is_conf, config_byte_order);
 
+	memset(&rs, 0, sizeof(rs));
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
-		ini_parse(path, config_run_key, rs);
+		ini_parse(path, config_run_key, &rs);
 		free(list[i]);
 	}
 	if (n >= 0)
 		free(list);
+	pthread_mutex_lock(&settings_lock);
+	config_run = rs;
+	pthread_mutex_unlock(&settings_lock);
 }
 
 /* ---- reports --------------------------------------------------------- */
@@ -120,14 +133,14 @@ static void config_read_run(const char *dir, struct run_settings *rs)
 /* One write, so that lines of several threads never interleave. */
 static void config_emit(const char *line, size_t len)
 {
-	const char *path;
+	char path[sizeof(config_run.log_path)];
 	int fd = STDERR_FILENO;
 	ssize_t rc;
 
-	pthread_mutex_lock(&config_lock);
-	path = config_run.log_path[0] ? config_run.log_path : NULL;
-	pthread_mutex_unlock(&config_lock);
-	if (path)
+	pthread_mutex_lock(&settings_lock);
+	memcpy(path, config_run.log_path, sizeof(path));
+	pthread_mutex_unlock(&settings_lock);
+	if (path[0])
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		fd = STDERR_FILENO;
@@ -202,7 +215,7 @@ ps_ctx *preload_ctx(void)
 		config_ctx = ps_ctx_new(&opts, &err);
 		preload_set_inside(was_inside);
 		if (config_ctx)
-			config_read_run(config_dir(), &config_run);
+			config_read_run(config_dir());
 	}
 	ctx = config_ctx;
 	pthread_mutex_unlock(&config_lock);
@@ -218,8 +231,8 @@ int preload_udp_refused(void)
 
 	if (!preload_ctx())
 		return 1;       /* no configuration: fail closed */
-	pthread_mutex_lock(&config_lock);
+	pthread_mutex_lock(&settings_lock);
 	refused = config_run.udp_refuse;
-	pthread_mutex_unlock(&config_lock);
+	pthread_mutex_unlock(&settings_lock);
 	return refused;
 }
