@@ -35,18 +35,9 @@ start_echo tls --cert "$RUN_CERT" --key "$RUN_KEY"
 squid_log_mark hsq
 squid_log_mark sq
 expect_exit 0 "python3: TLS inside the https proxy's TLS" -- \
-	"${PS_RUN[@]}" "$PYTHON" -c '
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[1])
-with socket.create_connection((sys.argv[3], int(sys.argv[2])), timeout=20) as s:
-    with ctx.wrap_socket(s, server_hostname=sys.argv[3]) as t:
-        t.sendall(b"through https proxy\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            data += t.recv(100)
-        print(data.decode().strip())
-' "$RUN_CA" "$ECHO_PORT" "$RUN_HOST"
-expect_grep "^through https proxy$" "$OUT" "python3: echo through the https proxy"
+	"${PS_RUN[@]}" "$PYTHON" "$PS_LIB_DIR/run_tls_client.py" "$RUN_CA" \
+	"$RUN_HOST" "$ECHO_PORT" "through https proxy"
+expect_grep "^through https proxy 240\." "$OUT" "python3: echo through the https proxy"
 # The library's own warnings reach the program's stderr, once per process
 # (the password in a file others may read), and nothing deadlocks there.
 expect_grep "^proxystack run: warning: configuration file with a password" \

@@ -31,17 +31,8 @@ fi
 # python3: socket.create_connection + ssl, verification on.
 squid_log_mark sq
 expect_exit 0 "python3: create_connection + ssl through squid" -- \
-	"${PS_RUN[@]}" "$PYTHON" -c '
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[1])
-with socket.create_connection((sys.argv[3], int(sys.argv[2])), timeout=20) as s:
-    with ctx.wrap_socket(s, server_hostname=sys.argv[3]) as t:
-        t.sendall(b"ping over tls\n")
-        data = b""
-        while len(data) < 14:
-            data += t.recv(100)
-        print(data.decode().strip(), t.getpeername()[0])
-' "$RUN_CA" "$TLS_PORT" "$RUN_HOST"
+	"${PS_RUN[@]}" "$PYTHON" "$PS_LIB_DIR/run_tls_client.py" "$RUN_CA" \
+	"$RUN_HOST" "$TLS_PORT" "ping over tls"
 expect_grep "^ping over tls 240\." "$OUT" \
 	"python3: echo back, peer is the fake address of the name"
 expect_connect_logged "$TLS_PORT" "python3: squid tunnelled CONNECT $RUN_HOST:$TLS_PORT"
