@@ -84,7 +84,8 @@ void dns_set_limit(size_t max_names);
 
 enum track_state {
 	TRACK_CONNECTING,   /* non-blocking: the chain is being built */
-	TRACK_CONNECTED,
+	TRACK_CONNECTED,    /* a socketpair end, relayed */
+	TRACK_HANDED,       /* the proxy's own TCP socket, handed over */
 	TRACK_FAILED        /* 'error' waits for getsockopt(SO_ERROR) */
 };
 
@@ -136,6 +137,12 @@ void preload_reportf(const char *fmt, ...)
  */
 int connect_routed(int fd, const char *host, unsigned port,
 		   const struct sockaddr *sa, socklen_t salen);
+
+/*
+ * Called by the connect() hook for connects made while working for
+ * proxystack: the sockets a chain built on this thread opened.
+ */
+void connect_note_inner(int fd);
 
 /* The errno a program expects for a ps_code. */
 int connect_errno_of(int code);

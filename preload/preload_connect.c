@@ -6,6 +6,11 @@
  *
  * Blocking sockets: the chain is built in connect() itself, which
  * returns 0 or -1 with the errno of the failure (connect_errno_of).
+ * When the chain is transparent down to TCP (direct and http-connect
+ * hops only, no byte waiting in a layer), the proxy's own socket is
+ * handed over instead (dup2, the program's file flags kept): no relay,
+ * no copy.  The library builds it on this thread, so the connect() hook
+ * sees it opened (connect_note_inner).
  *
  * Non-blocking sockets: connect() swaps the socketpair in at once and
  * returns EINPROGRESS; the relay thread builds the chain.  Until it is
@@ -54,6 +59,18 @@ struct relay {
 	char url[300];
 	char what[300];         /* "connect to HOST:PORT" for reports */
 };
+
+#define INNER_MAX 8
+
+/* Sockets a chain being built on this thread connected. */
+static __thread int inner_fds[INNER_MAX];
+static __thread int inner_count;
+
+void connect_note_inner(int fd)
+{
+	if (inner_count < INNER_MAX)
+		inner_fds[inner_count++] = fd;
+}
 
 int connect_errno_of(int code)
 {
@@ -137,6 +154,7 @@ static ps_conn *relay_build(const char *url, ps_error *err)
 			 "no usable configuration (reported above)");
 		return NULL;
 	}
+	inner_count = 0;
 	conn = ps_conn_start(ctx, url, NULL, err);
 	if (!conn)
 		return NULL;
@@ -425,6 +443,82 @@ static int connect_fail(struct relay *r, int error)
 	return -1;
 }
 
+/* 1 when every layer is direct or http-connect: bytes pass unchanged. */
+static int chain_is_transparent(const char *desc)
+{
+	static const char *const plain[] = { "direct", "http-connect" };
+	const char *p = desc;
+
+	while (*p) {
+		size_t n = strcspn(p, " (");
+		int known = 0;
+
+		for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+			known |= n == strlen(plain[i]) && !strncmp(p, plain[i], n);
+		if (!known)
+			return 0;
+		p = strstr(p, " -> ");
+		if (!p)
+			return 1;
+		p += 4;
+	}
+	return 0;
+}
+
+/* The one socket the chain opened that is still a connected TCP socket. */
+static int chain_socket(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int found = -1, type;
+
+	for (int i = 0; i < inner_count; i++) {
+		len = sizeof(type);
+		if (getsockopt(inner_fds[i], SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+		    type != SOCK_STREAM)
+			continue;
+		len = sizeof(ss);
+		if (getpeername(inner_fds[i], (struct sockaddr *)&ss, &len) < 0)
+			continue;
+		if (found >= 0 && found != inner_fds[i])
+			return -1;      /* ambiguous: relay instead */
+		found = inner_fds[i];
+	}
+	return found;
+}
+
+/*
+ * Hand the proxy's socket over to the program: 0, or -1 to relay (then
+ * any byte already read from the channel is queued for the program).
+ */
+static int connect_hand_over(struct relay *r, const struct sockaddr *sa,
+			     socklen_t salen)
+{
+	char early[RELAY_BUF];
+	size_t n = 0;
+	int sock, rc, fl, fdfl;
+	struct stat st;
+
+	if (!chain_is_transparent(ps_conn_describe(r->conn)) ||
+	    (sock = chain_socket()) < 0)
+		return -1;
+	/* A server that speaks first (SSH, SMTP) may have been read already. */
+	rc = ps_conn_read(r->conn, early, sizeof(early), &n);
+	if (rc != PS_AGAIN) {
+		if (rc == PS_OK && n > 0 &&
+		    send(r->ours, early, n, MSG_NOSIGNAL) != (ssize_t)n)
+			return -1;
+		return -1;
+	}
+	fl = fcntl(r->fd, F_GETFL);
+	fdfl = fcntl(r->fd, F_GETFD);
+	if (fl < 0 || fdfl < 0 || dup2(sock, r->fd) < 0 ||
+	    fcntl(r->fd, F_SETFL, fl) < 0 || fcntl(r->fd, F_SETFD, fdfl) < 0 ||
+	    fstat(r->fd, &st) < 0)
+		return -1;
+	return track_add(r->fd, st.st_ino, sa, salen, TRACK_HANDED) < 0 ? -1 : 0;
+}
+
 int connect_routed(int fd, const char *host, unsigned port,
 		   const struct sockaddr *sa, socklen_t salen)
 {
@@ -449,6 +543,10 @@ int connect_routed(int fd, const char *host, unsigned port,
 	if (!r->conn) {
 		preload_report(r->what, &err);
 		return connect_fail(r, connect_errno_of_error(&err));
+	}
+	if (connect_hand_over(r, sa, salen) == 0) {
+		relay_free(r);  /* the conn closes its number, not the socket */
+		return 0;
 	}
 	if (relay_swap_in(r, sa, salen, TRACK_CONNECTED) < 0)
 		return connect_fail(r, ENOBUFS);

@@ -305,6 +305,7 @@ static int hooks_connect_again(const struct track_info *info)
 		errno = EALREADY;
 		break;
 	case TRACK_CONNECTED:
+	case TRACK_HANDED:
 		errno = EISCONN;
 		break;
 	case TRACK_FAILED:
@@ -319,6 +320,8 @@ HOOK int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct track_info info;
 	int type;
 
+	if (hooks_inside && !hooks_secure)
+		connect_note_inner(fd);
 	if (hooks_off() || !sa || len < sizeof(struct sockaddr_in) ||
 	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
 	    (sa->sa_family == AF_INET6 && len < sizeof(struct sockaddr_in6)))
@@ -580,7 +583,7 @@ HOOK int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 
 	if (hooks_off() || !track_lookup(fd, &info, 0) || !sa || !len)
 		return hooks_real.getpeername(fd, sa, len);
-	if (info.state != TRACK_CONNECTED) {
+	if (info.state != TRACK_CONNECTED && info.state != TRACK_HANDED) {
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -596,7 +599,8 @@ HOOK int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 	struct sockaddr_storage any;
 	socklen_t n;
 
-	if (hooks_off() || !track_lookup(fd, &info, 0) || !sa || !len)
+	if (hooks_off() || !track_lookup(fd, &info, 0) || !sa || !len ||
+	    info.state == TRACK_HANDED)
 		return hooks_real.getsockname(fd, sa, len);
 	memset(&any, 0, sizeof(any));
 	any.ss_family = info.peer.ss_family;
@@ -620,7 +624,8 @@ HOOK int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 
 	if (hooks_off() || !val || !len ||
 	    !(hooks_ip_level(level) || (level == SOL_SOCKET && name == SO_ERROR)) ||
-	    !track_lookup(fd, &info, level == SOL_SOCKET))
+	    !track_lookup(fd, &info, level == SOL_SOCKET) ||
+	    info.state == TRACK_HANDED)
 		return hooks_real.getsockopt(fd, level, name, val, len);
 	if (level != SOL_SOCKET) {
 		/* TCP and IP options of a socketpair: all off. */
@@ -640,7 +645,8 @@ HOOK int setsockopt(int fd, int level, int name, const void *val,
 {
 	struct track_info info;
 
-	if (!hooks_off() && hooks_ip_level(level) && track_lookup(fd, &info, 0))
+	if (!hooks_off() && hooks_ip_level(level) &&
+	    track_lookup(fd, &info, 0) && info.state != TRACK_HANDED)
 		return 0;   /* TCP_NODELAY, IP_TOS...: no TCP socket here */
 	return hooks_real.setsockopt(fd, level, name, val, len);
 }

@@ -51,3 +51,57 @@ expect_grep -F "the proxy's rules forbid this destination or port" "$ERR" \
 expect_run_epoll "blocking: squid 403" -b "$RUN_HOST" "$DENIED_PORT" EACCES
 expect_no_grep -F "alice" "$ERR" "403: no credential in the message"
 expect_no_grep -F "s@same" "$ERR" "403: no password in the message"
+
+# A blocking connect through a plain CONNECT chain gets the proxy's own
+# socket (its local address is real); a non-blocking one a relayed
+# socketpair end (no local address).  Both echo.
+expect_exit 0 "blocking: the proxy's socket is handed over" -- \
+	"${PS_RUN[@]}" "$PYTHON" -c '
+import socket, sys
+for timeout in (None, 20):
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=timeout)
+    s.sendall(b"x")
+    assert s.recv(1) == b"x"
+    print(timeout, s.getsockname()[0], s.getpeername()[0])
+    s.close()
+' "$RUN_HOST" "$ECHO_PORT"
+expect_grep "^None 127\.0\.0\.1 240\." "$OUT" "blocking: a real TCP socket, the name's address as peer"
+expect_grep "^20 0\.0\.0\.0 240\." "$OUT" "non-blocking: relayed, the name's address as peer"
+
+# A proxy whose answer carries the first tunnel bytes in the same
+# segment (a server that speaks first): nothing is lost, blocking
+# (handed over) or not (relayed).  A proxy answering nonsense:
+# ECONNRESET.
+early_proxy() {
+	local port
+	port=$(free_port)
+	start_bg "sp-$1" "$PYTHON" -u "$PS_LIB_DIR/scripted_proxy.py" \
+		--port "$port" --scenario "$1"
+	wait_port "$port"
+	make_conf "$TMP/conf-$1" "[default]" "proxy_url = http://127.0.0.1:$port"
+	EARLY_RUN=("${PS_RUN[@]}")
+	EARLY_RUN[${#EARLY_RUN[@]} - 3]=$TMP/conf-$1
+}
+early_proxy ok-early
+expect_exit 0 "early tunnel bytes reach the program" -- \
+	"${EARLY_RUN[@]}" "$PYTHON" -c '
+import socket, sys
+for timeout in (None, 20):
+    s = socket.create_connection(("anything.example", 7), timeout=timeout)
+    data = b""
+    while not data.endswith(b"\n"):
+        data += s.recv(100)
+    s.sendall(b"ping\n")
+    back = b""
+    while not back.endswith(b"\n"):
+        back += s.recv(100)
+    print(timeout, data.decode().strip(), back.decode().strip())
+    s.close()
+'
+expect_grep "^None early-bytes ping$" "$OUT" "early bytes: blocking (handed over)"
+expect_grep "^20 early-bytes ping$" "$OUT" "early bytes: non-blocking (relayed)"
+early_proxy garbage
+EARLY_RUN+=("$EPOLL")
+expect_exit 0 "a proxy answering nonsense: ECONNRESET" -- \
+	"${EARLY_RUN[@]}" anything.example 7 ECONNRESET
+expect_grep "proxy-protocol" "$ERR" "nonsense: the proxystack line names proxy-protocol"

@@ -37,13 +37,23 @@ wait_port "$SSH_PORT"
 
 SSH=(ssh -F /dev/null -i "$D/id" -p "$SSH_PORT" -o BatchMode=yes
 	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
-	-o ConnectTimeout=20 -o LogLevel=ERROR)
+	-o LogLevel=ERROR)
 
 squid_log_mark sq
 expect_exit 0 "ssh through squid runs a command" -- \
-	"${PS_RUN[@]}" "${SSH[@]}" "$(id -un)@$RUN_HOST" echo hello-from-sshd
+	"${PS_RUN[@]}" "${SSH[@]}" -o ConnectTimeout=20 "$(id -un)@$RUN_HOST" \
+	echo hello-from-sshd
 expect_grep "^hello-from-sshd$" "$OUT" "ssh: the command's output"
 expect_connect_logged "$SSH_PORT" "ssh: squid tunnelled CONNECT $RUN_HOST:$SSH_PORT"
+
+# Without ConnectTimeout ssh connects a blocking socket: the proxy's own
+# socket is handed over, and sshd speaks first (its banner may already
+# have been read with the proxy's answer: it must not be lost).
+squid_log_mark sq
+expect_exit 0 "ssh, blocking connect, through squid" -- \
+	"${PS_RUN[@]}" "${SSH[@]}" "$(id -un)@$RUN_HOST" echo hello-again
+expect_grep "^hello-again$" "$OUT" "ssh, blocking connect: the command's output"
+expect_connect_logged "$SSH_PORT" "ssh, blocking connect: squid tunnelled it"
 
 # Without proxystack the name does not even resolve: the proof above is
 # the proxy's resolution, not the program's.
