@@ -291,7 +291,8 @@ struct cli_args {
 enum cli_url_use {
 	CLI_URL_NONE,
 	CLI_URL_OPTIONAL,
-	CLI_URL_REQUIRED
+	CLI_URL_REQUIRED,
+	CLI_URL_COMMAND     /* run: a command line instead of a URL */
 };
 
 struct cli_command {
@@ -371,8 +372,8 @@ static const struct cli_command cli_commands[] = {
 	  "export lines for child processes (holds credentials)" },
 	{ "modules", CLI_URL_NONE, cli_run_modules,
 	  "modules found, their ABI and phases" },
-	{ "run", CLI_URL_NONE, cli_run_run,
-	  "-- CMD ARGS: CMD with its TCP connects through the stack" },
+	{ "run", CLI_URL_COMMAND, cli_run_run,
+	  "CMD with its TCP connects through the stack" },
 };
 
 static const char *cli_url_synopsis(enum cli_url_use use)
@@ -382,6 +383,8 @@ static const char *cli_url_synopsis(enum cli_url_use use)
 		return "[URL]";
 	case CLI_URL_REQUIRED:
 		return "URL";
+	case CLI_URL_COMMAND:
+		return "[--] CMD...";
 	case CLI_URL_NONE:
 		break;
 	}
