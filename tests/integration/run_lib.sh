@@ -25,6 +25,10 @@
 #         proxystack.  The build is $PS_FAILALLOC_BUILD (scripts/test.sh
 #         makes it), else $PS_SRC/_build-plain, else PS_BUILD itself when
 #         it has no sanitizers; without one, run_need_plain skips.
+#   expect_s_client_echo TEST PORT   openssl s_client under run to the
+#         TLS echo server on $RUN_HOST:PORT, verifying it, sends a line
+#         and gets it back; its input stays open until the echo is in
+#         (s_client ends at end of input), at most 25 s
 #   write_run_conf FILE <<EOF, remove_run_conf FILE
 #         a file of both configuration directories (sanitized, plain)
 #   expect_connect_logged PORT TEST   squid logged a tunnel to $RUN_HOST:PORT
@@ -99,6 +103,22 @@ run_need_plain() {
 		"build without sanitizers was found (scripts/test.sh makes" \
 		"_build-plain)"
 	return 1
+}
+
+expect_s_client_echo() {
+	local name=$1 port=$2 i
+	rm -f "$TMP/last.out"
+	{
+		printf 'hello s_client\n'
+		for ((i = 0; i < 250; i++)); do
+			grep -qs "hello s_client" "$TMP/last.out" && break
+			sleep 0.1
+		done
+	} | expect_exit 0 "$name" -- \
+		"${PS_RUN[@]}" openssl s_client -connect "$RUN_HOST:$port" \
+		-servername "$RUN_HOST" -verify_hostname "$RUN_HOST" \
+		-CAfile "$RUN_CA" -verify_return_error -quiet -no_ign_eof
+	expect_grep -F "hello s_client" "$OUT" "$name: the echo"
 }
 
 expect_connect_logged() {

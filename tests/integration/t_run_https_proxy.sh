@@ -48,11 +48,6 @@ expect_no_connect_logged "$ECHO_PORT" "the route chose it: the plain proxy saw n
 
 # openssl s_client the same way.
 squid_log_mark hsq
-{ printf 'hello s_client\n'; sleep 5; } |
-	expect_exit 0 "openssl s_client through the https proxy" -- \
-	"${PS_RUN[@]}" openssl s_client -connect "$RUN_HOST:$ECHO_PORT" \
-	-servername "$RUN_HOST" -verify_hostname "$RUN_HOST" \
-	-CAfile "$RUN_CA" -verify_return_error -quiet -no_ign_eof
-expect_grep -F "hello s_client" "$OUT" "openssl s_client: echo through the https proxy"
+expect_s_client_echo "openssl s_client through the https proxy" "$ECHO_PORT"
 expect_squid_log hsq "TCP_TUNNEL/200 CONNECT ${RUN_HOST//./\\.}:$ECHO_PORT alice" \
 	"s_client: the https proxy tunnelled it"

@@ -39,11 +39,5 @@ expect_connect_logged "$TLS_PORT" "python3: squid tunnelled CONNECT $RUN_HOST:$T
 
 # openssl s_client: verifies the chain and the name.
 squid_log_mark sq
-# It ends at end of input: the input stays open until the echo is back.
-{ printf 'hello s_client\n'; sleep 5; } |
-	expect_exit 0 "openssl s_client through squid" -- \
-	"${PS_RUN[@]}" openssl s_client -connect "$RUN_HOST:$TLS_PORT" \
-	-servername "$RUN_HOST" -verify_hostname "$RUN_HOST" \
-	-CAfile "$RUN_CA" -verify_return_error -quiet -no_ign_eof
-expect_grep -F "hello s_client" "$OUT" "openssl s_client: echo back"
+expect_s_client_echo "openssl s_client through squid" "$TLS_PORT"
 expect_connect_logged "$TLS_PORT" "openssl s_client: squid tunnelled CONNECT $RUN_HOST:$TLS_PORT"
