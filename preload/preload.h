@@ -5,8 +5,9 @@
  *   preload_hooks.c    the interposed libc functions and the real ones
  *   preload_dns.c      remote DNS: fake addresses mapped back to names
  *   preload_track.c    the program's descriptors we connected ourselves
- *   preload_connect.c  a routed connect(): the chain, the socketpair and
- *                      the relay thread behind it, errno mapping
+ *   preload_connect.c  a routed connect(): the chain, the hand-over or
+ *                      the socketpair and the relay thread behind it
+ *   preload_errno.c    the errno a program gets for each failure
  *   preload_config.c   the process's context, [run] settings, error lines
  *
  * docs/architecture.md ("proxystack run") explains the design.
@@ -128,7 +129,7 @@ void preload_report(const char *what, const ps_error *err);
 void preload_reportf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
-/* ---- preload_connect.c: routed connects ----------------------------- */
+/* ---- preload_connect.c, preload_errno.c: routed connects ------------ */
 
 /*
  * Connect the program's TCP socket 'fd' to host:port through the stack.
