@@ -9,6 +9,7 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
 	clang libclang-rt-14-dev valgrind
+	mosquitto mosquitto-clients openssh-server openssh-client proxychains4
 )
 
 # install_missing: apt only for what dpkg does not already have.
