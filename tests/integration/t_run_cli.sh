@@ -2,15 +2,12 @@
 # t_run_cli.sh - `proxystack run`: what the command line promises, the
 # exit statuses of proxystack(1): the command's own, 127 when it is not
 # found, 126 when it cannot be executed, 2 without a command or with a
-# broken configuration; [run] udp = refuse with [run] log; programs the
-# command executes and children it forks are covered too.
+# broken configuration; [run] udp = refuse with [run] log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxies.sh"
 . "$(dirname "$0")/run_lib.sh"
 
 run_setup
-start_echo plain --plain
-PLAIN_PORT=$ECHO_PORT
 
 # Exit statuses.
 expect_exit 3 "run: the command's exit status" -- "${PS_RUN[@]}" sh -c 'exit 3'
@@ -69,34 +66,3 @@ expect_grep -F "proxystack run: UDP to 192.0.2.1 port 53 refused ([run] udp = re
 	"$TMP/run.log" "udp = refuse: the line in [run] log"
 expect_no_grep -F "UDP to 127.0.0.1" "$TMP/run.log" "udp = refuse: loopback UDP goes"
 rm -f "$RUN_CONF/30-udp.conf"
-
-# Children inherit it: a program started by a shell (exec), and a forked
-# child that connects after its parent did (its own context).
-start_echo tls --cert "$RUN_CERT" --key "$RUN_KEY"
-squid_log_mark sq
-expect_exit 0 "run: a program the command executes is covered" -- \
-	"${PS_RUN[@]}" sh -c '"$0" "$1" "$2" "$3" "$4" exec-child' \
-	"$PYTHON" "$PS_LIB_DIR/run_tls_client.py" "$RUN_CA" "$RUN_HOST" "$ECHO_PORT"
-expect_grep "^exec-child 240\." "$OUT" "run: exec: echo through the fake address"
-expect_exit 0 "run: parent and forked child both connect" -- \
-	"${PS_RUN[@]}" "$PYTHON" -c '
-import os, socket, sys
-def once(tag):
-    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20) as s:
-        s.sendall(tag + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            data += s.recv(100)
-        assert data == tag + b"\n", data
-once(b"parent")
-pid = os.fork()
-if pid == 0:
-    once(b"child")
-    os._exit(0)
-_, status = os.waitpid(pid, 0)
-once(b"parent-again")
-print("fork ok", status)
-' "$RUN_HOST" "$PLAIN_PORT"
-expect_grep "^fork ok 0$" "$OUT" "run: fork: parent, child and parent again"
-TUNNELS=$(squid_log_lines sq | grep -c "TCP_TUNNEL/200 CONNECT ${RUN_HOST//./\\.}:$PLAIN_PORT alice")
-expect_eq "$TUNNELS" 3 "run: fork: all three through squid"
