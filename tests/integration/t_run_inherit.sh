@@ -1,7 +1,8 @@
 #!/bin/bash
 # t_run_inherit.sh - `proxystack run` covers what the command starts: a
 # program it executes (through a shell) and a child it forks, which
-# connects after its parent did (with a context of its own).
+# connects after its parent did (with a context of its own); but not a
+# set-group-ID program.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxies.sh"
 . "$(dirname "$0")/run_lib.sh"
@@ -40,3 +41,25 @@ print("fork ok", status)
 expect_grep "^fork ok 0$" "$OUT" "run: fork: parent, child and parent again"
 TUNNELS=$(squid_log_lines sq | grep -c "TCP_TUNNEL/200 CONNECT ${RUN_HOST//./\\.}:$PLAIN_PORT alice")
 expect_eq "$TUNNELS" 3 "run: fork: all three through squid"
+
+# A set-group-ID program (AT_SECURE) is not touched: the dynamic loader
+# ignores the preload path in secure mode, and the library would step
+# aside (getauxval(AT_SECURE)) if it were loaded another way.
+cp "$(readlink -f "$PYTHON")" "$TMP/python-sg"
+chgrp nogroup "$TMP/python-sg" && chmod 2755 "$TMP/python-sg"
+CHECK_PRELOAD='import socket, sys
+print("mapped" if "libproxystack-preload" in open("/proc/self/maps").read() else "absent")
+try:
+    print(socket.getaddrinfo(sys.argv[1], 1)[0][4][0])
+except socket.gaierror:
+    print("no-address")'
+if [ "$("$TMP/python-sg" -c 'import os; print(os.getegid() != os.getgid())')" = True ]; then
+	expect_exit 0 "setgid: runs" -- "${PS_RUN[@]}" "$TMP/python-sg" -c "$CHECK_PRELOAD" "$RUN_HOST"
+	expect_grep "^absent$" "$OUT" "setgid: the preload library is not mapped"
+	expect_grep "^no-address$" "$OUT" "setgid: the name is not faked"
+	expect_exit 0 "the same program, not setgid" -- \
+		"${PS_RUN[@]}" "$PYTHON" -c "$CHECK_PRELOAD" "$RUN_HOST"
+	expect_grep "^240\." "$OUT" "not setgid: the name gets a fake address"
+else
+	skip "setgid: not touched" "$TMP is mounted nosuid: no set-group-ID program can run there"
+fi
