@@ -37,6 +37,7 @@
 
 #include <proxystack.h>
 
+#include "run_cli.h"
 #include "serve.h"
 
 #ifndef PACKAGE_VERSION
@@ -287,12 +288,14 @@ struct cli_args {
 	const char *extra_word;      /* the first word beyond those two */
 	const struct cli_command *command;
 	const char *url;             /* NULL when not given */
+	char **run_argv;             /* run: CMD ARGS..., NULL-terminated */
 };
 
 enum cli_url_use {
 	CLI_URL_NONE,
 	CLI_URL_OPTIONAL,
-	CLI_URL_REQUIRED
+	CLI_URL_REQUIRED,
+	CLI_URL_COMMAND     /* run: a command line instead of a URL */
 };
 
 struct cli_command {
@@ -362,6 +365,7 @@ static int cli_run_check(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_env(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_modules(ps_ctx *ctx, const struct cli_args *args);
+static int cli_run_run(ps_ctx *ctx, const struct cli_args *args);
 static int cli_run_serve(ps_ctx *ctx, const struct cli_args *args);
 
 /* The commands, in the order proxystack(1) lists them. */
@@ -380,6 +384,8 @@ static const struct cli_command cli_commands[] = {
 	  "modules found, their ABI and phases" },
 	{ "serve", CLI_URL_NONE, cli_run_serve,
 	  "local proxy: HTTP CONNECT, http:// and SOCKS5" },
+	{ "run", CLI_URL_COMMAND, cli_run_run,
+	  "CMD with its TCP connects through the stack" },
 };
 
 static const char *cli_url_synopsis(enum cli_url_use use)
@@ -389,6 +395,8 @@ static const char *cli_url_synopsis(enum cli_url_use use)
 		return "[URL]";
 	case CLI_URL_REQUIRED:
 		return "URL";
+	case CLI_URL_COMMAND:
+		return "[--] CMD...";
 	case CLI_URL_NONE:
 		break;
 	}
@@ -651,6 +659,13 @@ static int cli_parse_args(int argc, char **argv, struct cli_args *args)
 		const char *arg = argv[i];
 		int rc = 0;
 
+		if (args->nwords == 0 && strcmp(arg, "run") == 0) {
+			/* The rest is the command's, options and all. */
+			cli_add_word(args, arg);
+			i += i + 1 < argc && strcmp(argv[i + 1], "--") == 0;
+			args->run_argv = &argv[i + 1];
+			break;
+		}
 		if (only_words || arg[0] != '-' || arg[1] == '\0')
 			cli_add_word(args, arg);
 		else if (strcmp(arg, "--") == 0)
@@ -1851,6 +1866,16 @@ static int cli_run_connect(ps_ctx *ctx, const struct cli_args *args)
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
+
+/*
+ * run: the context was only made to check the configuration (exit 2 on
+ * an error, as every command); the command gets its own.
+ */
+static int cli_run_run(ps_ctx *ctx, const struct cli_args *args)
+{
+	(void)ctx;
+	return run_cli_exec(args->conf_dir, args->run_argv);
+}
 
 int main(int argc, char **argv)
 {

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "ctx.h"
 #include "dump.h"
+#include "serve_config.h"
 #include "error.h"
 #include "reload.h"
 #include "tls.h"
@@ -241,4 +242,9 @@ char *ps_ctx_env_exports_opt(ps_ctx *ctx, const char *url, unsigned flags,
 char *ps_ctx_list_modules(ps_ctx *ctx, ps_error *err)
 {
 	return dump_modules(ctx_snapshot(ctx), err);
+}
+
+ps_serve_config *ps_ctx_serve_config(ps_ctx *ctx, ps_error *err)
+{
+	return serve_config_get(ctx_snapshot(ctx), err);
 }

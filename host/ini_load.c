@@ -26,6 +26,7 @@ static const struct {
 	{ "global", 0 }, { "default", 0 }, { "transport", 1 },
 	{ "trust", 1 },  { "select", 1 },  { "stack", 1 },
 	{ "route", 1 },  { "serve", 0 },
+	{ "run", 0 },     /* proxystack run (preload/); snapshot.c checks it */
 };
 
 struct parse_state {
@@ -203,7 +204,7 @@ static struct ini_section *open_section(struct parse_state *ps,
 	if (fields < 1 || !kind_is_named(kind, &named)) {
 		parse_fail(ps, "unknown section [%s] (expected global, default,"
 			   " transport NAME, trust NAME, select NAME, stack NAME"
-			   ", route NAME or serve)", header);
+			   ", route NAME, serve or run)", header);
 		return NULL;
 	}
 	if (fields == 3 || (named && fields != 2) || (!named && fields != 1)) {

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx.h"
 #include "error.h"
 #include "modconfig.h"
 #include "serve_config.h"
@@ -262,9 +261,8 @@ static void serve_fill(ps_serve_config *c, const struct ini_section *sec,
 				   &ignored);
 }
 
-ps_serve_config *ps_ctx_serve_config(ps_ctx *ctx, ps_error *err)
+ps_serve_config *serve_config_get(struct snapshot *s, ps_error *err)
 {
-	struct snapshot *s = ctx_snapshot(ctx);
 	const struct ini_section *sec = ini_find(&s->doc, "serve", "");
 	char source[SOURCE_MAX] = "default";
 	size_t nlisten, strings, head;

@@ -1073,6 +1073,34 @@ static int add_routes(struct build *b)
 	return PS_OK;
 }
 
+/*
+ * [run] is read by the preload library of `proxystack run`
+ * (preload/preload_config.c), not by the library: checked here all the
+ * same, so that a typo fails the configuration like anywhere else.
+ */
+static int check_run_section(struct build *b)
+{
+	struct ini_section *sec = ini_find(&b->s->doc, "run", "");
+	char where[SOURCE_MAX];
+
+	for (size_t i = 0; sec && i < sec->n; i++) {
+		struct ini_entry *e = &sec->entries[i];
+
+		if (!strcmp(e->key, "log")) {
+			e->used = 1;
+		} else if (!strcmp(e->key, "udp")) {
+			e->used = 1;
+			if (strcmp(e->value, "allow") && strcmp(e->value, "refuse")) {
+				ini_where(e, where, sizeof(where));
+				return build_fail(b, "allow or refuse",
+						  "%s: udp: bad value '%.32s'",
+						  where, e->value);
+			}
+		}
+	}
+	return modconfig_check_unknown(sec, "[run]", b->err);
+}
+
 /* ------------------------------------------------------------------ */
 /* stacks for select modules' alternatives (module ABI 1.2)            */
 /* ------------------------------------------------------------------ */
@@ -1290,6 +1318,8 @@ int snapshot_build(const struct snapshot_params *p, struct snapshot **out,
 		rc = preload_select_modules(&b);
 	if (rc == PS_OK)
 		rc = serve_config_check(&s->doc, err);
+	if (rc == PS_OK)
+		rc = check_run_section(&b);
 	/* Sections of kinds nobody reads would be silently ignored. */
 	if (rc != PS_OK) {
 		snapshot_unref(s);

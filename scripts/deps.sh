@@ -11,6 +11,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev valgrind
 	duktape-dev python3-pacparser
 	libcrypt-dev wget cntlm   # proxystack serve: crypt_r; its tests and bench
+	mosquitto mosquitto-clients openssh-server openssh-client proxychains4
 )
 # SOCKS peers of tests/integration/t_socks*.sh.
 PACKAGES+=(dante-server microsocks)

@@ -18,7 +18,7 @@ declare -A LEVEL=(
 	[forwarded]=0 [config]=0 [schemes]=0
 	[proxystack]=0 # the public header
 	# 1: the immutable snapshot and the module configure services
-	[snapshot]=1 [modconfig]=1
+	[snapshot]=1 [modconfig]=1 [serve_config]=1
 	# 2: choosing a route; watching files for the context
 	[route]=2 [reload]=2
 	# 3: the chain driver, the layer services, the host's own layers
