@@ -146,7 +146,7 @@ void ps_select_log(ps_select *sel, int level, const char *fmt, ...)
 
 long ps_select_remaining_ms(const ps_select *sel)
 {
-	long long left = sel->deadline_ms - chain_now_ms();
+	long long left = sel->deadline_ms - clock_now_ms();
 
 	return left > 0 ? (long)left : 0;
 }
@@ -161,7 +161,7 @@ static void sel_init(ps_select *sel, struct snapshot *s,
 	memset(sel, 0, sizeof(*sel));
 	sel->snap = s;
 	sel->inst = inst;
-	sel->deadline_ms = chain_now_ms() + timeout_ms;
+	sel->deadline_ms = clock_now_ms() + timeout_ms;
 	ps_error_clear(&sel->err);
 }
 
@@ -370,7 +370,7 @@ int select_step(struct ps_conn *conn)
 	struct select_job *job = conn->select_job;
 
 	if (!atomic_load(&job->done)) {
-		if (chain_now_ms() < conn->deadline_ms) {
+		if (clock_now_ms() < conn->deadline_ms) {
 			conn->wants[0].fd = job->efd;
 			conn->wants[0].events = POLLIN;
 			conn->nwants = 1;

@@ -1185,7 +1185,7 @@ static struct loaded_module *find_loaded(const struct snapshot *s,
 static int proxy_stack_instance(struct snapshot *s, struct proxy_stack *p,
 				ps_error *err)
 {
-	const char *module = url_proxy_module(p->url);
+	const char *module = schemes_module_for_url(&s->schemes, p->url);
 	struct ini_section *sec;
 	struct instance *inst;
 
@@ -1210,7 +1210,7 @@ static int proxy_stack_instance(struct snapshot *s, struct proxy_stack *p,
 			       " modules lists what is there)",
 			       "module %s, needed for %s, is not loaded",
 			       module, p->url);
-	if (make_display(inst, sec) < 0)
+	if (make_display(s, inst, sec) < 0)
 		return err_nomem(err);
 	return modconfig_run(s, inst, sec, err);
 }
