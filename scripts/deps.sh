@@ -9,6 +9,8 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libssl-dev libltdl-dev libinih-dev libnghttp2-dev
 	clang libclang-rt-14-dev valgrind
+	# Negotiate (Kerberos) proxy auth: GSSAPI to build, a KDC to test
+	libkrb5-dev krb5-kdc krb5-admin-server krb5-user
 )
 
 # install_missing: apt only for what dpkg does not already have.

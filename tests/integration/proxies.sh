@@ -17,6 +17,16 @@
 #       --digest FILE                Digest auth (MD5), digest_file_auth -c
 #                                    over "user:realm:HA1" lines
 #                                    (make_digest_file)
+#       --ntlm                       NTLM auth, ntlm_fake_auth: any well-
+#                                    formed Type 1/3 exchange made on one
+#                                    connection passes (the password is not
+#                                    checked); the log names the user
+#                                    mangled ("CORP\\alice" shows as
+#                                    "CORPa\\alicew" or so)
+#       --negotiate KEYTAB PRINCIPAL Negotiate (Kerberos) auth with
+#                                    negotiate_kerberos_auth -k KEYTAB -s
+#                                    PRINCIPAL (KEYTAB readable by squid's
+#                                    user); the log names user@REALM
 #       --https CERT KEY             an https_port (TLS to the proxy) instead
 #                                    of the http_port
 #       --deny-port PORT             CONNECT to PORT gets 403 (even unauthed)
@@ -160,13 +170,15 @@ make_digest_file() {
 start_squid() {
 	local name=$1
 	shift
-	local basic="" digest="" cert="" key="" deny=""
+	local basic="" digest="" cert="" key="" deny="" ntlm="" negkt="" negspn=""
 	local bumpca="" bumpkey="" bumpdest="" upgrade=1
 	local -a extra=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--basic) basic=$2; shift 2 ;;
 		--digest) digest=$2; shift 2 ;;
+		--ntlm) ntlm=1; shift ;;
+		--negotiate) negkt=$2; negspn=$3; shift 3 ;;
 		--https) cert=$2; key=$3; shift 3 ;;
 		--deny-port) deny=$2; shift 2 ;;
 		--line) extra+=("$2"); shift 2 ;;
@@ -216,8 +228,16 @@ acl localdst dst 127.0.0.0/8 ::1
 EOF
 		[ "$upgrade" = 1 ] &&
 			echo "http_upgrade_request_protocols websocket allow all"
-		# Digest first: the order of these lines is the order of the
-		# schemes in Proxy-Authenticate.
+		# The order of these lines is the order of the schemes in
+		# Proxy-Authenticate: strongest first.
+		if [ -n "$negkt" ]; then
+			echo "auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -k $negkt -s $negspn"
+			echo "auth_param negotiate children 2"
+		fi
+		if [ -n "$ntlm" ]; then
+			echo "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth"
+			echo "auth_param ntlm children 2"
+		fi
 		if [ -n "$digest" ]; then
 			echo "auth_param digest program /usr/lib/squid/digest_file_auth -c $digest"
 			echo "auth_param digest realm $PS_SQUID_REALM"
@@ -234,7 +254,7 @@ EOF
 			echo "http_access deny deniedport"
 		fi
 		echo "http_access deny !localdst"
-		if [ -n "$basic$digest" ]; then
+		if [ -n "$basic$digest$ntlm$negkt" ]; then
 			echo "acl auth proxy_auth REQUIRED"
 			# The last ACL of a deny line being proxy_auth: 407.
 			echo "http_access deny !auth"
