@@ -108,6 +108,10 @@ static void negotiate_status_text(OM_uint32 major, OM_uint32 minor,
 
 		if (pass && !minor)
 			break;
+		/* "Unspecified GSS failure": the minor status says more. */
+		if (!pass && minor &&
+		    GSS_ROUTINE_ERROR(major) == GSS_S_FAILURE)
+			continue;
 		do {
 			gss_buffer_desc text = GSS_C_EMPTY_BUFFER;
 
@@ -127,6 +131,14 @@ static void negotiate_status_text(OM_uint32 major, OM_uint32 minor,
 	}
 }
 
+/* 1 if the minor status is krb5's 'code', or GSSAPI's text of it (which
+ * is what survives SPNEGO and the mechglue's remapping) holds 'words'. */
+static int negotiate_is(OM_uint32 minor, const char *text, long code,
+			const char *words)
+{
+	return minor == (OM_uint32)code || strstr(text, words) != NULL;
+}
+
 /* Turn a failed call into an error with a hint a person can act on. */
 static void negotiate_fail(struct negotiate_ctx *ctx, OM_uint32 major,
 			   OM_uint32 minor, struct negotiate_error *err)
@@ -137,33 +149,41 @@ static void negotiate_fail(struct negotiate_ctx *ctx, OM_uint32 major,
 	OM_uint32 routine = GSS_ROUTINE_ERROR(major);
 
 	negotiate_status_text(major, minor, text, sizeof(text));
-	if (minor == (OM_uint32)KRB5KRB_AP_ERR_SKEW) {
+	if (negotiate_is(minor, text, KRB5KRB_AP_ERR_SKEW, "Clock skew")) {
 		what = "the clocks of this host and the KDC differ too much";
 		hint = "synchronise the clock (NTP) with the domain's";
-	} else if (minor == (OM_uint32)KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN) {
+	} else if (negotiate_is(minor, text, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN,
+				"Server ")) {
 		what = "the KDC does not know the proxy's service principal";
 		hint = "use the proxy's canonical host name in the URL (the"
 		       " one its HTTP/ principal is registered for)";
 	} else if (routine == GSS_S_CREDENTIALS_EXPIRED ||
-		   minor == (OM_uint32)KRB5KRB_AP_ERR_TKT_EXPIRED) {
+		   negotiate_is(minor, text, KRB5KRB_AP_ERR_TKT_EXPIRED,
+				"expired")) {
 		what = "the Kerberos ticket has expired";
 		hint = "renew it with kinit (or configure a keytab)";
-	} else if (routine == GSS_S_NO_CRED ||
-		   minor == (OM_uint32)KRB5_FCC_NOFILE ||
-		   minor == (OM_uint32)KRB5_CC_NOTFOUND ||
-		   minor == (OM_uint32)KRB5_CC_NOSUPP) {
-		what = "no Kerberos ticket";
-		hint = "run kinit (or set keytab in the proxy's section)";
-	} else if (minor == (OM_uint32)KRB5KDC_ERR_PREAUTH_FAILED ||
-		   minor == (OM_uint32)KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN ||
-		   minor == (OM_uint32)KRB5_KT_NOTFOUND) {
+	} else if (negotiate_is(minor, text, KRB5KDC_ERR_PREAUTH_FAILED,
+				"Preauthentication failed") ||
+		   negotiate_is(minor, text, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN,
+				"Client ") ||
+		   negotiate_is(minor, text, KRB5_KT_NOTFOUND,
+				"Key table")) {
 		what = "the keytab's key was refused";
 		hint = "check the keytab (klist -k) against the KDC";
-	} else if (minor == (OM_uint32)KRB5_KDC_UNREACH ||
-		   minor == (OM_uint32)KRB5_REALM_UNKNOWN) {
+	} else if (negotiate_is(minor, text, KRB5_KDC_UNREACH,
+				"contact any KDC") ||
+		   negotiate_is(minor, text, KRB5_REALM_UNKNOWN,
+				"find KDC")) {
 		what = "no KDC could be reached";
 		hint = "check krb5.conf (KRB5_CONFIG) and the network to the"
 		       " KDC";
+	} else if (routine == GSS_S_NO_CRED ||
+		   negotiate_is(minor, text, KRB5_FCC_NOFILE,
+				"credentials cache") ||
+		   negotiate_is(minor, text, KRB5_CC_NOTFOUND,
+				"No Kerberos credentials")) {
+		what = "no Kerberos ticket";
+		hint = "run kinit (or set keytab in the proxy's section)";
 	}
 	err->code = PS_ERR_PROXY_AUTH;
 	err->hint = hint;
@@ -255,7 +275,9 @@ int negotiate_step(struct negotiate_ctx *ctx, const unsigned char *in,
 				     in ? &input : GSS_C_NO_BUFFER, NULL,
 				     &output, &flags, NULL);
 	if (GSS_ERROR(major)) {
-		gss_release_buffer(&minor, &output);
+		OM_uint32 ignored;
+
+		gss_release_buffer(&ignored, &output);
 		negotiate_fail(ctx, major, minor, err);
 		return -1;
 	}
