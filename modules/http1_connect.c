@@ -152,8 +152,10 @@ static int add_basic(struct h1_connect *h)
 		out_printf(h, "Proxy-Authorization: Basic %s\r\n", coded);
 	explicit_bzero(plain, sizeof(plain));
 	explicit_bzero(coded, sizeof(coded));
-	if (rc == PS_OK)
+	if (rc == PS_OK) {
 		h->sent_basic = 1;
+		h->use = PROXY_AUTH_BASIC;
+	}
 	return rc;
 }
 

@@ -68,6 +68,9 @@
 #   start_nghttpx NAME BACKEND_PORT CERT KEY [OPT...]  nghttpx --http2-proxy in
 #                                    front of a proxy on BACKEND_PORT (TLS,
 #                                    ALPN h2 and http/1.1); $NGHTTPX_PORT
+#   conf_every NAME MODULE URL LINE...  a config dir $TMP/conf/NAME sending
+#                                    every destination through one
+#                                    [transport] of MODULE with LINEs
 #   make_htpasswd FILE USER PASS     add USER to an htpasswd file (MD5)
 #   make_digest_file FILE USER PASS  add USER to a digest_file_auth file
 #   dead_port                        a free port nothing listens on
@@ -138,6 +141,29 @@ show_proxy_logs() {
 # listen on (free_port never hands it out again in this script).
 dead_port() {
 	free_port
+}
+
+# conf_every NAME MODULE URL LINE...: a configuration directory
+# $TMP/conf/NAME whose [transport corp] (module MODULE, url URL, and the
+# LINEs) carries every destination, 0600 (it may hold a secret).
+conf_every() {
+	local dir=$TMP/conf/$1 module=$2 url=$3
+	shift 3
+	make_conf "$dir"
+	{
+		echo "[transport corp]"
+		echo "module = $module"
+		echo "url = $url"
+		printf '%s\n' "$@"
+		echo
+		echo "[stack corp]"
+		echo "transport = corp"
+		echo
+		echo "[route all]"
+		echo "match = *"
+		echo "stack = corp"
+	} | write_conf "$dir" 50-corp.conf
+	chmod 0600 "$dir/50-corp.conf"
 }
 
 # make_htpasswd FILE USER PASS: add (or replace) USER with an MD5 (apr1)

@@ -35,26 +35,6 @@ printf 'hello through NTLM\n' >"$TMP/hello"
 printf '%s' "$PASS" >"$TMP/alice.secret"
 chmod 0600 "$TMP/alice.secret"
 
-# conf NAME MODULE URL LINE...: a [transport corp] for every destination.
-conf() {
-	local dir=$TMP/conf/$1 module=$2 url=$3
-	shift 3
-	make_conf "$dir"
-	{
-		echo "[transport corp]"
-		echo "module = $module"
-		echo "url = $url"
-		printf '%s\n' "$@"
-		echo
-		echo "[stack corp]"
-		echo "transport = corp"
-		echo
-		echo "[route all]"
-		echo "match = *"
-		echo "stack = corp"
-	} | write_conf "$dir" 50-corp.conf
-	chmod 0600 "$dir/50-corp.conf"
-}
 
 # tcp_roundtrip NAME CMD...: squid drops a tunnel at the client's
 # half-close, answer or not: no half-close, and connect ends a second
@@ -65,7 +45,7 @@ tcp_roundtrip() {
 
 # --- squid, http_port ------------------------------------------------------
 
-conf ntlm http-connect "http://127.0.0.1:$NTLM" 'username = CORP\alice' \
+conf_every ntlm http-connect "http://127.0.0.1:$NTLM" 'username = CORP\alice' \
 	"password_file = $TMP/alice.secret" "auth = ntlm"
 squid_log_mark ntlm
 tcp_roundtrip "NTLM, tcp://" \
@@ -88,14 +68,14 @@ expect_grep "auth NTLM" "$OUT" "NTLM: check names the scheme in its step"
 expect_no_secret "NTLM: check -v prints no secret" "$PASS"
 
 # auto: the proxy offers NTLM and Basic; NTLM is the stronger.
-conf auto http-connect "http://127.0.0.1:$NTLM" 'username = CORP\alice' \
+conf_every auto http-connect "http://127.0.0.1:$NTLM" 'username = CORP\alice' \
 	"password_file = $TMP/alice.secret"
 expect_exit 0 "auto: check exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/auto" check "tcp://127.0.0.1:$TCP_DEST"
 expect_grep "auth NTLM" "$OUT" "auto: NTLM chosen over Basic"
 
 # The domain key instead of DOMAIN\user, and a workstation name.
-conf domain http-connect "http://127.0.0.1:$NTLM" 'username = alice' \
+conf_every domain http-connect "http://127.0.0.1:$NTLM" 'username = alice' \
 	"password_file = $TMP/alice.secret" "auth = ntlm" "domain = CORP" \
 	"workstation = GW17"
 squid_log_mark ntlm
@@ -105,7 +85,7 @@ expect_squid_log ntlm "TCP_TUNNEL/200 CONNECT 127.0.0.1:$TCP_DEST [^ ]*CORP[^ ]*
 	"NTLM, domain key: squid names the domain and user"
 
 # No credentials, auth = ntlm: exit 3, and it says what to configure.
-conf nocreds http-connect "http://127.0.0.1:$NTLM" "auth = ntlm"
+conf_every nocreds http-connect "http://127.0.0.1:$NTLM" "auth = ntlm"
 expect_exit 3 "NTLM without credentials: exit 3" -- \
 	"$PROXYSTACK" -c "$TMP/conf/nocreds" check "tcp://127.0.0.1:$TCP_DEST"
 expect_grep "it offers: NTLM" "$ERR" "NTLM without credentials: names the offered schemes"
@@ -113,7 +93,7 @@ expect_grep "username" "$ERR" "NTLM without credentials: the hint names username
 
 # --- squid, https_port -------------------------------------------------------
 
-conf https https-proxy "https://localhost:$NTLMS" 'username = CORP\alice' \
+conf_every https https-proxy "https://localhost:$NTLMS" 'username = CORP\alice' \
 	"password_file = $TMP/alice.secret" "auth = ntlm" \
 	"ca_file = $CERTS/proxyca.pem"
 squid_log_mark ntlms
@@ -135,7 +115,7 @@ scripted() {
 	start_bg "$1" "$PYTHON" -u "$PS_LIB_DIR/ntlm_proxy.py" \
 		--port "$SCRIPTED_PORT" --scenario "$2" --log "$TMP/$1.requests"
 	wait_port "$SCRIPTED_PORT"
-	conf "$1" http-connect "http://127.0.0.1:$SCRIPTED_PORT" \
+	conf_every "$1" http-connect "http://127.0.0.1:$SCRIPTED_PORT" \
 		'username = CORP\alice' "password_file = $TMP/alice.secret"
 }
 
