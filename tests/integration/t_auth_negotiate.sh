@@ -17,6 +17,8 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/proxies.sh
 . "$(dirname "$0")/proxies.sh"
+# shellcheck source=tests/integration/kdc.sh
+. "$(dirname "$0")/kdc.sh"
 
 for tool in krb5kdc kdb5_util kadmin.local kinit /usr/lib/squid/negotiate_kerberos_auth; do
 	command -v "$tool" >/dev/null 2>&1 ||
@@ -27,67 +29,7 @@ if ! grep -q '^#define HAVE_GSSAPI 1' "$PS_BUILD/config.h" 2>/dev/null; then
 	exit 77
 fi
 
-REALM=PROXYSTACK.TEST
-KDC=$TMP/kdc
-mkdir -p "$KDC"
-chmod 0755 "$KDC"
-KDC_PORT=$(free_port) || bail_out "kdc" "no free port"
-export KRB5_CONFIG=$KDC/krb5.conf KRB5_KDC_PROFILE=$KDC/kdc.conf
-# Nothing of the machine's: no default cache, no default keytab.
-export KRB5CCNAME=FILE:$TMP/no-such-cache KRB5_KTNAME=FILE:$TMP/no-such-keytab
-cat >"$KRB5_CONFIG" <<EOF
-[libdefaults]
-	default_realm = $REALM
-	dns_lookup_kdc = false
-	dns_lookup_realm = false
-	dns_canonicalize_hostname = false
-	rdns = false
-	udp_preference_limit = 1
-[realms]
-	$REALM = {
-		kdc = 127.0.0.1:$KDC_PORT
-	}
-[domain_realm]
-	localhost = $REALM
-EOF
-cat >"$KRB5_KDC_PROFILE" <<EOF
-[kdcdefaults]
-	kdc_ports = $KDC_PORT
-	kdc_tcp_ports = $KDC_PORT
-[realms]
-	$REALM = {
-		database_name = $KDC/principal
-		key_stash_file = $KDC/stash
-		acl_file = $KDC/kadm5.acl
-		kdc_listen = 127.0.0.1:$KDC_PORT
-		kdc_tcp_listen = 127.0.0.1:$KDC_PORT
-		max_life = 1h
-	}
-[logging]
-	kdc = FILE:$KDC/kdc.log
-EOF
-chmod 0644 "$KRB5_CONFIG" "$KRB5_KDC_PROFILE"
-: >"$KDC/kadm5.acl"
-
-# kdc_run NAME CMD...: a KDC setup step; bail out with its output.
-kdc_run() {
-	local name=$1
-	shift
-	"$@" >"$KDC/$name.out" 2>&1 ||
-		bail_out "kdc: $name" "$(tail -n 5 "$KDC/$name.out")"
-}
-kdc_run create kdb5_util create -s -r "$REALM" -P 'master-key-Pw1'
-kdc_run alice kadmin.local -q "addprinc -pw alice-Pw1 alice"
-kdc_run http kadmin.local -q "addprinc -randkey HTTP/localhost"
-kdc_run ktadd-http kadmin.local -q "ktadd -k $KDC/http.keytab HTTP/localhost"
-kdc_run ktadd-alice kadmin.local -q "ktadd -norandkey -k $KDC/alice.keytab alice"
-# squid's helper runs as squid's user: it reads the service keytab.
-if [ "$(id -u)" = 0 ] && id "$PS_SQUID_USER" >/dev/null 2>&1; then
-	chown "$PS_SQUID_USER:" "$KDC/http.keytab"
-fi
-start_bg kdc krb5kdc -n -r "$REALM"
-wait_port "$KDC_PORT"
-
+start_kdc
 make_ca dest
 make_leaf dest server
 make_ca proxyca
@@ -100,7 +42,6 @@ TCP_DEST=$ECHO_PORT
 start_ws_echo wss --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem"
 WSS=$WS_PORT
 
-SPN=HTTP/localhost@$REALM
 start_squid neg --negotiate "$KDC/http.keytab" "$SPN"
 NEG=$SQUID_PORT
 start_squid negs --negotiate "$KDC/http.keytab" "$SPN" \
@@ -110,8 +51,7 @@ printf 'hello through Kerberos\n' >"$TMP/hello"
 
 
 CC=FILE:$TMP/alice.cc
-echo 'alice-Pw1' | KRB5CCNAME=$CC kinit alice >"$TMP/kinit.out" 2>&1 ||
-	bail_out "kinit alice" "$(cat "$TMP/kinit.out")"
+kdc_kinit "$CC"
 
 # --- single sign-on from the ticket cache --------------------------------
 
@@ -188,7 +128,7 @@ expect_grep "it offers: Negotiate" "$ERR" "no ticket: names the offered schemes"
 
 # An expired ticket.
 EXP=FILE:$TMP/expired.cc
-echo 'alice-Pw1' | KRB5CCNAME=$EXP kinit -l 2s alice >"$TMP/kinit-exp.out" 2>&1 ||
+echo "$KDC_ALICE_PW" | KRB5CCNAME=$EXP kinit -l 2s alice >"$TMP/kinit-exp.out" 2>&1 ||
 	bail_out "kinit -l 2s" "$(cat "$TMP/kinit-exp.out")"
 sleep 3
 expect_exit 3 "expired ticket: exit 3" -- env KRB5CCNAME="$EXP" \
