@@ -9,7 +9,9 @@
 #define _GNU_SOURCE
 #endif
 
+#include <errno.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <stdio.h>
@@ -47,8 +49,10 @@ struct ntlm_crypto *ntlm_crypto_new(void)
 {
 	struct ntlm_crypto *c = calloc(1, sizeof(*c));
 
-	if (!c)
+	if (!c) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	c->libctx = OSSL_LIB_CTX_new();
 	if (c->libctx) {
 		/* MD4 is only in the legacy provider; HMAC and MD5 in the
@@ -62,7 +66,12 @@ struct ntlm_crypto *ntlm_crypto_new(void)
 		c->hmac = EVP_MAC_fetch(c->libctx, "HMAC", NULL);
 	}
 	if (!c->md4 || !c->hmac) {
+		/* Out of memory, or no legacy provider: tell them apart. */
+		int oom = ERR_GET_REASON(ERR_peek_last_error()) ==
+			  ERR_R_MALLOC_FAILURE;
+
 		ntlm_crypto_free(c);
+		errno = oom ? ENOMEM : ENOENT;
 		return NULL;
 	}
 	return c;
@@ -452,23 +461,31 @@ size_t ntlm_authenticate_message(struct ntlm_crypto *c,
 	uint8_t lm[24], nt[16 + 32 + NTLM_TARGET_INFO_MAX];
 	uint8_t dom[2 * NTLM_NAME_MAX], usr[2 * NTLM_NAME_MAX];
 	uint8_t wks[2 * NTLM_NAME_MAX];
-	long dlen, ulen, wlen;
+	long dlen, ulen, wlen, plen;
 	size_t ntlen;
 	struct ntlm_writer w = { out, outsz, 64, 0 };
 	uint32_t flags;
 
 	dlen = encode_name(id->domain, strlen(id->domain), unicode, dom,
 			   sizeof(dom));
-	ulen = encode_name(id->user, strlen(id->user), unicode, usr,
-			   sizeof(usr));
 	wlen = encode_name(id->workstation, strlen(id->workstation), unicode,
 			   wks, sizeof(wks));
-	if (dlen < 0 || ulen < 0 || wlen < 0 || outsz < 64)
+	/* The password as NTOWFv2 will encode it (so that a failure
+	 * there can only be a hash's). */
+	plen = utf16le(id->password, strlen(id->password), 0, usr,
+		       sizeof(usr));
+	explicit_bzero(usr, sizeof(usr));
+	ulen = encode_name(id->user, strlen(id->user), unicode, usr,
+			   sizeof(usr));
+	errno = EINVAL;
+	if (plen < 0 || dlen < 0 || ulen < 0 || wlen < 0 || outsz < 64)
 		return 0;
 	ntlen = ntlm_responses(c, ch, id, client_challenge, now, lm, nt,
 			       sizeof(nt));
-	if (!ntlen)
+	if (!ntlen) {
+		errno = ENOMEM;	/* the password was checked: a hash failed */
 		return 0;
+	}
 	memset(out, 0, 64);
 	memcpy(out, ntlm_signature, 8);
 	put32(out + 8, 3);

@@ -61,7 +61,8 @@ struct ntlm_identity {
 /* Hash functions in a library context of our own (see above). */
 struct ntlm_crypto;
 
-/* A new context, or NULL (out of memory, or no legacy provider: MD4). */
+/* A new context, or NULL with errno ENOMEM (out of memory) or ENOENT
+ * (no legacy provider: no MD4). */
 struct ntlm_crypto *ntlm_crypto_new(void);
 void ntlm_crypto_free(struct ntlm_crypto *c);
 
@@ -112,8 +113,9 @@ int ntlm_lmv2_response(struct ntlm_crypto *c, const uint8_t ntowf[16],
  * given client challenge and FILETIME 'now' (used only when the
  * challenge carries no MsvAvTimestamp; with one, LmChallengeResponse is
  * Z(24) as MS-NLMP 3.1.5.1.2 says, else LMv2).  Returns its length, or
- * 0: names not UTF-8 or over NTLM_NAME_MAX, out too small, a hash
- * failed.  out holds secrets-derived bytes: wipe it after use.
+ * 0 with errno EINVAL (names or password not UTF-8 or over
+ * NTLM_NAME_MAX, out too small) or ENOMEM (a hash failed).  out holds
+ * secret-derived bytes: wipe it after use.
  */
 size_t ntlm_authenticate_message(struct ntlm_crypto *c,
 				 const struct ntlm_challenge *ch,

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,19 +256,24 @@ int proxy_auth_ntlm_authenticate(const char *challenge,
 	id.password = proxy->password ? proxy->password : "";
 	crypto = ntlm_crypto_new();
 	if (!crypto) {
-		rc = ntlm_why(why, whysz, PS_ERR_INTERNAL, "NTLM: no MD4 from"
-			      " OpenSSL (is its legacy provider installed?)");
+		rc = errno == ENOMEM
+			? ntlm_why(why, whysz, PS_ERR_NOMEM, "out of memory")
+			: ntlm_why(why, whysz, PS_ERR_INTERNAL, "NTLM: no MD4"
+				   " from OpenSSL (is its legacy provider"
+				   " installed?)");
 		goto out;
 	}
 	if (RAND_bytes(client_challenge, sizeof(client_challenge)) != 1) {
-		rc = ntlm_why(why, whysz, PS_ERR_INTERNAL, "NTLM: no random"
-			      " bytes");
+		rc = ntlm_why(why, whysz, PS_ERR_NOMEM, "NTLM: no random"
+			      " bytes (out of memory?)");
 		goto out;
 	}
 	ntlm_filetime_now(now);
 	n = ntlm_authenticate_message(crypto, ch, &id, client_challenge, now,
 				      msg, sizeof(msg));
-	if (!n)
+	if (!n && errno == ENOMEM)
+		rc = ntlm_why(why, whysz, PS_ERR_NOMEM, "out of memory");
+	else if (!n)
 		rc = ntlm_why(why, whysz, PS_ERR_CONFIG, "NTLM: the user,"
 			      " domain, workstation or password is not UTF-8"
 			      " or is too long");

@@ -5,6 +5,7 @@
  * aaaaaaaaaaaaaaaa, time 0, the CHALLENGE_MESSAGE of 4.2.4.3), and the
  * Type 2 parser against malformed and hostile challenges.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,15 @@ static void test_authenticate(struct ntlm_crypto *c)
 	id.user = "\xff\xfe";
 	CHECK_INT(ntlm_authenticate_message(c, &ch, &id, client_challenge,
 					    time_zero, msg, sizeof(msg)), 0);
-	/* Out too small: nothing. */
+	CHECK_INT(errno, EINVAL);
+	/* Nor a password that is not UTF-8: a configuration error. */
 	id.user = "User";
+	id.password = "caf\xe9";
+	CHECK_INT(ntlm_authenticate_message(c, &ch, &id, client_challenge,
+					    time_zero, msg, sizeof(msg)), 0);
+	CHECK_INT(errno, EINVAL);
+	id.password = "Password";
+	/* Out too small: nothing. */
 	CHECK_INT(ntlm_authenticate_message(c, &ch, &id, client_challenge,
 					    time_zero, msg, 100), 0);
 }
