@@ -387,6 +387,32 @@ static int basic_learned(const struct h1_settings *set)
 	return set->basic_accepted && atomic_load(set->basic_accepted);
 }
 
+static int start_negotiate(struct h1_connect *h);
+
+/*
+ * With the first request: the NTLM or Negotiate handshake that 'auth'
+ * names or this instance learned, before any 407 (one round trip less).
+ * A scheme that cannot start (no ticket) is left for the 407 to decide.
+ */
+static void start_preemptive(struct h1_connect *h)
+{
+	struct proxy_auth_config *a = h->set->auth_cfg;
+	unsigned pick;
+
+	while (a && (pick = proxy_auth_preemptive(a, h->tried,
+						  h->set->proxy->username !=
+							  NULL))) {
+		if (pick == PROXY_AUTH_NEGOTIATE ? start_negotiate(h) == 0
+		    : proxy_auth_ntlm_negotiate(h->auth_out,
+						sizeof(h->auth_out)) == 0) {
+			h->scheme = h->use = pick;
+			h->rounds = 0;
+			return;
+		}
+		h->tried |= pick;
+	}
+}
+
 static int build_request(struct h1_connect *h)
 {
 	const struct h1_settings *set = h->set;
@@ -396,6 +422,8 @@ static int build_request(struct h1_connect *h)
 	h->out_len = h->out_sent = 0;
 	out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n",
 		   h->target, h->target, set->user_agent);
+	if (h->requests == 0 && !h->use)
+		start_preemptive(h);
 	if (h->use & (PROXY_AUTH_NTLM | PROXY_AUTH_NEGOTIATE)) {
 		if (h->auth_out[0])
 			out_printf(h, "Proxy-Authorization: %s %s\r\n",
@@ -1181,6 +1209,14 @@ static int on_auth_required(struct h1_connect *h)
 {
 	unsigned pick;
 
+	if (h->scheme && !(h->offers & h->scheme)) {
+		/* Started before any 407, and this proxy does not offer it:
+		 * choose among what it does offer. */
+		h->tried |= h->scheme;
+		h->scheme = h->use = 0;
+		negotiate_free(h->gss);
+		h->gss = NULL;
+	}
 	if (h->scheme)
 		return continue_handshake(h);
 	while (h->requests < 4 &&
@@ -1289,6 +1325,8 @@ static int on_head(struct h1_connect *h)
 			return rc;
 		if (h->sent_basic && h->set->basic_accepted)
 			atomic_store(h->set->basic_accepted, 1);
+		if (h->scheme && h->set->auth_cfg)
+			atomic_store(&h->set->auth_cfg->learned, h->scheme);
 		ps_layer_set_detail(h->layer, "%s: %d %s%s%s", h->target,
 				    h->status, h->reason,
 				    h->use ? ", auth " : "",

@@ -57,8 +57,9 @@ struct h1_settings {
 	 * Shared by every connection of the instance, hence atomic.
 	 */
 	atomic_int *basic_accepted;
-	/* Schemes allowed and their keys (proxy_auth.h); NULL: any. */
-	const struct proxy_auth_config *auth_cfg;
+	/* Schemes allowed, their keys and what this instance learned
+	 * (proxy_auth.h); NULL: any scheme, none learned. */
+	struct proxy_auth_config *auth_cfg;
 };
 
 /* The byte stream the exchange runs over. */

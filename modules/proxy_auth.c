@@ -60,6 +60,19 @@ unsigned proxy_auth_choose(unsigned offered, unsigned allowed,
 	return 0;
 }
 
+unsigned proxy_auth_preemptive(struct proxy_auth_config *a,
+			       unsigned exclude, int have_user)
+{
+	unsigned want = a->listed ? a->schemes : atomic_load(&a->learned);
+
+	want &= ~exclude;
+	if (want & PROXY_AUTH_NEGOTIATE)
+		return PROXY_AUTH_NEGOTIATE;
+	if ((want & PROXY_AUTH_NTLM) && have_user)
+		return PROXY_AUTH_NTLM;
+	return 0;
+}
+
 int proxy_auth_wants_http1(const struct proxy_auth_config *a)
 {
 	return a->listed &&
@@ -106,6 +119,7 @@ int proxy_auth_configure(ps_config *cfg, struct proxy_auth_config *a,
 	int rc;
 
 	memset(a, 0, sizeof(*a));
+	atomic_init(&a->learned, 0);
 	a->schemes = PROXY_AUTH_ALL;
 	*policy = H1_AUTH_AUTO;
 	if (auth && strcasecmp(auth, "auto")) {

@@ -28,6 +28,7 @@
 #ifndef MODULES_PROXY_AUTH_H
 #define MODULES_PROXY_AUTH_H
 
+#include <stdatomic.h>
 #include <proxystack/module.h>
 
 /* Schemes, as bits; a higher bit is a stronger scheme. */
@@ -46,6 +47,12 @@ struct proxy_auth_config {
 	char *workstation;       /* NULL: none */
 	char *keytab;            /* NULL: none */
 	char *ccache;            /* NULL: the default one */
+	/*
+	 * NTLM or Negotiate once a tunnel got through with it (auto): later
+	 * connections start that handshake with their first request, one
+	 * round trip less.  Shared by every connection, hence atomic.
+	 */
+	atomic_uint learned;
 };
 
 /*
@@ -65,6 +72,16 @@ void proxy_auth_config_clear(struct proxy_auth_config *a);
  * connection and cannot carry them.
  */
 int proxy_auth_wants_http1(const struct proxy_auth_config *a);
+
+/*
+ * The connection-based scheme to start with the very first request,
+ * before any 407 (as curl does with --proxy-ntlm or --proxy-negotiate):
+ * Negotiate or NTLM when 'auth' names them (NTLM only with a user name),
+ * else the one this instance learned; 0 for none.  Schemes in 'exclude'
+ * are skipped.
+ */
+unsigned proxy_auth_preemptive(struct proxy_auth_config *a,
+			       unsigned exclude, int have_user);
 
 /*
  * The strongest scheme in 'offered' that 'allowed' permits and the

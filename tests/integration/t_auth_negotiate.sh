@@ -61,9 +61,10 @@ expect_roundtrip "SSO, tcp://" "$TMP/hello" -- env KRB5CCNAME="$CC" \
 	"$PROXYSTACK" -c "$TMP/conf/sso" connect -q 1 "tcp://127.0.0.1:$TCP_DEST"
 expect_squid_log neg "TCP_TUNNEL/200 CONNECT 127.0.0.1:$TCP_DEST alice@$REALM " \
 	"SSO, tcp://: squid names alice@$REALM"
-# one round trip for the 407, one for the ticket: two requests
-expect_eq "$(squid_log_lines neg | grep -c "CONNECT 127.0.0.1:$TCP_DEST")" 2 \
-	"SSO, tcp://: two requests (none, then the ticket)"
+# auth = negotiate: the ticket goes with the first request, as curl
+# --proxy-negotiate sends it: one request, no 407.
+expect_eq "$(squid_log_lines neg | grep -c "CONNECT 127.0.0.1:$TCP_DEST")" 1 \
+	"SSO, tcp://: one request (the ticket with it)"
 expect_roundtrip "SSO, tls://" "$TMP/hello" -- env KRB5CCNAME="$CC" \
 	"$PROXYSTACK" -c "$TMP/conf/sso" connect --half-close \
 	"tls://localhost:$TLS_DEST" --ca-file "$CA"
@@ -110,6 +111,16 @@ expect_exit 0 "HTTPS proxy: check exits 0" -- env KRB5CCNAME="$CC" \
 	"$PROXYSTACK" -c "$TMP/conf/https" check "wss://localhost:$WSS/k" --ca-file "$CA"
 expect_grep "http/1.1: 200.*auth Negotiate.*HTTP/1.1 only" "$OUT" \
 	"HTTPS proxy: check says Negotiate over HTTP/1.1 only"
+
+# A ticket is there and auth names negotiate first, but this proxy offers
+# only NTLM: the Negotiate token sent with the first request is dropped
+# and NTLM runs on the same connection.
+start_squid ntlmonly --ntlm
+conf_every fallback http-connect "http://localhost:$SQUID_PORT" \
+	"auth = negotiate, ntlm" 'username = CORP\alice' "password = x"
+expect_exit 0 "Negotiate first, proxy offers NTLM only: check exits 0" -- \
+	env KRB5CCNAME="$CC" "$PROXYSTACK" -c "$TMP/conf/fallback" check "tcp://127.0.0.1:$TCP_DEST"
+expect_grep "auth NTLM" "$OUT" "Negotiate first, proxy offers NTLM only: NTLM used"
 
 # --- failures ------------------------------------------------------------
 
