@@ -45,6 +45,22 @@ struct ntlm_crypto {
 /* hashes                                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * After a failed load: 1 if the legacy provider's module could not be
+ * loaded (OpenSSL's DSO errors say so), 0 for anything else, which
+ * then is an allocation that failed (OpenSSL does not always queue an
+ * error for those).  The error queue is emptied either way.
+ */
+static int ntlm_provider_missing(void)
+{
+	unsigned long e;
+	int missing = 0;
+
+	while ((e = ERR_get_error()))
+		missing |= ERR_GET_LIB(e) == ERR_LIB_DSO;
+	return missing;
+}
+
 struct ntlm_crypto *ntlm_crypto_new(void)
 {
 	struct ntlm_crypto *c = calloc(1, sizeof(*c));
@@ -66,12 +82,10 @@ struct ntlm_crypto *ntlm_crypto_new(void)
 		c->hmac = EVP_MAC_fetch(c->libctx, "HMAC", NULL);
 	}
 	if (!c->md4 || !c->hmac) {
-		/* Out of memory, or no legacy provider: tell them apart. */
-		int oom = ERR_GET_REASON(ERR_peek_last_error()) ==
-			  ERR_R_MALLOC_FAILURE;
+		int missing = ntlm_provider_missing();
 
 		ntlm_crypto_free(c);
-		errno = oom ? ENOMEM : ENOENT;
+		errno = missing ? ENOENT : ENOMEM;
 		return NULL;
 	}
 	return c;

@@ -299,5 +299,14 @@ int main(void)
 	test_malformed();
 	test_type1_and_names();
 	ntlm_crypto_free(c);
+	/* No legacy provider to load: ENOENT (a configuration of OpenSSL
+	 * to fix), not ENOMEM. */
+	setenv("OPENSSL_MODULES", "/nonexistent", 1);
+	c = ntlm_crypto_new();
+	CHECK_MSG(c == NULL && errno == ENOENT,
+		  "no legacy provider: NULL and ENOENT (got %p, errno %d)",
+		  (void *)c, errno);
+	ntlm_crypto_free(c);
+	unsetenv("OPENSSL_MODULES");
 	return check_done();
 }
