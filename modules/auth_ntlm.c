@@ -61,7 +61,7 @@ static int ntlm_provider_missing(void)
 	return missing;
 }
 
-struct ntlm_crypto *ntlm_crypto_new(void)
+static struct ntlm_crypto *ntlm_crypto_try(void)
 {
 	struct ntlm_crypto *c = calloc(1, sizeof(*c));
 
@@ -88,6 +88,20 @@ struct ntlm_crypto *ntlm_crypto_new(void)
 		errno = missing ? ENOENT : ENOMEM;
 		return NULL;
 	}
+	return c;
+}
+
+/*
+ * OpenSSL reports an allocation that fails while the provider loads as
+ * "could not load the shared library" too: a DSO error is believed only
+ * when a second try fails the same way.
+ */
+struct ntlm_crypto *ntlm_crypto_new(void)
+{
+	struct ntlm_crypto *c = ntlm_crypto_try();
+
+	if (!c && errno == ENOENT)
+		c = ntlm_crypto_try();
 	return c;
 }
 
