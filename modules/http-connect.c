@@ -1,6 +1,7 @@
 /*
  * http-connect.c - the `http-connect` transport: a tunnel through an
- * HTTP/1.1 proxy with CONNECT, Basic or Digest proxy authentication.
+ * HTTP/1.1 proxy with CONNECT, and Basic, Digest, NTLM or Negotiate proxy
+ * authentication.
  *
  * Keys of [transport NAME] with module = http-connect:
  *
@@ -8,7 +9,10 @@
  *   username       proxy user (credentials in the URL win)
  *   password       inline secret (prefer password_file)
  *   password_file  a file whose first line is the password
- *   auth           auto (default) | basic | digest
+ *   auth           auto (default) | a list of basic, digest, ntlm,
+ *                  negotiate (proxy_auth.h)
+ *   domain, workstation   NTLM names (proxy_auth.h)
+ *   keytab, ccache        Negotiate credentials (proxy_auth.h)
  *   user_agent     User-Agent of the CONNECT request
  *   header         "Name: value", repeatable, added to the request
  *
@@ -33,6 +37,7 @@ struct http_connect_config {
 	char **headers;
 	size_t nheaders;
 	atomic_int basic_accepted;
+	struct proxy_auth_config auth;
 };
 
 /* ------------------------------------------------------------------ */
@@ -63,6 +68,7 @@ static void http_connect_unconfigure(void *instance)
 	if (!c)
 		return;
 	ps_proxy_info_clear(&c->proxy);
+	proxy_auth_config_clear(&c->auth);
 	for (size_t i = 0; i < c->nheaders; i++)
 		free(c->headers[i]);
 	free(c->headers);
@@ -75,7 +81,7 @@ static int http_connect_read_section(ps_config *cfg,
 				     struct http_connect_config *c)
 {
 	static const char *const schemes[] = { "http", NULL };
-	const char *ua, *auth;
+	const char *ua;
 	int rc, policy = H1_AUTH_AUTO;
 
 	rc = ps_config_get_proxy(cfg, schemes, &c->proxy);
@@ -87,10 +93,9 @@ static int http_connect_read_section(ps_config *cfg,
 	c->user_agent = strdup(ua);
 	if (!c->user_agent)
 		return PS_ERR_NOMEM;
-	auth = ps_config_get(cfg, "auth");
-	if (auth && (policy = h1_auth_policy_parse(auth)) < 0)
-		return ps_config_error(cfg, "auth", "expected auto, basic or"
-				       " digest");
+	rc = proxy_auth_configure(cfg, &c->auth, &policy);
+	if (rc != PS_OK)
+		return rc;
 	rc = ps_config_get_header_each(cfg, "header", collect_header, c);
 	if (rc)
 		return rc;
@@ -101,6 +106,7 @@ static int http_connect_read_section(ps_config *cfg,
 	c->settings.auth = (enum h1_auth_policy)policy;
 	atomic_init(&c->basic_accepted, 0);
 	c->settings.basic_accepted = &c->basic_accepted;
+	c->settings.auth_cfg = &c->auth;
 	return PS_OK;
 }
 
@@ -224,6 +230,7 @@ const struct ps_module proxystack_module = {
 	.name = "http-connect",
 	.phases = PS_PHASE_TRANSPORT,
 	.caps = PS_CAP_PROXY,
-	.summary = "HTTP/1.1 CONNECT through a proxy, Basic and Digest auth",
+	.summary = "HTTP/1.1 CONNECT through a proxy, Basic, Digest, NTLM"
+		   " and Negotiate auth",
 	.ops = &http_connect_ops,
 };

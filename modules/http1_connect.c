@@ -1,6 +1,7 @@
 /*
  * http1_connect.c - the HTTP/1.1 CONNECT exchange (RFC 9110 9.3.6),
- * with Basic (RFC 7617) and Digest (RFC 7616: MD5, SHA-256, qop=auth)
+ * with Basic (RFC 7617), Digest (RFC 7616: MD5, SHA-256, qop=auth), NTLM
+ * (NTLMv2 only, auth_ntlm.c) and Negotiate (RFC 4559, auth_negotiate.c)
  * proxy authentication on the same connection.
  */
 #ifndef _GNU_SOURCE
@@ -17,6 +18,7 @@
 #include <strings.h>
 
 #include "http1_connect.h"
+#include "proxy_auth.h"
 
 /* Internal step result: state changed, keep stepping (never returned). */
 #define H1_CONTINUE 1000
@@ -54,17 +56,6 @@ static void h1_go_state(struct h1_connect *h, enum h1_state next)
 	ps_layer_log(h->layer, PS_LOG_DEBUG, "connect %s -> %s",
 		     state_names[h->state], state_names[next]);
 	h->state = next;
-}
-
-int h1_auth_policy_parse(const char *text)
-{
-	if (!strcasecmp(text, "auto"))
-		return H1_AUTH_AUTO;
-	if (!strcasecmp(text, "basic"))
-		return H1_AUTH_BASIC;
-	if (!strcasecmp(text, "digest"))
-		return H1_AUTH_DIGEST;
-	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -161,8 +152,10 @@ static int add_basic(struct h1_connect *h)
 		out_printf(h, "Proxy-Authorization: Basic %s\r\n", coded);
 	explicit_bzero(plain, sizeof(plain));
 	explicit_bzero(coded, sizeof(coded));
-	if (rc == PS_OK)
+	if (rc == PS_OK) {
 		h->sent_basic = 1;
+		h->use = PROXY_AUTH_BASIC;
+	}
 	return rc;
 }
 
@@ -379,9 +372,45 @@ out:
 	return rc;
 }
 
+/* The schemes this configuration allows. */
+static unsigned allowed_schemes(const struct h1_connect *h)
+{
+	const struct h1_settings *set = h->set;
+
+	if (set->auth == H1_AUTH_DIGEST)
+		return PROXY_AUTH_DIGEST;
+	return set->auth_cfg ? set->auth_cfg->schemes : PROXY_AUTH_ALL;
+}
+
 static int basic_learned(const struct h1_settings *set)
 {
 	return set->basic_accepted && atomic_load(set->basic_accepted);
+}
+
+static int start_negotiate(struct h1_connect *h);
+
+/*
+ * With the first request: the NTLM or Negotiate handshake that 'auth'
+ * names or this instance learned, before any 407 (one round trip less).
+ * A scheme that cannot start (no ticket) is left for the 407 to decide.
+ */
+static void start_preemptive(struct h1_connect *h)
+{
+	struct proxy_auth_config *a = h->set->auth_cfg;
+	unsigned pick;
+
+	while (a && (pick = proxy_auth_preemptive(a, h->tried,
+						  h->set->proxy->username !=
+							  NULL))) {
+		if (pick == PROXY_AUTH_NEGOTIATE ? start_negotiate(h) == 0
+		    : proxy_auth_ntlm_negotiate(h->auth_out,
+						sizeof(h->auth_out)) == 0) {
+			h->scheme = h->use = pick;
+			h->rounds = 0;
+			return;
+		}
+		h->tried |= pick;
+	}
 }
 
 static int build_request(struct h1_connect *h)
@@ -393,11 +422,22 @@ static int build_request(struct h1_connect *h)
 	h->out_len = h->out_sent = 0;
 	out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n",
 		   h->target, h->target, set->user_agent);
-	if (has_creds && h->have_digest) {
+	if (h->requests == 0 && !h->use)
+		start_preemptive(h);
+	if (h->use & (PROXY_AUTH_NTLM | PROXY_AUTH_NEGOTIATE)) {
+		if (h->auth_out[0])
+			out_printf(h, "Proxy-Authorization: %s %s\r\n",
+				   proxy_auth_scheme_name(h->use), h->auth_out);
+		explicit_bzero(h->auth_out, sizeof(h->auth_out));
+		h->rounds++;
+	} else if (has_creds && h->use == PROXY_AUTH_DIGEST) {
 		rc = add_digest(h);
-	} else if (has_creds && (set->auth == H1_AUTH_BASIC ||
-				 (set->auth == H1_AUTH_AUTO &&
-				  (h->requests > 0 || basic_learned(set))))) {
+	} else if (has_creds && (h->use == PROXY_AUTH_BASIC ||
+				 (!h->use && (allowed_schemes(h) &
+					      PROXY_AUTH_BASIC) &&
+				  (set->auth == H1_AUTH_BASIC ||
+				   (set->auth == H1_AUTH_AUTO &&
+				    basic_learned(set)))))) {
 		rc = add_basic(h);
 	}
 	if (rc != PS_OK) {
@@ -613,14 +653,61 @@ static int parse_digest_challenge(struct h1_connect *h, const char *p)
 	return PS_OK;
 }
 
+/* The token68 after "NTLM" or "Negotiate" (none: ""); past it. */
+static const char *keep_auth_token(struct h1_connect *h, const char *p,
+				   char *dst, size_t dstsz, int *rc)
+{
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strcspn(p, " \t,");
+	if (n >= dstsz) {
+		*rc = fail_protocol(h, "an NTLM or Negotiate token over 4 KiB");
+		return p + n;
+	}
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	return p + n;
+}
+
+/*
+ * One Proxy-Authenticate value: a challenge, or several joined by commas.
+ * NTLM and Negotiate carry at most a token; after Digest and the other
+ * schemes come parameters, which end the value for us.
+ */
 static int parse_authenticate(struct h1_connect *h, const char *v)
 {
-	size_t n = strcspn(v, " \t,");
+	int rc = PS_OK;
 
-	add_offered(h, v, n);
-	if (n == 6 && !strncasecmp(v, "Digest", 6))
-		return parse_digest_challenge(h, v + n);
-	return PS_OK;
+	while (rc == PS_OK) {
+		size_t n;
+		unsigned bit;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (!*v)
+			break;
+		n = strcspn(v, " \t,");
+		add_offered(h, v, n);
+		bit = proxy_auth_scheme_bit(v, n);
+		if (bit == PROXY_AUTH_DIGEST) {
+			rc = parse_digest_challenge(h, v + n);
+			if (h->have_digest)
+				h->offers |= PROXY_AUTH_DIGEST;
+			break;
+		}
+		h->offers |= bit;
+		if (bit == PROXY_AUTH_NTLM)
+			v = keep_auth_token(h, v + n, h->ntlm_token,
+					    sizeof(h->ntlm_token), &rc);
+		else if (bit == PROXY_AUTH_NEGOTIATE)
+			v = keep_auth_token(h, v + n, h->negotiate_token,
+					    sizeof(h->negotiate_token), &rc);
+		else
+			break;
+	}
+	return rc;
 }
 
 static int parse_header(struct h1_connect *h, const char *name, size_t nlen,
@@ -693,6 +780,8 @@ static int parse_head(struct h1_connect *h)
 	h->body.chunked = 0;
 	h->offered[0] = '\0';
 	h->have_digest = 0;
+	h->offers = 0;
+	h->ntlm_token[0] = h->negotiate_token[0] = '\0';
 	for (line = eol + 1; line < end; line = eol + 1) {
 		size_t len;
 
@@ -742,6 +831,17 @@ static int read_head(struct h1_connect *h)
 				sizeof(h->in) - h->in_len, &n);
 		if (rc != PS_OK)
 			return rc;
+		if (n == 0 && h->scheme)
+			return ps_layer_fail(h->layer, PS_ERR_PROXY_AUTH,
+					     "NTLM and Negotiate need one"
+					     " connection for the whole"
+					     " handshake",
+					     "proxy %s closed the connection"
+					     " in the middle of the %s"
+					     " handshake",
+					     h->set->proxy->display,
+					     proxy_auth_scheme_name(
+						     h->scheme));
 		if (n == 0)
 			return ps_layer_fail(h->layer, PS_ERR_PROXY_PROTOCOL,
 					     "see the proxy's logs",
@@ -920,42 +1020,216 @@ static int can_retry_on_this_connection(const struct h1_connect *h)
 	return !h->close_after && (h->body.chunked || h->body.left >= 0);
 }
 
-/* 407: retry with (other) credentials, or say exactly why not. */
-static int on_auth_required(struct h1_connect *h)
+/* Step result of start_scheme(): this scheme cannot start, try another. */
+#define H1_TRY_NEXT (-1)
+
+/* Record the failure reported once the 407's body is read. */
+static int auth_fail(struct h1_connect *h, int code, const char *hint,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int auth_fail(struct h1_connect *h, int code, const char *hint,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	h->failure_code = code;
+	h->failure_hint = hint;
+	va_start(ap, fmt);
+	vsnprintf(h->failure, sizeof(h->failure), fmt, ap);
+	va_end(ap);
+	return H1_READ_ERROR_BODY;
+}
+
+/* Schemes not to try again on this connection. */
+static unsigned spent_schemes(const struct h1_connect *h)
+{
+	unsigned spent = h->tried;
+
+	if (h->sent_basic)
+		spent |= PROXY_AUTH_BASIC;
+	if (h->sent_digest && !h->digest.stale)
+		spent |= PROXY_AUTH_DIGEST;
+	return spent;
+}
+
+static const char *offered_text(const struct h1_connect *h)
+{
+	return h->offered[0] ? h->offered : "(no Proxy-Authenticate)";
+}
+
+static const char *supported_text(void)
+{
+	return negotiate_available() ? "Negotiate, NTLM, Digest, Basic"
+				     : "NTLM, Digest, Basic (no Negotiate:"
+				       " built without GSSAPI)";
+}
+
+/* Negotiate's first token; -1 (the reason kept) if it cannot start. */
+static int start_negotiate(struct h1_connect *h)
+{
+	const struct proxy_auth_config *a = h->set->auth_cfg;
+	int complete;
+
+	negotiate_free(h->gss);
+	h->gss = negotiate_new(h->set->proxy->host, a ? a->keytab : NULL,
+			       a ? a->ccache : NULL, &h->gss_error);
+	if (h->gss &&
+	    proxy_auth_negotiate_step(h->gss, NULL, h->auth_out,
+				      sizeof(h->auth_out), &complete,
+				      &h->gss_error) == 0)
+		return 0;
+	ps_layer_log(h->layer, PS_LOG_INFO, "proxy %s: Negotiate: %s",
+		     h->set->proxy->display, h->gss_error.message);
+	negotiate_free(h->gss);
+	h->gss = NULL;
+	h->gss_failed = 1;
+	return -1;
+}
+
+/* Prepare the next request with scheme 'pick'; its next state. */
+static int start_scheme(struct h1_connect *h, unsigned pick)
+{
+	int next = can_retry_on_this_connection(h) ? H1_DRAIN_BODY
+		 : h->io.reconnect ? H1_RECONNECT : -1;
+
+	if (next < 0)
+		return auth_fail(h, PS_ERR_PROXY_AUTH, "try auth = basic",
+				 "proxy %.100s answered %d %.60s and closed"
+				 " the connection; it offers: %.100s",
+				 h->set->proxy->display, h->status, h->reason,
+				 offered_text(h));
+	if (pick == PROXY_AUTH_NEGOTIATE && start_negotiate(h))
+		return H1_TRY_NEXT;
+	if (pick == PROXY_AUTH_NTLM &&
+	    proxy_auth_ntlm_negotiate(h->auth_out, sizeof(h->auth_out)))
+		return H1_TRY_NEXT;
+	if (pick & (PROXY_AUTH_NTLM | PROXY_AUTH_NEGOTIATE)) {
+		h->scheme = pick;
+		h->rounds = 0;
+	}
+	h->use = pick;
+	return next;
+}
+
+/* The connection-based handshake goes on, on this very connection. */
+static int continue_handshake(struct h1_connect *h)
 {
 	const struct ps_proxy_info *p = h->set->proxy;
-	const char *hint;
-	int digest_ok = h->have_digest && !(h->sent_digest && !h->digest.stale);
-	int basic_ok = strcasestr(h->offered, "Basic") && !h->sent_basic &&
-		       h->set->auth != H1_AUTH_DIGEST;
+	const char *name = proxy_auth_scheme_name(h->scheme);
+	int ntlm = h->scheme == PROXY_AUTH_NTLM, rc, complete = 0;
+	const char *token = ntlm ? h->ntlm_token : h->negotiate_token;
+	char why[160];
 
-	if (p->username && (digest_ok || basic_ok) && h->requests < 4) {
-		if (can_retry_on_this_connection(h))
-			return H1_DRAIN_BODY;
-		if (h->io.reconnect)
-			return H1_RECONNECT;
+	if (!token[0] || (ntlm && h->rounds >= 2) || h->rounds >= 3)
+		return auth_fail(h, PS_ERR_PROXY_AUTH,
+			ntlm ? "check the user name, password and domain"
+			       " (DOMAIN\\user or the domain key);"
+			       " proxystack sends NTLMv2 only, never LM or"
+			       " NTLMv1"
+			     : "check the ticket (klist) and that the"
+			       " proxy's keytab holds the current key of"
+			       " its HTTP/ principal",
+			"proxy %.100s answered %d %.60s: the %s credentials"
+			" were rejected%s; it offers: %.100s", p->display,
+			h->status, h->reason, name,
+			ntlm && h->rounds < 2 ? " (no challenge after Type 1)"
+					      : "",
+			offered_text(h));
+	if (!can_retry_on_this_connection(h))
+		return auth_fail(h, PS_ERR_PROXY_AUTH,
+			"NTLM and Negotiate need one connection for the whole"
+			" handshake: check for a proxy setting or a load"
+			" balancer that closes it",
+			"proxy %.100s closes the connection in the middle of"
+			" the %s handshake", p->display, name);
+	if (ntlm) {
+		rc = proxy_auth_ntlm_authenticate(token, p, h->set->auth_cfg,
+						  h->auth_out,
+						  sizeof(h->auth_out), why,
+						  sizeof(why));
+		if (rc != PS_OK)
+			return auth_fail(h, rc, rc == PS_ERR_CONFIG
+				? "check the user name, domain and"
+				  " workstation"
+				: "see the proxy's logs",
+				"proxy %.100s: %s", p->display, why);
+		return H1_DRAIN_BODY;
 	}
+	if (proxy_auth_negotiate_step(h->gss, token, h->auth_out,
+				      sizeof(h->auth_out), &complete,
+				      &h->gss_error) ||
+	    !h->auth_out[0])
+		return auth_fail(h, h->gss_error.code ? h->gss_error.code
+						      : PS_ERR_PROXY_AUTH,
+				 h->gss_error.hint,
+				 "proxy %.100s: Negotiate: %s", p->display,
+				 h->auth_out[0] ? h->gss_error.message
+				 : "the proxy asks again after the context"
+				   " is complete");
+	return H1_DRAIN_BODY;
+}
+
+/* Nothing (more) to try: say exactly why. */
+static int auth_failure(struct h1_connect *h)
+{
+	const struct ps_proxy_info *p = h->set->proxy;
+	int sent = h->sent_basic || h->sent_digest;
+	const char *hint;
+
+	if (h->gss_failed && !sent)
+		return auth_fail(h, h->gss_error.code, h->gss_error.hint,
+				 "proxy %.100s answered %d %.60s; it offers:"
+				 " %.60s; Negotiate: %s", p->display,
+				 h->status, h->reason, offered_text(h),
+				 h->gss_error.message);
 	if (!p->username)
 		hint = "set username and password_file in the proxy's section"
 		       " (or credentials in its URL)";
-	else if (h->sent_basic || h->sent_digest)
+	else if (sent)
 		hint = "check the user name and password";
 	else if (!can_retry_on_this_connection(h))
 		hint = "the proxy closed the connection after asking for"
 		       " credentials; try auth = basic";
 	else
-		hint = "proxystack supports Basic and Digest (MD5, SHA-256)";
-	h->failure_code = PS_ERR_PROXY_AUTH;
-	h->failure_hint = hint;
-	snprintf(h->failure, sizeof(h->failure), "proxy %.100s answered %d"
-		 " %.60s: %s; it offers: %.100s; supported: Basic, Digest",
-		 p->display, h->status, h->reason,
-		 !p->username ? "authentication required, none configured"
-		 : (h->sent_basic || h->sent_digest)
-			 ? "the credentials were rejected"
-			 : "no usable authentication scheme",
-		 h->offered[0] ? h->offered : "(no Proxy-Authenticate)");
-	return H1_READ_ERROR_BODY;
+		hint = "proxystack supports Negotiate, NTLM (v2), Basic and"
+		       " Digest (MD5, SHA-256); see auth in"
+		       " proxystack.conf(5)";
+	return auth_fail(h, PS_ERR_PROXY_AUTH, hint, "proxy %.100s answered"
+			 " %d %.60s: %s; it offers: %.100s; supported: %s",
+			 p->display, h->status, h->reason,
+			 !p->username ? "authentication required, none"
+					" configured"
+			 : sent ? "the credentials were rejected"
+				: "no usable authentication scheme",
+			 offered_text(h), supported_text());
+}
+
+/* 407: retry with (other) credentials, or say exactly why not. */
+static int on_auth_required(struct h1_connect *h)
+{
+	unsigned pick;
+
+	if (h->scheme && !(h->offers & h->scheme)) {
+		/* Started before any 407, and this proxy does not offer it:
+		 * choose among what it does offer. */
+		h->tried |= h->scheme;
+		h->scheme = h->use = 0;
+		negotiate_free(h->gss);
+		h->gss = NULL;
+	}
+	if (h->scheme)
+		return continue_handshake(h);
+	while (h->requests < 4 &&
+	       (pick = proxy_auth_choose(h->offers, allowed_schemes(h),
+					 spent_schemes(h),
+					 h->set->proxy->username != NULL))) {
+		int next = start_scheme(h, pick);
+
+		if (next != H1_TRY_NEXT)
+			return next;
+		h->tried |= pick;
+	}
+	return auth_failure(h);
 }
 
 static int on_refused(struct h1_connect *h)
@@ -1009,6 +1283,30 @@ static int start_body(struct h1_connect *h)
 			h->state == H1_DRAIN_BODY);
 }
 
+/*
+ * A 2xx after Negotiate: the proxy's final token, when it sent one, must
+ * complete our context (it proves the proxy holds the service key).
+ */
+static int check_mutual_auth(struct h1_connect *h)
+{
+	int complete = 0;
+
+	if (h->scheme != PROXY_AUTH_NEGOTIATE || !h->gss ||
+	    !h->negotiate_token[0])
+		return PS_OK;
+	if (proxy_auth_negotiate_step(h->gss, h->negotiate_token,
+				      h->auth_out, sizeof(h->auth_out),
+				      &complete, &h->gss_error) == 0 &&
+	    complete)
+		return PS_OK;
+	return ps_layer_fail(h->layer, PS_ERR_PROXY_AUTH,
+			     "the proxy may not be the one its name says;"
+			     " see the proxy's and the KDC's logs",
+			     "proxy %s: Negotiate mutual authentication of"
+			     " the proxy failed: %s", h->set->proxy->display,
+			     complete ? "" : h->gss_error.message);
+}
+
 static int on_head(struct h1_connect *h)
 {
 	int rc = parse_head(h), next, done;
@@ -1022,10 +1320,17 @@ static int on_head(struct h1_connect *h)
 				    h->in_len - h->head_len) != PS_OK)
 			return ps_layer_fail(h->layer, PS_ERR_NOMEM, NULL,
 					     "out of memory");
+		rc = check_mutual_auth(h);
+		if (rc != PS_OK)
+			return rc;
 		if (h->sent_basic && h->set->basic_accepted)
 			atomic_store(h->set->basic_accepted, 1);
-		ps_layer_set_detail(h->layer, "%s: %d %s", h->target,
-				    h->status, h->reason);
+		if (h->scheme && h->set->auth_cfg)
+			atomic_store(&h->set->auth_cfg->learned, h->scheme);
+		ps_layer_set_detail(h->layer, "%s: %d %s%s%s", h->target,
+				    h->status, h->reason,
+				    h->use ? ", auth " : "",
+				    proxy_auth_scheme_name(h->use));
 		h1_go_state(h, H1_DONE);
 		return PS_OK;
 	}
@@ -1074,6 +1379,15 @@ static int read_body(struct h1_connect *h)
 		if (n == 0) {
 			if (h->state == H1_READ_ERROR_BODY)
 				return report_failure(h);
+			if (h->scheme)
+				return ps_layer_fail(h->layer,
+					PS_ERR_PROXY_AUTH,
+					"NTLM and Negotiate need one"
+					" connection for the whole handshake",
+					"proxy %s closed the connection in"
+					" the middle of the %s handshake",
+					h->set->proxy->display,
+					proxy_auth_scheme_name(h->scheme));
 			return ps_layer_fail(h->layer, PS_ERR_PROXY_AUTH,
 					     "try auth = basic",
 					     "proxy %s closed the connection"
@@ -1141,4 +1455,7 @@ int h1_connect_step(struct h1_connect *h)
 void h1_connect_cleanup(struct h1_connect *h)
 {
 	explicit_bzero(h->out, sizeof(h->out));
+	explicit_bzero(h->auth_out, sizeof(h->auth_out));
+	negotiate_free(h->gss);
+	h->gss = NULL;
 }

@@ -10,6 +10,12 @@
  *                             -> (407, closes)      RECONNECT -> SEND_REQUEST
  *                             -> (error answer)     READ_ERROR_BODY -> failed
  *
+ * NTLM and Negotiate are connection-based: every round of their
+ * handshake (NTLM: Type 1 -> 407 with Type 2 -> Type 3) runs on the one
+ * connection that becomes the tunnel.  A RECONNECT may only come before
+ * the first round; a proxy that closes in the middle is an error that
+ * says so.
+ *
  * Bytes that follow a 2xx head belong to the tunnel and are handed back
  * with ps_layer_unread(), never lost.
  */
@@ -20,11 +26,16 @@
 #include <stddef.h>
 #include <proxystack/module.h>
 
+#include "auth_negotiate.h"
+#include "proxy_auth.h"
+
 #define H1_HEAD_MAX (16 * 1024)       /* a longer answer head is hostile */
-#define H1_REQUEST_MAX (8 * 1024)
+#define H1_REQUEST_MAX (24 * 1024)    /* room for a Kerberos ticket */
 #define H1_DRAIN_MAX (64 * 1024)      /* body of a 407 we read to retry */
 #define H1_ERROR_TEXT_MAX 2048        /* body bytes kept for a message */
 #define H1_CREDENTIALS_MAX 512        /* "user:password" and its NUL */
+#define H1_TOKEN_MAX 4096             /* an NTLM/Negotiate token from a 407 */
+#define H1_AUTH_OUT_MAX (16 * 1024)   /* base64 of the token we send */
 
 /* Which authentication the client may use. */
 enum h1_auth_policy {
@@ -46,6 +57,9 @@ struct h1_settings {
 	 * Shared by every connection of the instance, hence atomic.
 	 */
 	atomic_int *basic_accepted;
+	/* Schemes allowed, their keys and what this instance learned
+	 * (proxy_auth.h); NULL: any scheme, none learned. */
+	struct proxy_auth_config *auth_cfg;
 };
 
 /* The byte stream the exchange runs over. */
@@ -118,6 +132,19 @@ struct h1_connect {
 	char reason[128];
 	int close_after;       /* Connection: close or HTTP/1.0 */
 	char offered[256];     /* schemes from Proxy-Authenticate */
+	unsigned offers;       /* the same as PROXY_AUTH_* bits */
+
+	/* NTLM and Negotiate: the handshake in progress on this connection */
+	unsigned use;          /* the scheme of the next request, or 0 */
+	unsigned scheme;       /* PROXY_AUTH_NTLM, _NEGOTIATE or 0 */
+	int rounds;            /* its requests sent so far */
+	unsigned tried;        /* schemes that could not start (no ticket) */
+	char ntlm_token[H1_TOKEN_MAX];       /* from this 407, base64 */
+	char negotiate_token[H1_TOKEN_MAX];
+	char auth_out[H1_AUTH_OUT_MAX];      /* what the next request sends */
+	struct negotiate_ctx *gss;
+	struct negotiate_error gss_error;    /* why Negotiate did not start */
+	int gss_failed;
 	struct h1_body body;
 	int failure_code;      /* the error to report after the body */
 	char failure[400];
@@ -158,8 +185,5 @@ int h1_quote_string(const char *in, char *out, size_t outsz);
  * control byte, not UTF-8, or out too small).
  */
 int h1_digest_username_param(const char *user, char *out, size_t outsz);
-
-/* Parse "auto", "basic", "digest"; -1 if none of them. */
-int h1_auth_policy_parse(const char *text);
 
 #endif

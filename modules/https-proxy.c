@@ -10,7 +10,11 @@
  *   username          proxy user (credentials in the URL win)
  *   password          inline secret (prefer password_file)
  *   password_file     a file whose first line is the password
- *   auth              auto (default) | basic | digest
+ *   auth              auto (default) | a list of basic, digest, ntlm,
+ *                     negotiate (proxy_auth.h); naming ntlm or
+ *                     negotiate offers ALPN http/1.1 only: HTTP/2
+ *                     cannot carry connection-based authentication
+ *   domain, workstation, keytab, ccache   as for http-connect
  *   ca_file           what the PROXY's certificate must chain to
  *                     (default: the system CAs); the destination's
  *                     trust is configured apart, in [global] and trust
@@ -108,6 +112,7 @@ struct https_proxy_config {
 	struct h1_settings h1;
 	atomic_int basic_accepted;     /* HTTP/1.1: Basic went through once */
 	struct h2_pool *pool;
+	struct proxy_auth_config auth;
 };
 
 enum https_proxy_state {
@@ -268,7 +273,9 @@ static int https_proxy_openssl_error(ps_config *cfg, int load_errno,
 /* The proxy's own TLS: whom to trust, who we are, what we speak. */
 static int https_proxy_build_tls(ps_config *cfg, struct https_proxy_config *c)
 {
-	static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+	static const unsigned char alpn_h2[] = "\x02h2\x08http/1.1";
+	static const unsigned char alpn_h1[] = "\x08http/1.1";
+	int h1_only = proxy_auth_wants_http1(&c->auth);
 	const char *ca_file = ps_config_get(cfg, "ca_file");
 	const char *cert = ps_config_get(cfg, "client_cert_file");
 	const char *key = ps_config_get(cfg, "client_key_file");
@@ -291,7 +298,9 @@ static int https_proxy_build_tls(ps_config *cfg, struct https_proxy_config *c)
 	/* A proxy that ends a tunnel with a bare TCP close ends the stream,
 	 * as over TCP: the bytes' framing is the application's. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0)
+	if (SSL_CTX_set_alpn_protos(ctx, h1_only ? alpn_h1 : alpn_h2,
+				    h1_only ? sizeof(alpn_h1) - 1
+					    : sizeof(alpn_h2) - 1) != 0)
 		return PS_ERR_NOMEM;
 	/* Never the destination's trust: the proxy's is its own. */
 	errno = 0;
@@ -348,6 +357,7 @@ static void https_proxy_unconfigure(void *instance)
 	SSL_CTX_free(c->ssl_ctx);
 	BIO_meth_free(c->socket_bio);
 	ps_proxy_info_clear(&c->proxy);
+	proxy_auth_config_clear(&c->auth);
 	for (size_t i = 0; i < c->nheaders; i++)
 		free(c->headers[i]);
 	free(c->headers);
@@ -364,7 +374,7 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 	static const char *const schemes[] = { "https", NULL };
 	struct https_proxy_config *c = calloc(1, sizeof(*c));
 	struct https_proxy_header_walk walk = { cfg, c, 0 };
-	const char *ua, *auth;
+	const char *ua;
 	unsigned char probe[sizeof(struct in6_addr)];
 	int rc, policy = H1_AUTH_AUTO;
 	long idle;
@@ -381,12 +391,9 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 		goto out;
 	c->proxy_is_ip = inet_pton(AF_INET, c->proxy.host, probe) == 1 ||
 			 inet_pton(AF_INET6, c->proxy.host, probe) == 1;
-	auth = ps_config_get(cfg, "auth");
-	if (auth && (policy = h1_auth_policy_parse(auth)) < 0) {
-		rc = ps_config_error(cfg, "auth", "expected auto, basic or "
-				     "digest");
+	rc = proxy_auth_configure(cfg, &c->auth, &policy);
+	if (rc != PS_OK)
 		goto out;
-	}
 	rc = ps_config_get_user_agent(cfg, "user_agent", &ua);
 	if (rc != PS_OK)
 		goto out;
@@ -421,6 +428,7 @@ static int https_proxy_configure(ps_config *cfg, void **instance)
 	 * HTTP/2 path does through its pool), not after a 407 each time. */
 	atomic_init(&c->basic_accepted, 0);
 	c->h1.basic_accepted = &c->basic_accepted;
+	c->h1.auth_cfg = &c->auth;
 	ps_config_log(cfg, PS_LOG_DEBUG, "proxy %s%s%s", c->proxy.display,
 		      c->proxy.username ? " with credentials" : "",
 		      ps_config_get(cfg, "ca_file") ? ", its own ca_file"
@@ -915,9 +923,15 @@ static int https_proxy_h1_connect(ps_layer *layer, struct https_proxy *hp)
 	}
 	if (rc != PS_OK)
 		return rc;
-	ps_layer_set_detail(layer, "proxy %s %s http/1.1: %d %s%s", hp->peer,
-			    SSL_get_version(hp->ssl), hp->h1->status,
-			    hp->h1->reason,
+	ps_layer_set_detail(layer, "proxy %s %s http/1.1: %d %s%s%s%s%s",
+			    hp->peer, SSL_get_version(hp->ssl),
+			    hp->h1->status, hp->h1->reason,
+			    hp->h1->use ? ", auth " : "",
+			    proxy_auth_scheme_name(hp->h1->use),
+			    proxy_auth_wants_http1(&hp->config->auth)
+				    ? " (HTTP/1.1 only: NTLM and Negotiate"
+				      " cannot run over HTTP/2)"
+				    : "",
 			    hp->config->insecure_tls ? " (proxy NOT verified)"
 						     : "");
 	h1_connect_cleanup(hp->h1);

@@ -12,6 +12,8 @@ PACKAGES=(
 	duktape-dev python3-pacparser
 	libcrypt-dev wget cntlm   # proxystack serve: crypt_r; its tests and bench
 	mosquitto mosquitto-clients openssh-server openssh-client proxychains4
+	# Negotiate (Kerberos) proxy auth: GSSAPI to build, a KDC to test
+	libkrb5-dev krb5-kdc krb5-admin-server krb5-user
 )
 # SOCKS peers of tests/integration/t_socks*.sh.
 PACKAGES+=(dante-server microsocks)

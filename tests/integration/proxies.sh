@@ -17,6 +17,16 @@
 #       --digest FILE                Digest auth (MD5), digest_file_auth -c
 #                                    over "user:realm:HA1" lines
 #                                    (make_digest_file)
+#       --ntlm                       NTLM auth, ntlm_fake_auth: any well-
+#                                    formed Type 1/3 exchange made on one
+#                                    connection passes (the password is not
+#                                    checked); the log names the user
+#                                    mangled ("CORP\\alice" shows as
+#                                    "CORPa\\alicew" or so)
+#       --negotiate KEYTAB PRINCIPAL Negotiate (Kerberos) auth with
+#                                    negotiate_kerberos_auth -k KEYTAB -s
+#                                    PRINCIPAL (KEYTAB readable by squid's
+#                                    user); the log names user@REALM
 #       --https CERT KEY             an https_port (TLS to the proxy) instead
 #                                    of the http_port
 #       --deny-port PORT             CONNECT to PORT gets 403 (even unauthed)
@@ -58,6 +68,9 @@
 #   start_nghttpx NAME BACKEND_PORT CERT KEY [OPT...]  nghttpx --http2-proxy in
 #                                    front of a proxy on BACKEND_PORT (TLS,
 #                                    ALPN h2 and http/1.1); $NGHTTPX_PORT
+#   conf_every NAME MODULE URL LINE...  a config dir $TMP/conf/NAME sending
+#                                    every destination through one
+#                                    [transport] of MODULE with LINEs
 #   make_htpasswd FILE USER PASS     add USER to an htpasswd file (MD5)
 #   make_digest_file FILE USER PASS  add USER to a digest_file_auth file
 #   dead_port                        a free port nothing listens on
@@ -130,6 +143,29 @@ dead_port() {
 	free_port
 }
 
+# conf_every NAME MODULE URL LINE...: a configuration directory
+# $TMP/conf/NAME whose [transport corp] (module MODULE, url URL, and the
+# LINEs) carries every destination, 0600 (it may hold a secret).
+conf_every() {
+	local dir=$TMP/conf/$1 module=$2 url=$3
+	shift 3
+	make_conf "$dir"
+	{
+		echo "[transport corp]"
+		echo "module = $module"
+		echo "url = $url"
+		printf '%s\n' "$@"
+		echo
+		echo "[stack corp]"
+		echo "transport = corp"
+		echo
+		echo "[route all]"
+		echo "match = *"
+		echo "stack = corp"
+	} | write_conf "$dir" 50-corp.conf
+	chmod 0600 "$dir/50-corp.conf"
+}
+
 # make_htpasswd FILE USER PASS: add (or replace) USER with an MD5 (apr1)
 # hash.  The password is an argument, so any byte but NUL works, @ : / %
 # included.  Readable by squid's helper, which runs as an unprivileged user.
@@ -160,13 +196,15 @@ make_digest_file() {
 start_squid() {
 	local name=$1
 	shift
-	local basic="" digest="" cert="" key="" deny=""
+	local basic="" digest="" cert="" key="" deny="" ntlm="" negkt="" negspn=""
 	local bumpca="" bumpkey="" bumpdest="" upgrade=1
 	local -a extra=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--basic) basic=$2; shift 2 ;;
 		--digest) digest=$2; shift 2 ;;
+		--ntlm) ntlm=1; shift ;;
+		--negotiate) negkt=$2; negspn=$3; shift 3 ;;
 		--https) cert=$2; key=$3; shift 3 ;;
 		--deny-port) deny=$2; shift 2 ;;
 		--line) extra+=("$2"); shift 2 ;;
@@ -216,8 +254,16 @@ acl localdst dst 127.0.0.0/8 ::1
 EOF
 		[ "$upgrade" = 1 ] &&
 			echo "http_upgrade_request_protocols websocket allow all"
-		# Digest first: the order of these lines is the order of the
-		# schemes in Proxy-Authenticate.
+		# The order of these lines is the order of the schemes in
+		# Proxy-Authenticate: strongest first.
+		if [ -n "$negkt" ]; then
+			echo "auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -k $negkt -s $negspn"
+			echo "auth_param negotiate children 2"
+		fi
+		if [ -n "$ntlm" ]; then
+			echo "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth"
+			echo "auth_param ntlm children 2"
+		fi
 		if [ -n "$digest" ]; then
 			echo "auth_param digest program /usr/lib/squid/digest_file_auth -c $digest"
 			echo "auth_param digest realm $PS_SQUID_REALM"
@@ -234,7 +280,7 @@ EOF
 			echo "http_access deny deniedport"
 		fi
 		echo "http_access deny !localdst"
-		if [ -n "$basic$digest" ]; then
+		if [ -n "$basic$digest$ntlm$negkt" ]; then
 			echo "acl auth proxy_auth REQUIRED"
 			# The last ACL of a deny line being proxy_auth: 407.
 			echo "http_access deny !auth"

@@ -44,6 +44,17 @@
 #         falls back to without inotify) and the proxy credentials in the
 #         URL, so that no file but the configuration directory is
 #         watched: the first 300 points (ps_ctx_new(), the watcher).
+#   ntlm  (not by default) warm, through a squid that asks for NTLM
+#         (ntlm_fake_auth): the points swept are the allocations the warm
+#         Basic run does not make (the NTLM handshake: a library context
+#         of its own with OpenSSL's legacy provider, MD4, HMAC-MD5; some
+#         2400 allocations) and the two after each.  Not by default:
+#         it takes about six minutes on 2 cores, and OpenSSL 3.0.19
+#         itself fails it: it crashes when an allocation fails inside
+#         OSSL_LIB_CTX_new_child() while the legacy provider loads (2 of
+#         2469 points: its clean-up frees what it never set up), and
+#         EVP_MD_fetch() leaks when one fails in its name walk.  Every
+#         other point ends in success or nomem, cleanly.
 #   raw   (not by default) nothing warmed at all, OpenSSL's global
 #         state included: shows what OpenSSL itself cannot recover from.
 # Then a sample of the points (evenly spread, plus the first point of
@@ -55,7 +66,7 @@
 #   PS_FAILALLOC_FULL      1 (default): every N of every mode; 0: a
 #                          sample of the warm sweep, for a quick look
 #   PS_FAILALLOC_SECONDS   time budget of that sample (default 75)
-#   PS_FAILALLOC_MODES     default "warm cold poll"; add raw for all
+#   PS_FAILALLOC_MODES     default "warm cold poll"; add raw and ntlm for all
 #   PS_FAILALLOC_VALGRIND  valgrind runs spread over the modes (default
 #                          8; 0: none), plus up to
 #   PS_FAILALLOC_VALGRIND_EXTRA (default 3) a mode: the first point of
@@ -116,6 +127,13 @@ start_ws_echo wss --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem"
 URL=wss://localhost:$WS_PORT/failalloc
 make_htpasswd "$TMP/htpasswd" alice 'fa-p@ss'
 start_squid authsquid --basic "$TMP/htpasswd"
+BASIC_SQUID_PORT=$SQUID_PORT
+NTLM_SQUID_PORT=$(dead_port)
+if [[ " $FA_MODES " == *" ntlm "* ]]; then
+	start_squid ntlmsquid --ntlm
+	NTLM_SQUID_PORT=$SQUID_PORT
+	SQUID_PORT=$BASIC_SQUID_PORT
+fi
 
 printf 'fa-p@ss\n' >"$TMP/proxy-password"
 chmod 0600 "$TMP/proxy-password"
@@ -126,7 +144,11 @@ chmod 0600 "$TMP/proxy-password"
 conf_with() {
 	local dir=$1 how=$2 proxy
 	shift 2
-	if [ "$how" = url ]; then
+	if [ "$how" = ntlm ]; then
+		proxy="proxy_url = http://127.0.0.1:$NTLM_SQUID_PORT
+proxy_username = CORP\\alice
+proxy_password_file = $TMP/proxy-password"
+	elif [ "$how" = url ]; then
 		proxy="proxy_url = http://alice:fa-p%40ss@127.0.0.1:$SQUID_PORT"
 	else
 		proxy="proxy_url = http://127.0.0.1:$SQUID_PORT
@@ -146,6 +168,10 @@ VGCONF=$TMP/conf-valgrind
 conf_with "$VGCONF" file "connect_timeout = 60"
 VGURLCONF=$TMP/conf-url-valgrind
 conf_with "$VGURLCONF" url "connect_timeout = 60"
+NTLMCONF=$TMP/conf-ntlm
+conf_with "$NTLMCONF" ntlm
+VGNTLMCONF=$TMP/conf-ntlm-valgrind
+conf_with "$VGNTLMCONF" ntlm "connect_timeout = 60"
 
 # --- the shim catches what it must ---------------------------------------
 
@@ -201,11 +227,13 @@ fa_point() {
 	warm) flags=(--warm) && track=$FA_TRACK ;;
 	cold) flags=(--warm-openssl) ;;
 	poll) flags=(--warm --poll-reload) && conf=$URLCONF ;;
+	ntlm) flags=(--warm) && conf=$NTLMCONF ;;
 	esac
 	if [ -n "$vg" ]; then
 		out=$out.valgrind
 		conf=$VGCONF
 		[ "$mode" = poll ] && conf=$VGURLCONF
+		[ "$mode" = ntlm ] && conf=$VGNTLMCONF
 		limit=300
 		# The shim must stay the allocator valgrind sees calls to: by
 		# default valgrind would redirect its malloc as well.
@@ -222,7 +250,8 @@ fa_point() {
 	echo "rc=$?" >>"$out.out"
 }
 export -f fa_point
-export FA_DIR FA_SHIM FA_DRIVER FA_TRACK CONF VGCONF URLCONF VGURLCONF CA URL
+export FA_DIR FA_SHIM FA_DRIVER FA_TRACK CONF VGCONF URLCONF VGURLCONF NTLMCONF \
+	VGNTLMCONF CA URL
 
 # fa_run_points MODE [valgrind] < N list: run them FA_JOBS at a time
 # (xargs hands MODE to bash -c as $0, each N as $1).
@@ -543,7 +572,7 @@ for mode in $FA_MODES; do
 		RUN_MS=$WARM_MS
 	else
 		case $mode in
-		cold | raw | poll) ;;
+		cold | raw | poll | ntlm) ;;
 		*) fail "failalloc $mode: unknown mode (warm, cold, poll, raw)"; continue ;;
 		esac
 		fa_measure "$mode" || continue
@@ -559,7 +588,7 @@ for mode in $FA_MODES; do
 	# hundred points); a failing run is shorter than a whole one: this
 	# errs on the quick side.  Parallel runs share the machine with squid
 	# and the echo server: count on three quarters of FA_JOBS.
-	shares=$(echo "$FA_MODES" | tr ' ' '\n' | grep -cvxE 'cold|poll')
+	shares=$(echo "$FA_MODES" | tr ' ' '\n' | grep -cvxE 'cold|poll|ntlm')
 	max=$((FA_SECONDS * 750 * FA_JOBS / (shares > 0 ? shares : 1) / (RUN_MS > 0 ? RUN_MS : 1)))
 	if [ "$mode" = warm ]; then
 		fa_points "$COUNT" "$max" >"$FA_DIR/$mode/points"

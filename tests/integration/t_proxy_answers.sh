@@ -102,7 +102,7 @@ expect_exit 3 "407 without credentials: exit 3" -- \
 	"$PROXYSTACK" -c "$CONF" check tcp://example.test:7
 expect_grep "407" "$ERR" "407: the status is named"
 expect_grep "offers: Basic.*NTLM" "$ERR" "407: the offered schemes are named"
-expect_grep "supported: Basic, Digest" "$ERR" "407: the supported ones too"
+expect_grep "supported: .*NTLM, Digest, Basic" "$ERR" "407: the supported ones too"
 expect_grep "username" "$ERR" "407: the hint says what to configure"
 
 use_scenario 407-loop "$(printf 'username = alice\npassword = Wr0ng-S3cret')"

@@ -65,6 +65,8 @@ static const struct expect expected[] = {
 	{ "407-digest-quoted-pairs", PS_ERR_PROXY_PROTOCOL, 2, 1 },
 	{ "407-digest-sha256-and-basic", PS_ERR_PROXY_PROTOCOL, 2, 1 },
 	{ "407-none-configured", PS_ERR_PROXY_AUTH, 1, 1 },
+	/* NTLM's Type 1 sent; the challenge had come too early (dropped) */
+	{ "407-ntlm-handshake", PS_ERR_PROXY_AUTH, 2, 1 },
 	{ "502-html", PS_ERR_PROXY_DENIED, 1, 1 },
 	{ "bare-cr", PS_ERR_PROXY_PROTOCOL, 1, 1 },
 	{ "folded-header", PS_ERR_PROXY_PROTOCOL, 2, 1 },
