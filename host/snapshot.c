@@ -23,6 +23,7 @@
 #include "modconfig.h"
 #include "snapshot.h"
 #include "tls_cache.h"
+#include "tls_proxy.h"
 #include "url.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_S 15
@@ -1094,6 +1095,7 @@ static void free_instances(struct snapshot *s)
 		free(inst->name);
 		free(inst->display);
 		free(inst->proxy_host);
+		tls_proxy_free(inst->proxy_tls);
 		free(inst);
 	}
 	free(s->instances);

@@ -17,11 +17,11 @@ declare -A LEVEL=(
 	[loader]=0 [ws_frame]=0 [tls_files]=0 [tls_cache]=0 [api_args]=0
 	[forwarded]=0 [config]=0 [proxystack]=0 # the public header
 	# 1: the immutable snapshot and the module configure services
-	[snapshot]=1 [modconfig]=1
+	[snapshot]=1 [modconfig]=1 [tls_proxy]=1
 	# 2: choosing a route; watching files for the context
 	[route]=2 [reload]=2
 	# 3: the chain driver, the layer services, the host's own layers
-	[chain]=3 [layer]=3 [tls]=3 [ws]=3
+	[chain]=3 [layer]=3 [subchain]=3 [tls]=3 [ws]=3
 	# 4: connections and dumps, started on a snapshot
 	[conn]=4 [dump]=4
 	# 5: the context, the top of the library
