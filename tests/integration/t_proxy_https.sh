@@ -57,7 +57,7 @@ printf 'z' >"$TMP/1b"
 printf 'hello through an https proxy\n' >"$TMP/hello"
 head -c $((1024 * 1024)) /dev/urandom >"$TMP/1m"
 
-WANT="direct -> https-proxy(https://localhost:$SQ) -> tls"
+WANT="direct -> tls(localhost:$SQ) -> https-proxy(https://localhost:$SQ) -> tls"
 expect_exit 0 "which exits 0" -- "${GOOD[@]}" which "$URL" &&
 	expect_stdout "$WANT" "which prints '$WANT'"
 
