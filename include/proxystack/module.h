@@ -84,11 +84,13 @@ extern "C" {
 /*
  * 1.2 adds (see the "ABI 1.2: layers that ask the layers below" block):
  * the query op appended to ps_module_ops, ps_layer_query_below() with
- * PS_QUERY_ALPN, ps_config_want_proxy_tls() (the host's TLS layer to a
- * proxy hop), ps_layer_detach_below() and the ps_subchain_*() services
- * (a module that keeps a connection to its proxy for several tunnels),
- * ps_layer_skip_below() and ps_clock_ms().  Modules built for 1.0 and 1.1
- * work unchanged with a 1.2 host (their query op reads as NULL).
+ * PS_QUERY_ALPN, ps_config_want_proxy_tls() and struct ps_proxy_tls (the
+ * host's TLS layer to a proxy hop), ps_layer_detach_below() and the
+ * ps_subchain_send/recv/query/why/close() services (a module that keeps
+ * a connection to its proxy for several tunnels), ps_layer_skip_below(),
+ * ps_layer_shutdown_below() and ps_clock_ms().  Modules built for 1.0
+ * and 1.1 work unchanged with a 1.2 host (their query op reads as NULL);
+ * a module that calls a 1.2 service needs a 1.2 host.
  */
 /* The one symbol a module exports. */
 #define PS_MODULE_SYMBOL "proxystack_module"
