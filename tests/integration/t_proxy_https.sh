@@ -64,6 +64,8 @@ expect_exit 0 "which exits 0" -- "${GOOD[@]}" which "$URL" &&
 expect_exit 0 "check exits 0" -- "${GOOD[@]}" check "$URL" --ca-file "$DEST_CA" &&
 	expect_grep '(^|[^[:alnum:]_-])https-proxy([^[:alnum:]_-]|$)' "$OUT" \
 		"check prints an https-proxy step"
+expect_grep "^ *\[1\] tls +proxy localhost:$SQ TLSv1\.[23] alpn none verified against ca_file $PROXY_CA" \
+	"$OUT" "check prints the proxy's TLS as its own step (protocol, ALPN, trust)"
 expect_squid_log tlsproxy "TCP_TUNNEL/200 CONNECT localhost:$DEST " \
 	"squid (https_port) logged the CONNECT"
 
