@@ -125,3 +125,16 @@ expect_exit 5 "insecure_tls for the proxy does not cover the destination" -- \
 expect_exit 4 "403 port through the https proxy: exits 4" -- \
 	"${GOOD[@]}" check "tls://localhost:$DENIED" --ca-file "$DEST_CA"
 expect_grep "403" "$ERR" "403 through the https proxy: stderr gives 403"
+
+# --- the proxy's TLS files are loaded with the configuration ---------------
+
+conf_https nofile "ca_file = $TMP/no-such-ca.pem"
+expect_exit 2 "missing proxy ca_file: which exits 2 (configuration)" -- \
+	"$PROXYSTACK" -c "$TMP/conf/nofile" which "$URL"
+expect_grep -F "50-proxy.conf:4: [transport corp] ca_file: $TMP/no-such-ca.pem: No such file or directory" \
+	"$ERR" "missing proxy ca_file: file:line, the section, the key and the OS reason"
+conf_https keyonly "ca_file = $PROXY_CA" "client_key_file = $CERTS/proxysrv-key.pem"
+expect_exit 2 "proxy client_key_file without a certificate: exits 2" -- \
+	"$PROXYSTACK" -c "$TMP/conf/keyonly" which "$URL"
+expect_grep -F "[transport corp] client_key_file: a key without client_cert_file" \
+	"$ERR" "proxy client_key_file without a certificate: the key is named"
