@@ -12,7 +12,8 @@
  *
  * Locking.  The pool's mutex guards its list of sessions and each
  * session's reference count; a session's mutex guards everything else
- * of the session and of its streams (nghttp2, SSL, buffers, states).
+ * of the session and of its streams (nghttp2, the sub-chain, buffers,
+ * states).
  * Order: pool, then session; never the other way.  Streams' eventfds
  * are written only under the session's mutex, and a stream drains its
  * own only under it too, after checking its state: no wakeup is lost.
