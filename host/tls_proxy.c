@@ -177,11 +177,13 @@ int ps_config_want_proxy_tls(ps_config *cfg, const struct ps_proxy_tls *opts)
 	struct tls_proxy *p;
 	int rc;
 
-	if (!opts || opts->size < sizeof(struct ps_proxy_tls))
+	/* Every field this host reads is in the 1.2 layout: a larger
+	 * structure (a later module) is fine, its new fields unread. */
+	if (!opts || opts->size < PS_PROXY_TLS_SIZE_1_2)
 		return ps_config_error(cfg, NULL, "the module passed a struct "
 				       "ps_proxy_tls of %zu bytes, below ABI "
 				       "1.2's %zu", opts ? opts->size : 0,
-				       sizeof(struct ps_proxy_tls));
+				       (size_t)PS_PROXY_TLS_SIZE_1_2);
 	if (!inst->proxy_host)
 		return ps_config_error(cfg, "url", "TLS to a proxy needs the "
 				       "proxy's address: set url");

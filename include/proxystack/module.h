@@ -556,6 +556,10 @@ struct ps_proxy_tls {
 
 #define PS_PROXY_TLS_INIT { .size = sizeof(struct ps_proxy_tls) }
 
+/* The size of the 1.2 layout: the smallest the host accepts. */
+#define PS_PROXY_TLS_SIZE_1_2                                             \
+	(offsetof(struct ps_proxy_tls, alpn) + sizeof(const char *))
+
 /*
  * From configure() of a PS_CAP_PROXY module whose section has a url:
  * put a TLS layer under this hop on every connection, its target the
