@@ -65,50 +65,83 @@ static void layer_set_target(struct ps_layer *l, const char *host,
 	l->target_port = port;
 }
 
-int chain_setup_line(struct ps_conn *conn)
+/*
+ * The layers of a stack, bottom to top: each hop, with a tls layer under
+ * a hop that asked for TLS to its proxy (ps_config_want_proxy_tls), that
+ * layer's target the proxy's own address.  Returns the count, or 0 when
+ * they do not fit.
+ */
+static size_t setup_hops(struct ps_conn *conn, const struct stack *st)
 {
-	const struct stack *st = conn->choice.lines[conn->line].stack;
 	size_t n = 0;
 
-	if (st->nhops + 2 > CHAIN_MAX_LAYERS)
-		return err_set(&conn->err, PS_ERR_CONFIG, "chain", -1,
-			       "use fewer hops", "stack %s has too many hops",
-			       st->name);
-	for (size_t i = 0; i < st->nhops; i++, n++) {
+	for (size_t i = 0; i < st->nhops; i++) {
 		const struct instance *inst = st->hops[i];
 
-		layer_init(conn, n, inst->mod->name, &inst->mod->ops,
+		/* Room for this hop, its TLS, the destination's tls and
+		 * websocket layers. */
+		if (n + (inst->proxy_tls ? 2 : 1) + 2 > CHAIN_MAX_LAYERS)
+			return 0;
+		if (inst->proxy_tls) {
+			layer_init(conn, n, "tls", &tls_layer_ops,
+				   inst->proxy_tls, NULL);
+			layer_set_target(&conn->layers[n], inst->proxy_host,
+					 inst->proxy_port);
+			n++;
+		}
+		layer_init(conn, n++, inst->mod->name, &inst->mod->ops,
 			   inst->state, inst);
 	}
-	/*
-	 * Each hop leads to where the hop above it starts: a proxy hop's
-	 * own address, or, above a hop that is not a proxy (a passthrough
-	 * or filtering layer), that hop's own target.  The top hop leads
-	 * to the destination.  Worked out top-down for that reason.
-	 */
-	for (size_t i = st->nhops; i-- > 0;) {
-		const struct instance *next = i + 1 < st->nhops
-						      ? st->hops[i + 1]
+	return n;
+}
+
+/*
+ * Each layer leads to where the layer above it starts: a proxy TLS
+ * layer's target (the proxy), a proxy hop's own address, or, above a
+ * hop that is not a proxy (a passthrough or filtering layer), that
+ * hop's own target.  The top hop leads to the destination.  Worked out
+ * top-down for that reason.
+ */
+static int setup_targets(struct ps_conn *conn, size_t n)
+{
+	for (size_t i = n; i-- > 0;) {
+		struct ps_layer *l = &conn->layers[i];
+		const struct ps_layer *up = i + 1 < n ? &conn->layers[i + 1]
 						      : NULL;
 
-		if (!next) {
-			layer_set_target(&conn->layers[i], conn->dest.host,
-					 conn->dest.port);
-		} else if (next->proxy_host) {
-			layer_set_target(&conn->layers[i], next->proxy_host,
-					 next->proxy_port);
-		} else if (!(next->mod->desc->caps & PS_CAP_PROXY)) {
-			layer_set_target(&conn->layers[i],
-					 conn->layers[i + 1].target_host,
-					 conn->layers[i + 1].target_port);
+		if (!l->inst)
+			continue;	/* a proxy's tls: set when built */
+		if (!up) {
+			layer_set_target(l, conn->dest.host, conn->dest.port);
+		} else if (!up->inst) {
+			layer_set_target(l, up->target_host, up->target_port);
+		} else if (up->inst->proxy_host) {
+			layer_set_target(l, up->inst->proxy_host,
+					 up->inst->proxy_port);
+		} else if (!(up->inst->mod->desc->caps & PS_CAP_PROXY)) {
+			layer_set_target(l, up->target_host, up->target_port);
 		} else {
 			return err_set(&conn->err, PS_ERR_CONFIG, "chain",
 				       (int)i + 1, "give the section a url",
 				       "[transport %s] has no proxy address"
 				       " for the hop below it to reach",
-				       next->name);
+				       up->inst->name);
 		}
 	}
+	return PS_OK;
+}
+
+int chain_setup_line(struct ps_conn *conn)
+{
+	const struct stack *st = conn->choice.lines[conn->line].stack;
+	size_t n = setup_hops(conn, st);
+
+	if (n == 0 && st->nhops > 0)
+		return err_set(&conn->err, PS_ERR_CONFIG, "chain", -1,
+			       "use fewer hops", "stack %s has too many hops",
+			       st->name);
+	if (setup_targets(conn, n) != PS_OK)
+		return conn->err.code;
 	if (dest_needs_tls(&conn->dest)) {
 		layer_init(conn, n, "tls", &tls_layer_ops, NULL, NULL);
 		layer_set_target(&conn->layers[n], conn->dest.host,
@@ -134,8 +167,7 @@ int chain_setup_line(struct ps_conn *conn)
 	return PS_OK;
 }
 
-/* Close layers [0, count) top to bottom, ready to be opened again. */
-static void close_layers(struct ps_conn *conn, size_t count)
+void chain_close_layers(struct ps_conn *conn, size_t count)
 {
 	for (size_t i = count; i-- > 0;) {
 		struct ps_layer *l = &conn->layers[i];
@@ -145,6 +177,7 @@ static void close_layers(struct ps_conn *conn, size_t count)
 		l->state = NULL;
 		l->opened = 0;
 		l->established = 0;
+		l->skipped = 0;
 		buf_free(&l->unread);
 		resolve_release(l->resolve);
 		l->resolve = NULL;
@@ -154,7 +187,7 @@ static void close_layers(struct ps_conn *conn, size_t count)
 
 void chain_teardown(struct ps_conn *conn)
 {
-	close_layers(conn, conn->nlayers);
+	chain_close_layers(conn, conn->nlayers);
 	conn->nlayers = 0;
 	conn->next = 0;
 	conn->nwants = 0;
@@ -171,7 +204,7 @@ static void rebuild_below(struct ps_conn *conn)
 	log_msg(&conn->snap->lg, PS_LOG_DEBUG, "[%zu] %s: reconnecting the"
 		" layers below it", hop, conn->layers[hop].name);
 	conn->reconnect_below = -1;
-	close_layers(conn, hop);
+	chain_close_layers(conn, hop);
 	conn->next = 0;
 }
 
@@ -466,8 +499,21 @@ char *chain_describe_stack(const struct stack *st, const struct url *dest)
 	if (st->nhops && (st->hops[0]->mod->desc->caps & PS_CAP_BOTTOM) &&
 	    (st->hops[0]->mod->desc->caps & PS_CAP_PROXY))
 		buf_puts(&b, "direct -> ");
-	for (size_t i = 0; i < st->nhops; i++)
-		buf_printf(&b, "%s%s", i ? " -> " : "", st->hops[i]->display);
+	for (size_t i = 0; i < st->nhops; i++) {
+		const struct instance *inst = st->hops[i];
+		char where[300];
+
+		if (i)
+			buf_puts(&b, " -> ");
+		/* A proxy reached over TLS: that TLS is a step of its own. */
+		if (inst->proxy_tls) {
+			url_format_authority(inst->proxy_host,
+					     inst->proxy_port, where,
+					     sizeof(where));
+			buf_printf(&b, "tls(%s) -> ", where);
+		}
+		buf_puts(&b, inst->display);
+	}
 	if (dest_needs_tls(dest))
 		buf_puts(&b, " -> tls");
 	if (dest_is_websocket(dest))

@@ -42,6 +42,23 @@ struct ps_layer {
 	char detail[200];
 	int socket_fd;                    /* ps_layer_set_socket(), if */
 	int has_socket;                   /* has_socket */
+	/* ABI 1.2 */
+	struct ps_subchain *sub;          /* set once detached into one */
+	int skipped;                      /* ps_layer_skip_below(): never
+					     opened for this connection */
+};
+
+/*
+ * Layers taken out of a connection (ps_layer_detach_below) for a module
+ * to keep (subchain.c).  Their 'conn' is the driving connection's during
+ * each call, 'shell' otherwise; failures are recorded in 'err', the
+ * sub-chain's own, because it outlives every connection that drives it.
+ */
+struct ps_subchain {
+	struct ps_conn *shell;            /* snapshot for logs, idle wants */
+	struct ps_layer layers[CHAIN_MAX_LAYERS];
+	size_t nlayers;
+	ps_error err;
 };
 
 struct chain_want {
@@ -116,6 +133,9 @@ int chain_setup_line(struct ps_conn *conn);
 /* Advance the chain as far as it goes without blocking (ps_conn_step). */
 int chain_step(struct ps_conn *conn);
 
+/* Close layers [0, count) top to bottom, ready to be opened again. */
+void chain_close_layers(struct ps_conn *conn, size_t count);
+
 /* Close established/opened layers top to bottom and forget them. */
 void chain_teardown(struct ps_conn *conn);
 
@@ -149,7 +169,11 @@ void chain_wait(struct ps_conn *conn);
 /* 1 for ws:// and wss:// connections. */
 int conn_is_websocket(const struct ps_conn *conn);
 
-/* The internal destination TLS layer (tls.c). */
+/* The layer below 'l' in its connection or sub-chain, or NULL. */
+struct ps_layer *layer_below(struct ps_layer *l);
+
+/* The internal TLS layer (tls.c): to the destination, or to a proxy hop
+ * (its instance then is the hop's struct tls_proxy). */
 extern const struct ps_module_ops tls_layer_ops;
 
 /* The internal websocket layer (ws.c). */

@@ -72,14 +72,16 @@ void ps_layer_wake_in(ps_layer *layer, long ms)
 int ps_layer_fail(ps_layer *layer, int code, const char *hint,
 		  const char *fmt, ...)
 {
-	struct ps_conn *conn = layer->conn;
+	/* A sub-chain's failure is its own: it outlives the connection
+	 * that happens to drive it (ps_subchain_why tells the module). */
+	ps_error *err = layer->sub ? &layer->sub->err : &layer->conn->err;
 	va_list ap;
 
 	/* The first failure is the cause; layers above only relay it. */
-	if (conn->err.code != PS_OK)
-		return conn->err.code;
+	if (err->code != PS_OK)
+		return err->code;
 	va_start(ap, fmt);
-	err_setv(&conn->err, code, layer->name, layer->hop, hint, fmt, ap);
+	err_setv(err, code, layer->name, layer->hop, hint, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -137,10 +139,15 @@ int ps_layer_reconnect_below(ps_layer *layer)
 {
 	struct ps_conn *conn = layer->conn;
 
-	if (layer->hop == 0)
+	if (layer->hop == 0 || layer->sub)
 		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
 				     "%s has no layer below to reconnect",
 				     layer->name);
+	/* Building what ps_layer_skip_below() skipped is no reconnect. */
+	if (conn->layers[0].skipped) {
+		conn->reconnect_below = layer->hop;
+		return PS_AGAIN;
+	}
 	if (conn->reconnects >= 3)
 		return ps_layer_fail(layer, PS_ERR_PROXY_PROTOCOL,
 				     "see the proxy's logs",
@@ -184,9 +191,12 @@ int ps_layer_resolve(ps_layer *layer, const char *host, unsigned port,
 /* I/O through the chain                                               */
 /* ------------------------------------------------------------------ */
 
-static struct ps_layer *layer_below(struct ps_layer *l)
+struct ps_layer *layer_below(struct ps_layer *l)
 {
-	return l->hop > 0 ? &l->conn->layers[l->hop - 1] : NULL;
+	if (l->hop <= 0)
+		return NULL;
+	return l->sub ? &l->sub->layers[l->hop - 1]
+		      : &l->conn->layers[l->hop - 1];
 }
 
 int layer_send(struct ps_layer *l, const void *buf, size_t len, size_t *n)
@@ -242,6 +252,16 @@ int ps_layer_recv_below(ps_layer *layer, void *buf, size_t len, size_t *n)
 		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
 				     "no layer below %s", layer->name);
 	return layer_recv(below, buf, len, n);
+}
+
+int ps_layer_shutdown_below(ps_layer *layer)
+{
+	struct ps_layer *below = layer_below(layer);
+
+	if (!below)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "no layer below %s", layer->name);
+	return layer_shutdown_write(below);
 }
 
 /* End of an HTTP head in buf[0..len): index past it, or 0. */
@@ -374,4 +394,48 @@ int ps_layer_recv_exact(ps_layer *layer, void *buf, size_t len,
 	}
 	progress->done = 0;
 	return PS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* ABI 1.2: queries, skipping the layers below, the clock              */
+/* ------------------------------------------------------------------ */
+
+int ps_layer_query_below(ps_layer *layer, int what, void *out, size_t size)
+{
+	for (struct ps_layer *l = layer_below(layer); l; l = layer_below(l)) {
+		int rc;
+
+		/* A skipped or detached layer has no state to ask. */
+		if (!l->ops->query || !l->established || !l->state)
+			continue;
+		rc = l->ops->query(l, l->state, what, out, size);
+		if (rc != PS_ERR_UNSUPPORTED)
+			return rc;
+	}
+	return PS_ERR_UNSUPPORTED;
+}
+
+int ps_layer_skip_below(ps_layer *layer)
+{
+	struct ps_conn *conn = layer->conn;
+
+	if (layer->hop == 0 || layer->sub)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "%s has no layer below to skip",
+				     layer->name);
+	/* Opened bottom-up: those below are open, none is connected. */
+	chain_close_layers(conn, (size_t)layer->hop);
+	for (int i = 0; i < layer->hop; i++) {
+		conn->layers[i].established = 1;
+		conn->layers[i].skipped = 1;
+	}
+	conn->next = (size_t)layer->hop;
+	ps_layer_log(layer, PS_LOG_DEBUG, "no connection below for this "
+		     "tunnel: it rides one the module holds");
+	return PS_OK;
+}
+
+long long ps_clock_ms(void)
+{
+	return clock_now_ms();
 }

@@ -24,6 +24,7 @@
 #include "serve_config.h"
 #include "snapshot.h"
 #include "tls_cache.h"
+#include "tls_proxy.h"
 #include "url.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_S 15
@@ -1150,6 +1151,7 @@ static void instance_free(struct instance *inst)
 	free(inst->name);
 	free(inst->display);
 	free(inst->proxy_host);
+	tls_proxy_free(inst->proxy_tls);
 	free(inst);
 }
 

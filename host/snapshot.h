@@ -38,6 +38,7 @@ struct instance {
 	char *display;            /* "module" or "module(proxy-url)" */
 	char *proxy_host;         /* PS_CAP_PROXY: the proxy's address, */
 	unsigned proxy_port;      /* which the hop below must reach */
+	struct tls_proxy *proxy_tls; /* TLS under this hop (tls_proxy.h) */
 	char source[SOURCE_MAX];  /* where the section starts */
 };
 

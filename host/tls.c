@@ -25,6 +25,7 @@
 #include "tls.h"
 #include "tls_cache.h"
 #include "tls_files.h"
+#include "tls_proxy.h"
 
 struct ps_trust {
 	X509_STORE *store;
@@ -44,6 +45,11 @@ struct tls_state {
 	SSL *ssl;
 	struct tls_verify_info verify;
 	int verify_index_set;
+	const struct tls_proxy *proxy;  /* a proxy hop's TLS, or NULL */
+	unsigned long err_before;       /* newest error before our call */
+	/* The layer of the current call, for the BIO: a layer can move
+	 * (ps_layer_detach_below copies it into a sub-chain). */
+	ps_layer *layer;
 };
 
 static BIO_METHOD *layer_bio_method;
@@ -56,7 +62,8 @@ static pthread_mutex_t tls_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int layer_bio_write(BIO *bio, const char *data, size_t len,
 			   size_t *written)
 {
-	ps_layer *layer = BIO_get_data(bio);
+	struct tls_state *ts = BIO_get_data(bio);
+	ps_layer *layer = ts->layer;
 	int rc;
 
 	BIO_clear_retry_flags(bio);
@@ -77,7 +84,8 @@ static int layer_bio_write(BIO *bio, const char *data, size_t len,
 
 static int layer_bio_read(BIO *bio, char *data, size_t len, size_t *nread)
 {
-	ps_layer *layer = BIO_get_data(bio);
+	struct tls_state *ts = BIO_get_data(bio);
+	ps_layer *layer = ts->layer;
 	int rc;
 
 	BIO_clear_retry_flags(bio);
@@ -363,6 +371,93 @@ static int get_ssl_ctx(ps_layer *layer, SSL_CTX **out)
 /* the layer                                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * OpenSSL's error queue is the thread's.  The destination's TLS is the
+ * top of the chain and starts each call with an empty queue.  A proxy
+ * hop's TLS runs below another TLS (the destination's, or a further
+ * proxy's) that may be in the middle of failing while it writes its
+ * alert through us: the errors that one queued are its report.  So a
+ * proxy hop's layer never clears the queue: it marks where its own
+ * errors start, looks only at those, and removes only those.
+ */
+static void tls_enter(struct tls_state *ts, ps_layer *layer)
+{
+	ts->layer = layer;
+	if (!ts->proxy) {
+		ERR_clear_error();
+		return;
+	}
+	ts->err_before = ERR_peek_last_error();
+	ERR_set_mark();	/* fails on an empty queue: pop then empties it */
+}
+
+static void tls_leave(struct tls_state *ts)
+{
+	if (ts->proxy)
+		ERR_pop_to_mark();
+}
+
+/* The newest error our call queued, or 0. */
+static unsigned long tls_own_error(const struct tls_state *ts)
+{
+	unsigned long last = ERR_peek_last_error();
+
+	if (ts->proxy && last == ts->err_before)
+		return 0;
+	return last;
+}
+
+/*
+ * SSL_get_error() without being misled by errors another layer queued:
+ * retry flags from the BIO, SSL_ERROR_SSL only when we queued an error
+ * (a fatal alert included), ZERO_RETURN on close_notify or a bare end.
+ */
+static int tls_ssl_error(const struct tls_state *ts, int ret)
+{
+	if (!ts->proxy)
+		return SSL_get_error(ts->ssl, ret);
+	if (ret > 0)
+		return SSL_ERROR_NONE;
+	if (SSL_want_read(ts->ssl) && BIO_should_read(SSL_get_rbio(ts->ssl)))
+		return SSL_ERROR_WANT_READ;
+	if (SSL_want_write(ts->ssl) &&
+	    BIO_should_write(SSL_get_wbio(ts->ssl)))
+		return SSL_ERROR_WANT_WRITE;
+	/* Before the shutdown flag: a fatal alert sets it too. */
+	if (tls_own_error(ts))
+		return SSL_ERROR_SSL;
+	if (SSL_get_shutdown(ts->ssl) & SSL_RECEIVED_SHUTDOWN)
+		return SSL_ERROR_ZERO_RETURN;
+	return SSL_ERROR_SYSCALL;
+}
+
+/* tls_fail_openssl() for a layer: only its own errors are read. */
+static int tls_fail_ssl(ps_layer *layer, const struct tls_state *ts,
+			int code, const char *hint, const char *what)
+{
+	unsigned long e = tls_own_error(ts);
+	char reason[256];
+
+	if (!ts->proxy)
+		return tls_fail_openssl(layer, code, hint, what);
+	if (e && tls_oom_error(e))
+		code = PS_ERR_NOMEM;
+	ERR_error_string_n(e, reason, sizeof(reason));
+	return ps_layer_fail(layer, code, hint, "%s: %s: %s", ts->proxy->who,
+			     what, e ? reason : "unknown error");
+}
+
+/* Where a failure of this layer is kept (a sub-chain keeps its own). */
+static ps_error *tls_layer_error(ps_layer *layer)
+{
+	return layer->sub ? &layer->sub->err : &layer->conn->err;
+}
+
+static int tls_insecure(const ps_layer *layer, const struct tls_state *ts)
+{
+	return ts->proxy ? ts->proxy->insecure : layer->conn->opt.insecure;
+}
+
 static int record_verify_failure(int ok, X509_STORE_CTX *store)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
@@ -383,57 +478,42 @@ static int record_verify_failure(int ok, X509_STORE_CTX *store)
 	return ok;
 }
 
-static int set_alpn(SSL *ssl, const char *list)
-{
-	unsigned char wire[256];
-	size_t n = 0;
-	const char *p = list;
-
-	while (*p) {
-		size_t len = strcspn(p, ",");
-
-		if (len == 0 || len > 255 || n + 1 + len > sizeof(wire))
-			return -1;
-		wire[n++] = (unsigned char)len;
-		memcpy(wire + n, p, len);
-		n += len;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return SSL_set_alpn_protos(ssl, wire, (unsigned)n) == 0 ? 0 : -1;
-}
-
 static int tls_configure_ssl(ps_layer *layer, struct tls_state *ts)
 {
 	const struct conn_options *o = &layer->conn->opt;
 	const char *host = layer->target_host;
-	int is_ip = layer->conn->dest.host_is_ip;
+	int is_ip = ts->proxy ? ts->proxy->is_ip : layer->conn->dest.host_is_ip;
+	unsigned char wire[256];
+	size_t wire_len;
 	BIO *bio;
 
 	SSL_set_app_data(ts->ssl, &ts->verify);
-	if (o->insecure) {
+	if (tls_insecure(layer, ts)) {
 		SSL_set_verify(ts->ssl, SSL_VERIFY_NONE, NULL);
 		ps_layer_log(layer, PS_LOG_WARN, "insecure_tls: the certificate"
-			     " of %s is NOT verified", host);
+			     " of %s%s is NOT verified",
+			     ts->proxy ? "proxy " : "", host);
 	} else {
 		SSL_set_verify(ts->ssl, SSL_VERIFY_PEER, record_verify_failure);
 		if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(
 				    SSL_get0_param(ts->ssl), host) != 1
 			  : SSL_set1_host(ts->ssl, host) != 1)
-			return tls_fail_openssl(layer, PS_ERR_TLS, NULL,
-						"cannot set the name to verify");
+			return tls_fail_ssl(layer, ts, PS_ERR_TLS, NULL,
+					    "cannot set the name to verify");
 	}
 	/* SNI carries names only, never addresses (RFC 6066). */
 	if (!is_ip && SSL_set_tlsext_host_name(ts->ssl, host) != 1)
-		return tls_fail_openssl(layer, PS_ERR_TLS, NULL, "SNI");
-	if (o->alpn && set_alpn(ts->ssl, o->alpn))
+		return tls_fail_ssl(layer, ts, PS_ERR_TLS, NULL, "SNI");
+	/* A proxy hop's ALPN list is in its context already. */
+	if (!ts->proxy && o->alpn &&
+	    (tls_alpn_wire(o->alpn, wire, sizeof(wire), &wire_len) ||
+	     SSL_set_alpn_protos(ts->ssl, wire, (unsigned)wire_len) != 0))
 		return ps_layer_fail(layer, PS_ERR_USAGE, "e.g. h2,http/1.1",
 				     "bad ALPN list");
 	bio = BIO_new(layer_bio_method);
 	if (!bio)
-		return tls_fail_openssl(layer, PS_ERR_NOMEM, NULL, "BIO_new");
-	BIO_set_data(bio, layer);
+		return tls_fail_ssl(layer, ts, PS_ERR_NOMEM, NULL, "BIO_new");
+	BIO_set_data(bio, ts);
 	SSL_set_bio(ts->ssl, bio, bio);
 	SSL_set_connect_state(ts->ssl);
 	return PS_OK;
@@ -445,7 +525,6 @@ static int tls_open(ps_layer *layer, void *instance, void **state)
 	SSL_CTX *ctx = NULL;
 	int rc;
 
-	(void)instance;
 	if (!tls_init())
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
 				     "OpenSSL initialisation failed");
@@ -453,14 +532,21 @@ static int tls_open(ps_layer *layer, void *instance, void **state)
 	if (!ts)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
 	*state = ts;
-	rc = get_ssl_ctx(layer, &ctx);
-	if (rc != PS_OK)
-		return rc;
-	ts->ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx);
-	if (!ts->ssl)
-		return tls_fail_openssl(layer, PS_ERR_NOMEM, NULL, "SSL_new");
-	return tls_configure_ssl(layer, ts);
+	ts->proxy = instance;
+	tls_enter(ts, layer);
+	if (ts->proxy) {
+		ts->ssl = SSL_new(ts->proxy->ctx);
+	} else {
+		rc = get_ssl_ctx(layer, &ctx);
+		if (rc != PS_OK)
+			return rc;
+		ts->ssl = SSL_new(ctx);
+		SSL_CTX_free(ctx);
+	}
+	rc = ts->ssl ? tls_configure_ssl(layer, ts)
+		     : tls_fail_ssl(layer, ts, PS_ERR_NOMEM, NULL, "SSL_new");
+	tls_leave(ts);
+	return rc;
 }
 
 static const char *verify_hint(int error)
@@ -480,12 +566,35 @@ static const char *verify_hint(int error)
 	}
 }
 
+/* The same for a proxy hop: its trust is its section's. */
+static void proxy_verify_hint(const struct tls_proxy *p, int error,
+			      char *hint, size_t size)
+{
+	switch (error) {
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		snprintf(hint, size, "the proxy's certificate does not name "
+			 "it: use a name it lists in url in [transport %s], "
+			 "or fix the proxy's certificate", p->section);
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		snprintf(hint, size, "renew the proxy's certificate (or check "
+			 "this machine's clock)");
+		break;
+	default:
+		snprintf(hint, size, "set ca_file in [transport %s] to the CA "
+			 "of the proxy's certificate", p->section);
+		break;
+	}
+}
+
 static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
 {
 	const struct tls_verify_info *vi = &ts->verify;
 	long res = SSL_get_verify_result(ts->ssl);
 	int error = vi->error ? vi->error : (int)res;
-
+	char proxy_hint[PS_ERROR_HINT_MAX];
 	const char *hint = verify_hint(error);
 	unsigned long e;
 	int oom = error == X509_V_ERR_OUT_OF_MEM;
@@ -495,13 +604,28 @@ static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
 	 * looks like a missing issuer to the verifier: the error queue
 	 * tells.  Out of memory is not a certificate problem.
 	 */
-	while ((e = ERR_get_error()))
-		oom |= tls_oom_error(e);
+	if (ts->proxy)
+		oom |= (e = tls_own_error(ts)) != 0 && tls_oom_error(e);
+	else
+		while ((e = ERR_get_error()))
+			oom |= tls_oom_error(e);
 	if (oom)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "certificate"
 				     " verification for %s ran out of memory",
 				     layer->target_host);
-
+	if (ts->proxy) {
+		proxy_verify_hint(ts->proxy, error, proxy_hint,
+				  sizeof(proxy_hint));
+		return ps_layer_fail(layer, PS_ERR_TLS_VERIFY, proxy_hint,
+				     "%s: certificate verify failed: %s "
+				     "(depth %d, subject %s, issuer %s; "
+				     "verified against %s)", ts->proxy->who,
+				     X509_verify_cert_error_string(error),
+				     vi->depth,
+				     vi->subject[0] ? vi->subject : "?",
+				     vi->issuer[0] ? vi->issuer : "?",
+				     ts->proxy->trust);
+	}
 	/* The stack already trusts an inspecting proxy: say where to look. */
 	if (conn_stack(layer->conn)->ntrusts &&
 	    error != X509_V_ERR_HOSTNAME_MISMATCH &&
@@ -521,24 +645,35 @@ static int tls_fail_verify(ps_layer *layer, struct tls_state *ts)
 }
 
 /* What a person can do about an OpenSSL error from the peer. */
-static const char *tls_error_hint(unsigned long e)
+static const char *tls_error_hint(const struct tls_state *ts,
+				  unsigned long e)
 {
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	if (reason && strstr(reason, "alert") && strstr(reason, "certificate"))
-		return "the server wants a client certificate it trusts: set"
-		       " client_cert_file and client_key_file (or --cert and"
-		       " --key)";
+	if (reason && strstr(reason, "alert") &&
+	    (strstr(reason, "certificate") || strstr(reason, "unknown ca")))
+		return ts->proxy ? "the proxy refused our TLS client identity:"
+				   " set client_cert_file and client_key_file"
+				   " in its [transport] section to a"
+				   " certificate it accepts"
+				 : "the server wants a client certificate it"
+				   " trusts: set client_cert_file and"
+				   " client_key_file (or --cert and --key)";
 	if (reason && strstr(reason, "alert"))
-		return "the server refused the TLS session: see its logs";
-	return "is the destination speaking TLS on this port?";
+		return ts->proxy ? "the proxy refused the TLS session: see its"
+				   " logs"
+				 : "the server refused the TLS session: see its"
+				   " logs";
+	return ts->proxy ? "is the proxy speaking TLS on this port? an "
+			   "http:// proxy needs module = http-connect"
+			 : "is the destination speaking TLS on this port?";
 }
 
-/* Map an SSL_get_error() result; 'what' names the operation. */
+/* Map an SSL result; 'what' names the operation. */
 static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 		      const char *what)
 {
-	int err = SSL_get_error(ts->ssl, ret);
+	int err = tls_ssl_error(ts, ret);
 
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
@@ -550,51 +685,76 @@ static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 	case SSL_ERROR_SSL:
 		/* With insecure_tls the chain's result is recorded but was
 		 * not the failure. */
-		if (!layer->conn->opt.insecure &&
+		if (!tls_insecure(layer, ts) &&
 		    (ts->verify.error ||
 		     SSL_get_verify_result(ts->ssl) != X509_V_OK))
 			return tls_fail_verify(layer, ts);
-		return tls_fail_openssl(layer, PS_ERR_TLS,
-					tls_error_hint(ERR_peek_last_error()),
-					what);
+		return tls_fail_ssl(layer, ts, PS_ERR_TLS,
+				    tls_error_hint(ts, tls_own_error(ts)),
+				    what);
 	default:
 		/* The layer below failed (its error is kept) or closed. */
-		ERR_clear_error();
+		if (!ts->proxy)
+			ERR_clear_error();
 		return ps_layer_fail(layer, PS_ERR_TLS,
-				     "is the destination speaking TLS on this"
-				     " port?", "%s: connection closed by %s",
-				     what, layer->target_host);
+				     ts->proxy ? "is the proxy speaking TLS "
+						 "on this port? see its logs"
+					       : "is the destination speaking"
+						 " TLS on this port?",
+				     "%s: connection closed by %s%s", what,
+				     ts->proxy ? "proxy " : "",
+				     layer->target_host);
 	}
 }
 
-static int tls_connect(ps_layer *layer, void *state)
+/* check's detail: protocol, cipher, ALPN, and what it was verified by. */
+static void tls_set_detail(ps_layer *layer, const struct tls_state *ts)
 {
-	struct tls_state *ts = state;
 	const unsigned char *alpn = NULL;
 	unsigned alpn_len = 0;
-	int ret;
 
-	ERR_clear_error();
-	ret = SSL_connect(ts->ssl);
-	if (ret != 1) {
-		int rc = tls_result(layer, ts, ret, "TLS handshake");
-
-		if (rc == PS_OK)
-			rc = ps_layer_fail(layer, PS_ERR_TLS, NULL,
-					   "TLS handshake: peer closed");
-		if (rc != PS_AGAIN)
-			tls_cache_evict(layer->conn->snap->tls_cache,
-					SSL_get_SSL_CTX(ts->ssl));
-		return rc;
-	}
 	SSL_get0_alpn_selected(ts->ssl, &alpn, &alpn_len);
+	if (ts->proxy) {
+		ps_layer_set_detail(layer, "%s %s alpn %.*s %s%s",
+				    ts->proxy->who, SSL_get_version(ts->ssl),
+				    alpn_len ? (int)alpn_len : 4,
+				    alpn_len ? (const char *)alpn : "none",
+				    ts->proxy->insecure ? "NOT verified, "
+							  "insecure_tls"
+							: "verified against ",
+				    ts->proxy->insecure ? ""
+							: ts->proxy->trust);
+		return;
+	}
 	ps_layer_set_detail(layer, "%s %s%s%.*s%s", SSL_get_version(ts->ssl),
 			    SSL_get_cipher_name(ts->ssl),
 			    alpn_len ? " alpn " : "", (int)alpn_len,
 			    alpn ? (const char *)alpn : "",
 			    layer->conn->opt.insecure ? " (NOT verified)"
 						      : " verified");
-	return PS_OK;
+}
+
+static int tls_connect(ps_layer *layer, void *state)
+{
+	struct tls_state *ts = state;
+	int ret, rc = PS_OK;
+
+	tls_enter(ts, layer);
+	ret = SSL_connect(ts->ssl);
+	if (ret != 1) {
+		rc = tls_result(layer, ts, ret, "TLS handshake");
+		if (rc == PS_OK)
+			rc = ps_layer_fail(layer, PS_ERR_TLS, NULL,
+					   "TLS handshake: peer closed");
+		/* A proxy hop's context is its instance's, not the cache's. */
+		if (rc != PS_AGAIN && !ts->proxy)
+			tls_cache_evict(layer->conn->snap->tls_cache,
+					SSL_get_SSL_CTX(ts->ssl));
+	} else {
+		tls_set_detail(layer, ts);
+	}
+	tls_leave(ts);
+	return rc;
 }
 
 /*
@@ -605,24 +765,26 @@ static int tls_connect(ps_layer *layer, void *state)
  */
 static void tls_blame_peer_alert(ps_layer *layer, struct tls_state *ts)
 {
-	struct ps_conn *conn = layer->conn;
 	unsigned long e;
 	char byte, reason[200];
 	size_t n;
+	int ret;
 
-	ERR_clear_error();
-	if (SSL_peek_ex(ts->ssl, &byte, 1, &n) == 1 ||
-	    SSL_get_error(ts->ssl, 0) != SSL_ERROR_SSL)
+	if (!ts->proxy)
+		ERR_clear_error();
+	ret = SSL_peek_ex(ts->ssl, &byte, 1, &n);
+	if (ret == 1 || tls_ssl_error(ts, ret) != SSL_ERROR_SSL)
 		goto out;
-	e = ERR_peek_last_error();
+	e = tls_own_error(ts);
 	if (!e)
 		goto out;
 	ERR_error_string_n(e, reason, sizeof(reason));
-	err_set(&conn->err, PS_ERR_TLS, layer->name, layer->hop,
-		tls_error_hint(e), "%s refused the TLS session: %s",
-		layer->target_host, reason);
+	err_set(tls_layer_error(layer), PS_ERR_TLS, layer->name, layer->hop,
+		tls_error_hint(ts, e), "%s%s refused the TLS session: %s",
+		ts->proxy ? "proxy " : "", layer->target_host, reason);
 out:
-	ERR_clear_error();
+	if (!ts->proxy)
+		ERR_clear_error();
 }
 
 static int tls_send(ps_layer *layer, void *state, const void *buf,
@@ -631,16 +793,21 @@ static int tls_send(ps_layer *layer, void *state, const void *buf,
 	struct tls_state *ts = state;
 	int ret;
 
-	ERR_clear_error();
+	tls_enter(ts, layer);
 	ret = SSL_write_ex(ts->ssl, buf, len, n);
-	if (ret == 1)
-		return PS_OK;
-	if (SSL_get_error(ts->ssl, ret) == SSL_ERROR_SYSCALL &&
-	    layer->conn->err.code != PS_OK)
-		tls_blame_peer_alert(layer, ts);
-	ret = tls_result(layer, ts, ret, "TLS write");
-	return ret == PS_OK ? ps_layer_fail(layer, PS_ERR_IO, NULL,
-					    "TLS write after close") : ret;
+	if (ret == 1) {
+		ret = PS_OK;
+	} else {
+		if (tls_ssl_error(ts, ret) == SSL_ERROR_SYSCALL &&
+		    tls_layer_error(layer)->code != PS_OK)
+			tls_blame_peer_alert(layer, ts);
+		ret = tls_result(layer, ts, ret, "TLS write");
+		if (ret == PS_OK)
+			ret = ps_layer_fail(layer, PS_ERR_IO, NULL,
+					    "TLS write after close");
+	}
+	tls_leave(ts);
+	return ret;
 }
 
 static int tls_recv(ps_layer *layer, void *state, void *buf, size_t len,
@@ -649,12 +816,16 @@ static int tls_recv(ps_layer *layer, void *state, void *buf, size_t len,
 	struct tls_state *ts = state;
 	int ret;
 
-	ERR_clear_error();
+	tls_enter(ts, layer);
 	ret = SSL_read_ex(ts->ssl, buf, len, n);
-	if (ret == 1)
-		return PS_OK;
-	*n = 0;
-	return tls_result(layer, ts, ret, "TLS read");
+	if (ret == 1) {
+		ret = PS_OK;
+	} else {
+		*n = 0;
+		ret = tls_result(layer, ts, ret, "TLS read");
+	}
+	tls_leave(ts);
+	return ret;
 }
 
 static int tls_shutdown_write(ps_layer *layer, void *state)
@@ -662,18 +833,34 @@ static int tls_shutdown_write(ps_layer *layer, void *state)
 	struct tls_state *ts = state;
 	int ret;
 
-	ERR_clear_error();
+	tls_enter(ts, layer);
 	ret = SSL_shutdown(ts->ssl);
-	if (ret < 0) {
-		ret = tls_result(layer, ts, ret, "TLS close_notify");
-		if (ret != PS_OK)
-			return ret;
-	}
+	ret = ret < 0 ? tls_result(layer, ts, ret, "TLS close_notify") : PS_OK;
+	tls_leave(ts);
 	/*
 	 * close_notify is the end of our stream.  The transport stays open:
 	 * proxies such as squid tear a whole tunnel down on a half-close,
 	 * which would lose the answer still on its way.
 	 */
+	return ret;
+}
+
+/* PS_QUERY_ALPN: what the peer chose, for the layer above. */
+static int tls_query(ps_layer *layer, void *state, int what, void *out,
+		     size_t size)
+{
+	struct tls_state *ts = state;
+	const unsigned char *alpn = NULL;
+	unsigned alpn_len = 0;
+
+	(void)layer;
+	if (what != PS_QUERY_ALPN || !ts->ssl || !SSL_is_init_finished(ts->ssl))
+		return PS_ERR_UNSUPPORTED;
+	SSL_get0_alpn_selected(ts->ssl, &alpn, &alpn_len);
+	if (alpn_len >= size)
+		return PS_ERR_UNSUPPORTED;
+	memcpy(out, alpn_len ? (const void *)alpn : "", alpn_len);
+	((char *)out)[alpn_len] = '\0';
 	return PS_OK;
 }
 
@@ -684,7 +871,15 @@ static void tls_close(ps_layer *layer, void *state)
 	(void)layer;
 	if (!ts)
 		return;
+	tls_enter(ts, layer);
+	/* A proxy hop's TLS that carried a tunnel: one try at close_notify
+	 * (the destination's TLS says goodbye through shutdown_write). */
+	if (ts->proxy && ts->ssl && SSL_is_init_finished(ts->ssl) &&
+	    !(SSL_get_shutdown(ts->ssl) & SSL_SENT_SHUTDOWN) &&
+	    tls_layer_error(layer)->code == PS_OK)
+		SSL_shutdown(ts->ssl);
 	SSL_free(ts->ssl);
+	tls_leave(ts);
 	free(ts);
 }
 
@@ -695,4 +890,5 @@ const struct ps_module_ops tls_layer_ops = {
 	.recv = tls_recv,
 	.shutdown_write = tls_shutdown_write,
 	.close = tls_close,
+	.query = tls_query,
 };

@@ -106,10 +106,8 @@ static int tls_check_fail(ps_error *err, int rc, const char *setting,
 	return err_set(err, rc, setting, -1, hint, "%s", why);
 }
 
-enum tls_file_kind { TLS_FILE_CA, TLS_FILE_CERT, TLS_FILE_KEY };
-
 /* Load one file into 'ctx' as a connection would; PS_OK or why not. */
-static int tls_load_one(SSL_CTX *ctx, enum tls_file_kind kind,
+int tls_load_one(SSL_CTX *ctx, enum tls_file_kind kind,
 			const char *path, char *why, size_t whysz)
 {
 	static const char *const wanted[] = {

@@ -12,7 +12,8 @@
  *
  * Locking.  The pool's mutex guards its list of sessions and each
  * session's reference count; a session's mutex guards everything else
- * of the session and of its streams (nghttp2, SSL, buffers, states).
+ * of the session and of its streams (nghttp2, the sub-chain, buffers,
+ * states).
  * Order: pool, then session; never the other way.  Streams' eventfds
  * are written only under the session's mutex, and a stream drains its
  * own only under it too, after checking its state: no wakeup is lost.
@@ -31,8 +32,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,16 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "h2_tunnel.h"
-#include "proxy_tls.h"
 
 /* Our connection-level window: DATA is consumed at once, so this only
  * needs to keep the proxy from pausing between reads. */
 #define H2_CONNECTION_WINDOW (16 * 1024 * 1024)
-/* Frames serialized ahead of one SSL_write (about 4 TLS records). */
+/* Frames serialized ahead of one send to TLS (about 4 TLS records). */
 #define H2_WIRE_CHUNK (64 * 1024)
 /* One TLS record. */
 #define H2_READ_CHUNK (16 * 1024)
@@ -107,25 +104,21 @@ struct h2_session {
 	long long idle_since;            /* refs fell to 0 then (ms) */
 
 	pthread_mutex_t lock;            /* everything below */
-	int fd;
-	SSL *ssl;
+	ps_subchain *sub;                /* the host's direct -> tls(proxy) */
 	nghttp2_session *ng;
-	char peer[80];                   /* "192.0.2.1:443" */
-	char tls_version[16];
 	struct h2_stream *streams;
 	unsigned nstreams;               /* attached, not yet closed */
 	unsigned char *wire;             /* frames not yet taken by TLS */
 	size_t wire_len, wire_off, wire_cap;
-	int ssl_wants_write;             /* TLS waits for POLLOUT */
+	int ssl_wants_write;             /* TLS waits to send */
 	int dead;                        /* no more I/O: 'why' says why */
-	int ssl_failed;                  /* no close_notify at the end */
+	int ssl_failed;                  /* TLS to the proxy failed */
 	char why[300];
 	int goaway;                      /* the proxy takes no new streams */
 	uint32_t goaway_code;
 	int32_t goaway_last_id;
-	ps_layer *layer;                 /* the caller, for logs */
+	ps_layer *layer;                 /* the caller: drives the I/O */
 	struct h2_stream *caller;        /* its stream, never woken */
-	struct proxy_tls_errors errors;  /* the caller's OpenSSL errors */
 };
 
 /*
@@ -243,7 +236,6 @@ static void h2_session_enter(struct h2_session *s, ps_layer *layer,
 	pthread_mutex_lock(&s->lock);
 	s->layer = layer;
 	s->caller = caller;
-	proxy_tls_errors_mark(&s->errors);
 }
 
 /* Wake every other stream something happened to, then unlock. */
@@ -260,7 +252,6 @@ static void h2_session_leave(struct h2_session *s)
 		if (write(st->evfd, &one, sizeof(one)) == sizeof(one))
 			st->evfd_pending = 1;
 	}
-	proxy_tls_errors_release(&s->errors);
 	s->layer = NULL;
 	s->caller = NULL;
 	pthread_mutex_unlock(&s->lock);
@@ -280,7 +271,9 @@ static void h2_stream_drain(struct h2_stream *st)
 }
 
 /*
- * Before PS_AGAIN: wait for the socket and our eventfd.  The eventfd is
+ * Before PS_AGAIN, after this call pumped the session: the sub-chain's
+ * layers recorded on the caller's connection what the socket waits for
+ * (POLLIN, POLLOUT while TLS has output pending); add our eventfd.  It is
  * drained here, under the lock and after the caller looked at the
  * stream, so a wakeup meant for the other direction may have been
  * swallowed: that news is handed on as "call again at once", once, so
@@ -288,8 +281,6 @@ static void h2_stream_drain(struct h2_stream *st)
  */
 static int h2_stream_wait(struct h2_stream *st, ps_layer *layer, int recv)
 {
-	struct h2_session *s = st->session;
-	short events = POLLIN;
 	int now = 0;
 
 	h2_stream_drain(st);
@@ -305,9 +296,6 @@ static int h2_stream_wait(struct h2_stream *st, ps_layer *layer, int recv)
 		st->read_hint_given = 1;
 		now = 1;
 	}
-	if (s->ssl_wants_write || s->wire_off < s->wire_len)
-		events |= POLLOUT;
-	ps_layer_want(layer, s->fd, events);
 	ps_layer_want(layer, st->evfd, POLLIN);
 	if (now)
 		ps_layer_wake_in(layer, 0);
@@ -332,26 +320,16 @@ static void h2_session_die(struct h2_session *s, const char *fmt, ...)
 		st->news = 1;
 }
 
-static void h2_session_fail_tls(struct h2_session *s, int err, int sys,
-				const char *what)
+/* The sub-chain failed or ended: the session with it. */
+static void h2_session_fail_io(struct h2_session *s, int rc, const char *what)
 {
-	char reason[200], errbuf[128];
-
-	if (err == SSL_ERROR_ZERO_RETURN ||
-	    (err == SSL_ERROR_SYSCALL && !sys)) {
+	if (rc == PS_OK) {
 		h2_session_die(s, "the proxy closed the connection%s",
 			       s->goaway ? " after GOAWAY" : "");
 		return;
 	}
-	s->ssl_failed = 1;
-	if (err == SSL_ERROR_SSL)
-		h2_session_die(s, "TLS %s failed: %s", what,
-			       proxy_tls_errors_reason(&s->errors, "error",
-						       reason,
-						       sizeof(reason)));
-	else
-		h2_session_die(s, "TLS %s failed: %s", what,
-			       strerror_r(sys, errbuf, sizeof(errbuf)));
+	s->ssl_failed = rc == PS_ERR_TLS || rc == PS_ERR_TLS_VERIFY;
+	h2_session_die(s, "%s failed: %s", what, ps_subchain_why(s->sub));
 }
 
 /* ------------------------------------------------------------------ */
@@ -386,7 +364,7 @@ static void h2_session_flush(struct h2_session *s)
 {
 	for (;;) {
 		size_t written = 0;
-		int ret, err, sys;
+		int rc;
 
 		if (s->dead)
 			return;
@@ -415,27 +393,24 @@ static void h2_session_flush(struct h2_session *s)
 			if (s->wire_len == 0)
 				return;
 		}
-		errno = 0;
-		ret = SSL_write_ex(s->ssl, s->wire + s->wire_off,
-				   s->wire_len - s->wire_off, &written);
-		sys = errno;
-		if (ret == 1) {
+		rc = ps_subchain_send(s->sub, s->layer, s->wire + s->wire_off,
+				      s->wire_len - s->wire_off, &written);
+		if (rc == PS_OK) {
 			s->wire_off += written;
 			continue;
 		}
-		err = proxy_tls_result(s->ssl, ret, &s->errors);
-		if (err == SSL_ERROR_WANT_WRITE) {
+		if (rc == PS_AGAIN) {
+			/* TLS holds the rest (or needs to read first): the
+			 * layers below recorded what to wait for. */
 			s->ssl_wants_write = 1;
 			return;
 		}
-		if (err == SSL_ERROR_WANT_READ)
-			return; /* the read side of the pump moves it on */
 		/* The proxy may have said why before it closed (a TLS
 		 * alert, GOAWAY): read that first, it is the better
 		 * reason. */
-		if (err == SSL_ERROR_SYSCALL)
+		if (rc == PS_ERR_IO)
 			h2_session_read(s);
-		h2_session_fail_tls(s, err, sys, "send");
+		h2_session_fail_io(s, rc, "send");
 		return;
 	}
 }
@@ -448,14 +423,12 @@ static void h2_session_read(struct h2_session *s)
 	for (;;) {
 		size_t n = 0;
 		ssize_t used;
-		int ret, err, sys;
+		int rc;
 
 		if (s->dead)
 			return;
-		errno = 0;
-		ret = SSL_read_ex(s->ssl, buf, sizeof(buf), &n);
-		sys = errno;
-		if (ret == 1) {
+		rc = ps_subchain_recv(s->sub, s->layer, buf, sizeof(buf), &n);
+		if (rc == PS_OK && n > 0) {
 			used = nghttp2_session_mem_recv(s->ng, buf, n);
 			if (used < 0) {
 				h2_session_die(s, "HTTP/2 protocol error: %s",
@@ -464,14 +437,9 @@ static void h2_session_read(struct h2_session *s)
 			}
 			continue;
 		}
-		err = proxy_tls_result(s->ssl, ret, &s->errors);
-		if (err == SSL_ERROR_WANT_READ)
+		if (rc == PS_AGAIN)
 			return;
-		if (err == SSL_ERROR_WANT_WRITE) {
-			s->ssl_wants_write = 1;
-			return;
-		}
-		h2_session_fail_tls(s, err, sys, "receive");
+		h2_session_fail_io(s, rc, "receive");
 		return;
 	}
 }
@@ -734,31 +702,16 @@ out:
 /* No other user is left: say goodbye without waiting, free it all. */
 static void h2_session_destroy(struct h2_session *s)
 {
-	proxy_tls_errors_mark(&s->errors);
 	if (s->ng && !s->dead) {
 		nghttp2_session_terminate_session(s->ng, NGHTTP2_NO_ERROR);
 		h2_session_flush(s);
 	}
-	if (s->ssl) {
-		if (!s->ssl_failed && !s->dead)
-			SSL_shutdown(s->ssl); /* one try: close_notify */
-		SSL_free(s->ssl);
-	}
-	proxy_tls_errors_release(&s->errors);
-	if (s->fd >= 0)
-		close(s->fd);
+	/* TLS sends its close_notify (one try) unless it failed. */
+	ps_subchain_close(s->sub, s->layer);
 	nghttp2_session_del(s->ng);
 	free(s->wire);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-static long long h2_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 static void h2_pool_unlink(struct h2_pool *pool, struct h2_session *s)
@@ -800,7 +753,7 @@ static void h2_session_release(struct h2_session *s)
 	pthread_mutex_lock(&pool->lock);
 	if (--s->refs == 0) {
 		if (h2_session_keep_idle(pool, s)) {
-			s->idle_since = h2_now_ms();
+			s->idle_since = ps_clock_ms();
 		} else {
 			h2_pool_unlink(pool, s);
 			destroy = 1;
@@ -858,36 +811,6 @@ static void h2_stream_reset_fields(struct h2_stream *st)
 	st->gone_tls = 0;
 }
 
-/*
- * The host refused control bytes in every configured value already; this
- * is the last line: nghttp2 sends field values as given, and a CR, LF or
- * NUL there would be a request a proxy may split (RFC 9113 8.2.1).
- */
-static int h2_request_is_clean(struct h2_session *s,
-			       const struct h2_request *req)
-{
-	const char *bad = NULL;
-
-	if (!nghttp2_check_header_value((const uint8_t *)req->authority,
-					strlen(req->authority)))
-		bad = ":authority";
-	for (size_t i = 0; !bad && i < req->nheaders; i++)
-		if (!nghttp2_check_header_name(
-			    (const uint8_t *)req->headers[i].name,
-			    strlen(req->headers[i].name)) ||
-		    !nghttp2_check_header_value(
-			    (const uint8_t *)req->headers[i].value,
-			    strlen(req->headers[i].value)))
-			bad = req->headers[i].name;
-	if (!bad)
-		return PS_OK;
-	return ps_layer_fail(s->layer, PS_ERR_CONFIG, "remove control "
-			     "characters from the configured value",
-			     "proxy %s: the CONNECT field %.64s holds a byte "
-			     "HTTP/2 forbids (CR, LF or NUL)", h2_display(s),
-			     bad);
-}
-
 /* Submit the CONNECT request; under the session's lock. */
 static int h2_stream_submit(struct h2_session *s, struct h2_stream *st,
 			    const struct h2_request *req)
@@ -897,8 +820,10 @@ static int h2_stream_submit(struct h2_session *s, struct h2_stream *st,
 	nghttp2_nv *nva;
 	int32_t id;
 
-	if (h2_request_is_clean(s, req) != PS_OK)
-		return PS_ERR_CONFIG;
+	/* Every value was checked once, where it came from: the header
+	 * fields and user agent at configure (ps_config_get_header_each,
+	 * ps_config_get_user_agent), credentials by ps_config_get_proxy,
+	 * the authority by h1_connect_authority. */
 	nva = calloc(req->nheaders + 2, sizeof(*nva));
 	if (!nva)
 		return ps_layer_fail(s->layer, PS_ERR_NOMEM, NULL,
@@ -1027,7 +952,7 @@ void h2_pool_note_basic_wanted(struct h2_pool *pool)
 static int h2_session_idle_usable(struct h2_pool *pool, struct h2_session *s,
 				  ps_layer *layer)
 {
-	long long idle = h2_now_ms() - s->idle_since;
+	long long idle = ps_clock_ms() - s->idle_since;
 	int usable = 0;
 
 	if (idle <= pool->idle_keep_ms) {
@@ -1112,11 +1037,44 @@ static void h2_pending_finish(struct h2_pool *pool, struct h2_pending *p)
 		pool->connecting = NULL;
 }
 
+/*
+ * Under pool->lock, nobody connecting: we connect, others may wait for
+ * us.  Without memory for that, nobody waits for us: no harm.
+ */
+static void h2_pending_start(struct h2_pool *pool, struct h2_join *join)
+{
+	struct h2_pending *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!p || p->evfd < 0) {
+		free(p);
+		return;
+	}
+	p->refs = 1;
+	pool->connecting = p;
+	join->pending = p;
+	join->connector = 1;
+}
+
+int h2_pool_plan(struct h2_pool *pool, struct h2_join *join)
+{
+	int share = 0;
+
+	pthread_mutex_lock(&pool->lock);
+	if (!pool->no_h2) {
+		share = pool->sessions != NULL || pool->connecting != NULL;
+		if (!share)
+			h2_pending_start(pool, join);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return share;
+}
+
 int h2_pool_join(struct h2_pool *pool, ps_layer *layer,
 		 const struct h2_request *req, struct h2_join *join,
 		 struct h2_stream **out)
 {
-	struct h2_pending *p;
 	int rc = h2_pool_take(pool, layer, req, out);
 
 	if (rc != 0) {
@@ -1147,19 +1105,8 @@ int h2_pool_join(struct h2_pool *pool, ps_layer *layer,
 		rc = PS_AGAIN;
 		goto out;
 	}
-	if (pool->connecting)
-		goto out;
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!p || p->evfd < 0) {
-		free(p); /* nobody waits for us then: no harm */
-		goto out;
-	}
-	p->refs = 1;
-	pool->connecting = p;
-	join->pending = p;
-	join->connector = 1;
+	if (!pool->connecting)
+		h2_pending_start(pool, join);
 out:
 	pthread_mutex_unlock(&pool->lock);
 	return rc;
@@ -1187,8 +1134,8 @@ void h2_join_release(struct h2_pool *pool, struct h2_join *join)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-int h2_pool_open_new(struct h2_pool *pool, ps_layer *layer, int fd,
-		     SSL *ssl, const char *peer, const struct h2_request *req,
+int h2_pool_open_new(struct h2_pool *pool, ps_layer *layer,
+		     ps_subchain *sub, const struct h2_request *req,
 		     struct h2_stream **out)
 {
 	struct h2_session *s = calloc(1, sizeof(*s));
@@ -1200,18 +1147,13 @@ int h2_pool_open_new(struct h2_pool *pool, ps_layer *layer, int fd,
 		free(s);
 		if (st)
 			h2_stream_free(st);
-		SSL_free(ssl);
-		close(fd);
+		ps_subchain_close(sub, layer);
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
 				     "out of memory starting HTTP/2");
 	}
 	s->pool = pool;
-	s->fd = fd;
-	s->ssl = ssl;
+	s->sub = sub;
 	s->refs = 1;
-	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	snprintf(s->tls_version, sizeof(s->tls_version), "%s",
-		 SSL_get_version(ssl));
 	h2_session_enter(s, layer, st);
 	if (h2_session_setup(s) < 0) {
 		rc = ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
@@ -1339,8 +1281,7 @@ int h2_stream_gone_tls(const struct h2_stream *st)
 
 void h2_stream_describe(const struct h2_stream *st, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s %s h2 stream %d (%s)", st->session->peer,
-		 st->session->tls_version, (int)st->id,
+	snprintf(buf, size, "h2 stream %d (%s)", (int)st->id,
 		 st->shared ? "shared" : "new connection");
 }
 

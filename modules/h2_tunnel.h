@@ -10,8 +10,8 @@
  *            that new tunnels may share, and the connection to the
  *            proxy being made, if any, that new tunnels may wait for.
  *   session  one TLS connection to the proxy running HTTP/2 (libnghttp2
- *            with mem_recv/mem_send, so it sits on the TLS session and
- *            never touches the socket itself).  Reference-counted: each
+ *            with mem_recv/mem_send over the sub-chain's send and recv,
+ *            so it never touches the socket itself).  Reference-counted: each
  *            stream holds one reference.  When the last one goes, a
  *            healthy session stays in the pool, unused, for the pool's
  *            idle time (one such session a pool): the next tunnel to
@@ -26,20 +26,21 @@
  * session belong to different connections and so maybe to different
  * threads: every call takes the session's mutex, and whoever holds it
  * pumps the whole session (reads the socket, hands DATA to the stream
- * it belongs to).  A stream whose bytes or state another connection's
- * pump changed is woken through its own eventfd, which its layer
- * names to the host besides the shared socket.
+ * it belongs to), the sub-chain driven by its own layer.  A stream whose
+ * bytes or state another connection's pump changed is woken through its
+ * own eventfd, which its layer names to the host besides the shared
+ * socket.
  *
- * Every call that returns PS_AGAIN has recorded with ps_layer_want()
- * what to wait for: the session's socket (POLLIN, and POLLOUT while
- * TLS output is pending) and the stream's eventfd (POLLIN).
+ * Every call that returns PS_AGAIN has recorded what to wait for: the
+ * sub-chain's layers did for the socket (POLLIN, and POLLOUT while TLS
+ * output is pending) during this call's pump, and the stream adds its
+ * eventfd (POLLIN).
  */
 #ifndef MODULES_H2_TUNNEL_H
 #define MODULES_H2_TUNNEL_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <openssl/ssl.h>
 #include <proxystack/module.h>
 
 /*
@@ -122,6 +123,16 @@ int h2_pool_basic_wanted(struct h2_pool *pool);
 void h2_pool_note_basic_wanted(struct h2_pool *pool);
 
 /*
+ * From open(), before any connection is made: 1 when this tunnel should
+ * expect to share a session (one exists, or another tunnel is making
+ * one): the caller skips the layers below (ps_layer_skip_below) and
+ * calls h2_pool_join() from connect().  0 when it connects itself: it is
+ * then the connector others may wait for (unless the proxy is known not
+ * to speak h2).
+ */
+int h2_pool_plan(struct h2_pool *pool, struct h2_join *join);
+
+/*
  * Find a session for a new tunnel:
  *
  *   H2_JOINED a session that is established, healthy (no GOAWAY, not
@@ -155,14 +166,14 @@ void h2_join_done(struct h2_pool *pool, struct h2_join *join, int h2);
 void h2_join_release(struct h2_pool *pool, struct h2_join *join);
 
 /*
- * Start a session on an established TLS connection whose ALPN is h2,
- * publish it in the pool, and open the first tunnel on it.  The session
- * adopts 'fd' and 'ssl' in every case (closed on failure).  'peer' is
- * the proxy's address ("192.0.2.1:443") for details and messages.
- * Returns PS_OK with *out set, or an error via ps_layer_fail().
+ * Start a session on an established connection to the proxy whose ALPN
+ * is h2 (the layers below 'layer', detached into 'sub'), publish it in
+ * the pool, and open the first tunnel on it.  The session adopts 'sub'
+ * in every case (closed on failure).  Returns PS_OK with *out set, or
+ * an error via ps_layer_fail().
  */
-int h2_pool_open_new(struct h2_pool *pool, ps_layer *layer, int fd,
-		     SSL *ssl, const char *peer, const struct h2_request *req,
+int h2_pool_open_new(struct h2_pool *pool, ps_layer *layer,
+		     ps_subchain *sub, const struct h2_request *req,
 		     struct h2_stream **out);
 
 /*
@@ -189,7 +200,8 @@ const char *h2_stream_gone_reason(const struct h2_stream *st);
 int h2_stream_gone_tls(const struct h2_stream *st);
 
 /*
- * "192.0.2.1:443 TLSv1.3 h2 stream 3 (shared)", for the layer's detail.
+ * "h2 stream 3 (shared)", for the layer's detail (the steps below say
+ * where the connection goes and how it is secured).
  */
 void h2_stream_describe(const struct h2_stream *st, char *buf, size_t size);
 

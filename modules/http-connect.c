@@ -132,21 +132,6 @@ static int http_connect_configure(ps_config *cfg, void **instance)
 /* the connection                                                      */
 /* ------------------------------------------------------------------ */
 
-static int io_send_below(void *ctx, const void *buf, size_t len, size_t *n)
-{
-	return ps_layer_send_below(ctx, buf, len, n);
-}
-
-static int io_recv_below(void *ctx, void *buf, size_t len, size_t *n)
-{
-	return ps_layer_recv_below(ctx, buf, len, n);
-}
-
-static int io_reconnect_below(void *ctx)
-{
-	return ps_layer_reconnect_below(ctx);
-}
-
 /*
  * A connection's state: the CONNECT exchange while it runs.  Its buffers
  * (request, answer head: some 28 KiB) are freed once the tunnel is up,
@@ -168,10 +153,6 @@ static void http_connect_end_exchange(struct http_connect_state *st)
 static int http_connect_open(ps_layer *layer, void *instance, void **state)
 {
 	struct http_connect_config *c = instance;
-	struct h1_io io = {
-		.ctx = layer, .send = io_send_below, .recv = io_recv_below,
-		.reconnect = io_reconnect_below,
-	};
 	struct http_connect_state *st = calloc(1, sizeof(*st));
 
 	*state = st;
@@ -179,7 +160,7 @@ static int http_connect_open(ps_layer *layer, void *instance, void **state)
 		st->exchange = malloc(sizeof(*st->exchange));
 	if (!st || !st->exchange)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
-	return h1_connect_init(st->exchange, layer, &c->settings, &io);
+	return h1_connect_init(st->exchange, layer, &c->settings);
 }
 
 static int http_connect_connect(ps_layer *layer, void *state)

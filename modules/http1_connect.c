@@ -73,24 +73,27 @@ static int target_is_safe(const char *host)
 	return 1;
 }
 
-int h1_connect_init(struct h1_connect *h, ps_layer *layer,
-		    const struct h1_settings *set, const struct h1_io *io)
+int h1_connect_authority(ps_layer *layer, char *out, size_t size)
 {
 	const char *host = ps_layer_target_host(layer);
 	unsigned port = ps_layer_target_port(layer);
 
-	memset(h, 0, sizeof(*h));
-	h->layer = layer;
-	h->set = set;
-	h->io = *io;
 	if (!target_is_safe(host) || port == 0 || port > 65535)
 		return ps_layer_fail(layer, PS_ERR_USAGE, NULL,
 				     "refusing to CONNECT to a target with"
 				     " unexpected characters");
-	snprintf(h->target, sizeof(h->target), strchr(host, ':') ? "[%s]:%u"
-								 : "%s:%u",
-		 host, port);
+	snprintf(out, size, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+		 port);
 	return PS_OK;
+}
+
+int h1_connect_init(struct h1_connect *h, ps_layer *layer,
+		    const struct h1_settings *set)
+{
+	memset(h, 0, sizeof(*h));
+	h->layer = layer;
+	h->set = set;
+	return h1_connect_authority(layer, h->target, sizeof(h->target));
 }
 
 static void out_printf(struct h1_connect *h, const char *fmt, ...)
@@ -461,7 +464,7 @@ static int send_request(struct h1_connect *h)
 {
 	while (h->out_sent < h->out_len) {
 		size_t n;
-		int rc = h->io.send(h->io.ctx, h->out + h->out_sent,
+		int rc = ps_layer_send_below(h->layer, h->out + h->out_sent,
 				    h->out_len - h->out_sent, &n);
 
 		if (rc != PS_OK)
@@ -827,7 +830,7 @@ static int read_head(struct h1_connect *h)
 					     " %d bytes",
 					     h->set->proxy->display,
 					     H1_HEAD_MAX);
-		rc = h->io.recv(h->io.ctx, h->in + h->in_len,
+		rc = ps_layer_recv_below(h->layer, h->in + h->in_len,
 				sizeof(h->in) - h->in_len, &n);
 		if (rc != PS_OK)
 			return rc;
@@ -1089,15 +1092,10 @@ static int start_negotiate(struct h1_connect *h)
 /* Prepare the next request with scheme 'pick'; its next state. */
 static int start_scheme(struct h1_connect *h, unsigned pick)
 {
+	/* A new scheme's first round may start on a new connection. */
 	int next = can_retry_on_this_connection(h) ? H1_DRAIN_BODY
-		 : h->io.reconnect ? H1_RECONNECT : -1;
+						   : H1_RECONNECT;
 
-	if (next < 0)
-		return auth_fail(h, PS_ERR_PROXY_AUTH, "try auth = basic",
-				 "proxy %.100s answered %d %.60s and closed"
-				 " the connection; it offers: %.100s",
-				 h->set->proxy->display, h->status, h->reason,
-				 offered_text(h));
 	if (pick == PROXY_AUTH_NEGOTIATE && start_negotiate(h))
 		return H1_TRY_NEXT;
 	if (pick == PROXY_AUTH_NTLM &&
@@ -1344,7 +1342,7 @@ static int on_head(struct h1_connect *h)
 		if (rc != PS_OK)
 			return rc;
 		h1_go_state(h, H1_SEND_REQUEST);
-		return h->io.reconnect(h->io.ctx);
+		return ps_layer_reconnect_below(h->layer);
 	}
 	memset(&h->body.text, 0, sizeof(h->body.text));
 	h->body.text_len = 0;
@@ -1370,7 +1368,7 @@ static int read_body(struct h1_connect *h)
 
 	for (;;) {
 		size_t n;
-		int rc = h->io.recv(h->io.ctx, buf, sizeof(buf), &n), done;
+		int rc = ps_layer_recv_below(h->layer, buf, sizeof(buf), &n), done;
 
 		if (rc == PS_AGAIN && h->state == H1_READ_ERROR_BODY)
 			return report_failure(h);

@@ -1,7 +1,9 @@
 /*
  * http1_connect.h - the HTTP/1.1 CONNECT exchange, shared by the
- * http-connect module (over the layer below) and the https-proxy module
- * (over its TLS session to the proxy).  Compiled into both.
+ * http-connect module and the https-proxy module (whose layer below is
+ * the host's TLS to the proxy).  Compiled into both.  It runs over the
+ * layers below (ps_layer_send_below/recv_below), and a proxy that closes
+ * after its 407 gets a fresh connection with ps_layer_reconnect_below().
  *
  * One restartable state machine:
  *
@@ -62,19 +64,6 @@ struct h1_settings {
 	struct proxy_auth_config *auth_cfg;
 };
 
-/* The byte stream the exchange runs over. */
-struct h1_io {
-	void *ctx;
-	int (*send)(void *ctx, const void *buf, size_t len, size_t *n);
-	int (*recv)(void *ctx, void *buf, size_t len, size_t *n);
-	/*
-	 * Optional: replace the stream with a fresh connection to the proxy
-	 * and return PS_AGAIN (the step is called again once it is up), for
-	 * a proxy that closes after its 407.  NULL: such a 407 is final.
-	 */
-	int (*reconnect)(void *ctx);
-};
-
 enum h1_state {
 	H1_RECONNECT,
 	H1_SEND_REQUEST,
@@ -111,8 +100,7 @@ struct h1_body {
 struct h1_connect {
 	enum h1_state state;
 	const struct h1_settings *set;
-	ps_layer *layer;
-	struct h1_io io;
+	ps_layer *layer;        /* the exchange runs over the layers below */
 	char target[300];      /* host:port, IPv6 in brackets */
 
 	int requests;          /* requests sent on this connection */
@@ -152,12 +140,21 @@ struct h1_connect {
 };
 
 /*
+ * CONNECT's authority for 'layer's target: "host:port", an IPv6 host in
+ * brackets, into out (300 bytes are enough).  The one check of the
+ * target for both HTTP/1.1 and HTTP/2: only bytes a host name or an IP
+ * literal can hold, a port in 1..65535.  PS_OK, or PS_ERR_USAGE via
+ * ps_layer_fail().
+ */
+int h1_connect_authority(ps_layer *layer, char *out, size_t size);
+
+/*
  * Prepare the exchange for 'layer' (whose target is the destination).
  * Returns PS_OK or an error via ps_layer_fail() (a target that could
  * inject bytes into the request).
  */
 int h1_connect_init(struct h1_connect *h, ps_layer *layer,
-		    const struct h1_settings *set, const struct h1_io *io);
+		    const struct h1_settings *set);
 
 /* Advance; PS_OK once the tunnel is up, PS_AGAIN, or an error. */
 int h1_connect_step(struct h1_connect *h);

@@ -88,6 +88,17 @@ extern "C" {
  * stacks of a route).
  */
 #define PS_MODULE_ABI_MINOR 2
+/*
+ * 1.2 adds (see the "ABI 1.2: layers that ask the layers below" block):
+ * the query op appended to ps_module_ops, ps_layer_query_below() with
+ * PS_QUERY_ALPN, ps_config_want_proxy_tls() and struct ps_proxy_tls (the
+ * host's TLS layer to a proxy hop), ps_layer_detach_below() and the
+ * ps_subchain_send/recv/query/why/close() services (a module that keeps
+ * a connection to its proxy for several tunnels), ps_layer_skip_below(),
+ * ps_layer_shutdown_below() and ps_clock_ms().  Modules built for 1.0
+ * and 1.1 work unchanged with a 1.2 host (their query op reads as NULL);
+ * a module that calls a 1.2 service needs a 1.2 host.
+ */
 /* The one symbol a module exports. */
 #define PS_MODULE_SYMBOL "proxystack_module"
 
@@ -243,6 +254,20 @@ struct ps_module_ops {
 	 */
 	int (*select)(ps_select *sel, void *instance, const char *url,
 		      const char *host);
+
+	/* ---- ABI 1.2 (NULL in a module built for 1.0 or 1.1) ---- */
+
+	/*
+	 * Answer a question a layer above asked with ps_layer_query_below()
+	 * (enum ps_query: 'what', and where the answer goes: 'out' of
+	 * 'size' bytes).  Return PS_OK with the answer written, or
+	 * PS_ERR_UNSUPPORTED when this layer does not know: the host then
+	 * asks the next layer below.  Called on the connection's thread,
+	 * only while this layer is established (or on a sub-chain the
+	 * module holds).  NULL op: never knows anything.
+	 */
+	int (*query)(ps_layer *layer, void *state, int what, void *out,
+		     size_t size);
 };
 
 /*
@@ -662,6 +687,150 @@ void ps_select_log(ps_select *sel, int level, const char *fmt, ...)
 
 /* Milliseconds left before the host stops waiting (0: none).  ABI 1.2. */
 long ps_select_remaining_ms(const ps_select *sel);
+
+/* ------------------------------------------------------------------ */
+/* ABI 1.2: layers that ask the layers below, TLS to a proxy hop,      */
+/* connections to a proxy kept for several tunnels                     */
+/* ------------------------------------------------------------------ */
+
+/* Questions for ps_layer_query_below() and the query op. */
+enum ps_query {
+	/*
+	 * The application protocol the nearest TLS layer below negotiated
+	 * by ALPN: 'out' is a char buffer of 'size' bytes that receives it
+	 * NUL-terminated ("h2", "http/1.1"), or "" when the peer chose
+	 * none.  A protocol that does not fit is PS_ERR_UNSUPPORTED.
+	 */
+	PS_QUERY_ALPN = 1
+};
+
+/*
+ * Ask the layers below 'layer', nearest first, until one answers (its
+ * query op returned something else than PS_ERR_UNSUPPORTED).  Returns
+ * that answer (PS_OK with 'out' filled), or PS_ERR_UNSUPPORTED when no
+ * layer below knows (nothing recorded: the caller decides whether that
+ * is a failure).  From connect(), send() or recv() of an established
+ * chain below, on the connection's thread.  Since ABI 1.2.
+ */
+int ps_layer_query_below(ps_layer *layer, int what, void *out, size_t size);
+
+/*
+ * Half-close through the layers below (their shutdown_write), for a
+ * layer that provides send and recv over them and is asked to shut
+ * down its sending side.  Same results as the shutdown_write op.  Since
+ * ABI 1.2.
+ */
+int ps_layer_shutdown_below(ps_layer *layer);
+
+/*
+ * TLS to a proxy hop, made by the host's TLS layer (the one the
+ * destination's TLS uses), with the proxy's own trust.  Grows by
+ * appending: set 'size' to sizeof(struct ps_proxy_tls) (the
+ * PS_PROXY_TLS_INIT macro does); the host reads only the fields that
+ * lie inside it.  Strings are read during the call only.
+ */
+struct ps_proxy_tls {
+	size_t size;                  /* sizeof(struct ps_proxy_tls) */
+	const char *ca_file;          /* what the proxy's certificate must
+					 chain to; NULL: the system CAs
+					 (never the destination's trust) */
+	const char *client_cert_file; /* our certificate (PEM), or NULL */
+	const char *client_key_file;  /* its key; NULL: in the cert file */
+	int insecure;                 /* do not verify the proxy (loud) */
+	const char *alpn;             /* "h2,http/1.1"; NULL: no ALPN */
+	/* New fields are appended here. */
+};
+
+#define PS_PROXY_TLS_INIT { .size = sizeof(struct ps_proxy_tls) }
+
+/* The size of the 1.2 layout: the smallest the host accepts. */
+#define PS_PROXY_TLS_SIZE_1_2                                             \
+	(offsetof(struct ps_proxy_tls, alpn) + sizeof(const char *))
+
+/*
+ * From configure() of a PS_CAP_PROXY module whose section has a url:
+ * put a TLS layer under this hop on every connection, its target the
+ * proxy's host and port from that url (SNI and a name check for a name,
+ * an IP check for an IP literal; TLS 1.2 at least).  The host loads the
+ * files and builds the TLS context now, once per snapshot: a file that
+ * cannot be loaded is a ps_config_error() naming the section's key
+ * (ca_file, client_cert_file or client_key_file: use those key names)
+ * with file:line, and so is an 'opts->size' below the 1.2 layout or a
+ * malformed ALPN list.  Returns PS_OK, PS_ERR_CONFIG or PS_ERR_NOMEM.
+ * `which` and `check` then show the hop as "tls(host:port) -> module(url)".
+ * Since ABI 1.2.
+ */
+int ps_config_want_proxy_tls(ps_config *cfg, const struct ps_proxy_tls *opts);
+
+/*
+ * The layers below a hop, taken out of their connection once they are
+ * established (ps_layer_detach_below): a connection to a proxy that a
+ * module keeps and shares between tunnels (an HTTP/2 session).  Owned
+ * by the module, which must ps_subchain_close() it at the latest in
+ * unconfigure().  Not thread-safe: the module serializes every call on
+ * one sub-chain (a mutex around its session).
+ */
+typedef struct ps_subchain ps_subchain;
+
+/*
+ * From connect() of 'layer' once the layers below are established: take
+ * them out of this connection.  The connection then goes on without
+ * them ('layer' must provide send and recv itself from now on, over the
+ * sub-chain), and closing the connection no longer closes them.
+ * Returns the sub-chain, or NULL after recording PS_ERR_NOMEM (or
+ * PS_ERR_INTERNAL: nothing below, or not established).  Since ABI 1.2.
+ */
+ps_subchain *ps_layer_detach_below(ps_layer *layer);
+
+/*
+ * I/O on a sub-chain, driven by 'driver': the layer of the connection
+ * on whose behalf the call is made.  What to wait for, wake-ups and
+ * failures are recorded on the driver's connection (as if the sub-chain
+ * were below it), and logs name its hop.  Same results as
+ * ps_layer_send_below()/ps_layer_recv_below().  Since ABI 1.2.
+ */
+int ps_subchain_send(ps_subchain *sub, ps_layer *driver, const void *buf,
+		     size_t len, size_t *n);
+int ps_subchain_recv(ps_subchain *sub, ps_layer *driver, void *buf,
+		     size_t len, size_t *n);
+
+/*
+ * The first failure recorded on the sub-chain ("" while none): the
+ * message for every tunnel that shared it.  Once a call failed, every
+ * later send and recv returns that failure's code at once.  The string
+ * lives as long as the sub-chain.  Since ABI 1.2.
+ */
+const char *ps_subchain_why(const ps_subchain *sub);
+
+/* What the sub-chain's layers answer to a query (ps_layer_query_below). */
+int ps_subchain_query(ps_subchain *sub, ps_layer *driver, int what,
+		      void *out, size_t size);
+
+/*
+ * Close the sub-chain's layers top to bottom (TLS sends its close_notify
+ * once, never waiting) and free it.  'driver' may be NULL (from
+ * unconfigure: logs then go to the snapshot's logger, failures nowhere).
+ * NULL 'sub' is allowed.  Since ABI 1.2.
+ */
+void ps_subchain_close(ps_subchain *sub, ps_layer *driver);
+
+/*
+ * From open() only: this connection needs no layers below 'layer' (it
+ * will ride a connection the module already holds, such as a shared
+ * HTTP/2 session): the host closes what it opened below and connects
+ * none of it; 'layer's connect() is the next call.  A connect() that
+ * finds it must make a connection of its own after all calls
+ * ps_layer_reconnect_below(), which builds the layers below then (and
+ * does not count against its limit).  Returns PS_OK, or an error
+ * recorded (no layer below).  Since ABI 1.2.
+ */
+int ps_layer_skip_below(ps_layer *layer);
+
+/*
+ * A monotonic clock in milliseconds (CLOCK_MONOTONIC): for idle times
+ * and timeouts a module keeps itself.  Thread-safe.  Since ABI 1.2.
+ */
+long long ps_clock_ms(void);
 
 #ifdef __cplusplus
 }

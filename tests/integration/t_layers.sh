@@ -18,11 +18,11 @@ declare -A LEVEL=(
 	[forwarded]=0 [config]=0 [schemes]=0
 	[proxystack]=0 # the public header
 	# 1: the immutable snapshot and the module configure services
-	[snapshot]=1 [modconfig]=1 [serve_config]=1
+	[snapshot]=1 [modconfig]=1 [serve_config]=1 [tls_proxy]=1
 	# 2: choosing a route; watching files for the context
 	[route]=2 [reload]=2
 	# 3: the chain driver, the layer services, the host's own layers
-	[chain]=3 [layer]=3 [tls]=3 [ws]=3 [select]=3
+	[chain]=3 [layer]=3 [tls]=3 [ws]=3 [select]=3 [subchain]=3
 	# 4: connections and dumps, started on a snapshot
 	[conn]=4 [dump]=4
 	# 5: the context, the top of the library

@@ -97,7 +97,7 @@ printf 'hello over an h2 stream\n' >"$TMP/hello"
 head -c $((1024 * 1024)) /dev/urandom >"$TMP/1m"
 
 expect_exit 0 "which exits 0" -- "${PS[@]}" which "$URL" &&
-	expect_stdout "direct -> https-proxy(https://localhost:$NG) -> tls" \
+	expect_stdout "direct -> tls(localhost:$NG) -> https-proxy(https://localhost:$NG) -> tls" \
 		"which names the h2 proxy"
 
 before=$(h2_log_count)

@@ -57,13 +57,15 @@ printf 'z' >"$TMP/1b"
 printf 'hello through an https proxy\n' >"$TMP/hello"
 head -c $((1024 * 1024)) /dev/urandom >"$TMP/1m"
 
-WANT="direct -> https-proxy(https://localhost:$SQ) -> tls"
+WANT="direct -> tls(localhost:$SQ) -> https-proxy(https://localhost:$SQ) -> tls"
 expect_exit 0 "which exits 0" -- "${GOOD[@]}" which "$URL" &&
 	expect_stdout "$WANT" "which prints '$WANT'"
 
 expect_exit 0 "check exits 0" -- "${GOOD[@]}" check "$URL" --ca-file "$DEST_CA" &&
 	expect_grep '(^|[^[:alnum:]_-])https-proxy([^[:alnum:]_-]|$)' "$OUT" \
 		"check prints an https-proxy step"
+expect_grep "^ *\[1\] tls +proxy localhost:$SQ TLSv1\.[23] alpn none verified against ca_file $PROXY_CA" \
+	"$OUT" "check prints the proxy's TLS as its own step (protocol, ALPN, trust)"
 expect_squid_log tlsproxy "TCP_TUNNEL/200 CONNECT localhost:$DEST " \
 	"squid (https_port) logged the CONNECT"
 
@@ -123,3 +125,16 @@ expect_exit 5 "insecure_tls for the proxy does not cover the destination" -- \
 expect_exit 4 "403 port through the https proxy: exits 4" -- \
 	"${GOOD[@]}" check "tls://localhost:$DENIED" --ca-file "$DEST_CA"
 expect_grep "403" "$ERR" "403 through the https proxy: stderr gives 403"
+
+# --- the proxy's TLS files are loaded with the configuration ---------------
+
+conf_https nofile "ca_file = $TMP/no-such-ca.pem"
+expect_exit 2 "missing proxy ca_file: which exits 2 (configuration)" -- \
+	"$PROXYSTACK" -c "$TMP/conf/nofile" which "$URL"
+expect_grep -F "50-proxy.conf:4: [transport corp] ca_file: $TMP/no-such-ca.pem: No such file or directory" \
+	"$ERR" "missing proxy ca_file: file:line, the section, the key and the OS reason"
+conf_https keyonly "ca_file = $PROXY_CA" "client_key_file = $CERTS/proxysrv-key.pem"
+expect_exit 2 "proxy client_key_file without a certificate: exits 2" -- \
+	"$PROXYSTACK" -c "$TMP/conf/keyonly" which "$URL"
+expect_grep -F "[transport corp] client_key_file: a key without client_cert_file" \
+	"$ERR" "proxy client_key_file without a certificate: the key is named"

@@ -131,7 +131,7 @@ expect_exit 1 "squid+basic, wrong password: ws_check exits 1" -- \
 
 # --- squid's https_port (https-proxy) -------------------------------------------------
 
-expect_which https "$URL" "direct -> https-proxy(https://localhost:$SQTLS) -> tls -> websocket"
+expect_which https "$URL" "direct -> tls(localhost:$SQTLS) -> https-proxy(https://localhost:$SQTLS) -> tls -> websocket"
 squid_log_mark tlssquid
 expect_ws_through "https proxy wss" https "$URL"
 expect_squid_log tlssquid "TCP_TUNNEL/200 CONNECT localhost:$WSS " \
@@ -139,7 +139,7 @@ expect_squid_log tlssquid "TCP_TUNNEL/200 CONNECT localhost:$WSS " \
 
 # --- nghttpx HTTP/2 proxy ---------------------------------------------------------------
 
-expect_which h2 "$URL" "direct -> https-proxy(https://localhost:$NG) -> tls -> websocket"
+expect_which h2 "$URL" "direct -> tls(localhost:$NG) -> https-proxy(https://localhost:$NG) -> tls -> websocket"
 squid_log_mark squid
 expect_ws_through "h2 proxy wss" h2 "$URL"
 h2_connects() {

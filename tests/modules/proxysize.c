@@ -8,6 +8,11 @@
  * them (a module built for 1.0 has no more room), which the module logs
  * as a warning for the test to read.  "small" passes one byte less,
  * which the host must refuse.  Built, never installed.
+ *
+ * Key "tls" (ABI 1.2): ask for the host's TLS to the proxy with
+ * ps_config_want_proxy_tls() and a struct ps_proxy_tls of the 1.2 size
+ * ("1.2"), one byte less ("small", refused), or a larger one as a later
+ * module would pass ("later", accepted).
  */
 #include <string.h>
 
@@ -28,8 +33,29 @@ static int guard_intact(const struct proxy_and_guard *g)
 	return 1;
 }
 
+/* A ps_proxy_tls of the 1.2 layout with room after it. */
+struct tls_and_more {
+	struct ps_proxy_tls tls;
+	unsigned char later[32];
+};
+
+static int proxysize_want_tls(ps_config *cfg, const char *mode)
+{
+	struct tls_and_more t;
+
+	memset(&t, 0, sizeof(t));
+	t.tls.size = PS_PROXY_TLS_SIZE_1_2;
+	if (!strcmp(mode, "small"))
+		t.tls.size--;
+	else if (!strcmp(mode, "later"))
+		t.tls.size = sizeof(t);
+	t.tls.alpn = "h2,http/1.1";
+	return ps_config_want_proxy_tls(cfg, &t.tls);
+}
+
 static int proxysize_configure(ps_config *cfg, void **instance)
 {
+	const char *tls = ps_config_get(cfg, "tls");
 	const char *mode = ps_config_get(cfg, "size");
 	size_t size = PS_PROXY_INFO_SIZE_1_0;
 	struct proxy_and_guard g;
@@ -49,6 +75,10 @@ static int proxysize_configure(ps_config *cfg, void **instance)
 		      intact ? "nothing written past them"
 			     : "BYTES WRITTEN PAST THEM");
 	ps_proxy_info_clear(info);
+	if (rc == PS_OK && tls)
+		rc = proxysize_want_tls(cfg, tls);
+	if (rc != PS_OK)
+		return rc;
 	if (!guard_intact(&g))
 		return ps_config_error(cfg, NULL, "ps_proxy_info_clear()"
 				       " wrote past %zu bytes", size);

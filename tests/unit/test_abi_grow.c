@@ -403,6 +403,47 @@ static void schemes_op_only_inside_ops_size(void)
 }
 
 /*
+ * ps_config_want_proxy_tls (ABI 1.2): the 1.2 size and a later, larger
+ * one are accepted (which shows the TLS step under the hop), one byte
+ * less is refused.
+ */
+static void proxy_tls_takes_the_module_size(void)
+{
+	static const char *const accepted[] = { "1.2", "later" };
+	ps_error err;
+	ps_ctx *ctx;
+	char conf[200], *which;
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(conf, sizeof(conf), "[transport p]\nmodule = "
+			 "proxysize\nurl = http://127.0.0.1:3128\nsize = 1.0\n"
+			 "tls = %s\n[route r]\nmatch = *\nstack = p\n",
+			 accepted[i]);
+		ctx = module_ctx(conf, &err);
+		CHECK_MSG(ctx != NULL, "proxy tls of size %s: accepted (%s)",
+			  accepted[i], ctx ? "" : err.message);
+		which = ctx ? ps_ctx_which(ctx, "tcp://example.test:1", &err)
+			    : NULL;
+		CHECK_STR(which ? which : "(none)", "direct -> "
+			  "tls(127.0.0.1:3128) -> proxysize(http://127.0.0.1:"
+			  "3128)");
+		ps_free(which);
+		ps_ctx_free(ctx);
+		remove_confdir();
+	}
+	ctx = module_ctx("[transport p]\nmodule = proxysize\n"
+			 "url = http://127.0.0.1:3128\nsize = 1.0\n"
+			 "tls = small\n", &err);
+	CHECK_MSG(!ctx, "proxy tls below the 1.2 size: refused");
+	CHECK_INT(err.code, PS_ERR_CONFIG);
+	CHECK_MSG(strstr(err.message, "struct ps_proxy_tls of") &&
+		  strstr(err.message, "below ABI 1.2's"),
+		  "proxy tls below the 1.2 size: message (%s)", err.message);
+	ps_ctx_free(ctx);
+	remove_confdir();
+}
+
+/*
  * failconf's configure() fails after allocating and frees what it
  * built; its unconfigure() frees again.  Under AddressSanitizer, a host
  * that called unconfigure() after the failure crashes here.
@@ -444,6 +485,7 @@ int main(void)
 	field_past_struct_size_is_defaulted();
 	make_module_dir();
 	proxy_info_takes_the_module_size();
+	proxy_tls_takes_the_module_size();
 	failed_configure_is_not_unconfigured();
 	schemes_op_only_inside_ops_size();
 	remove_module_dir();

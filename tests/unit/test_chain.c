@@ -2,7 +2,9 @@
  * test_chain.c - the chain driver (host/chain.c) on a fake peer layer:
  * route failover by control, whose error is reported, what to wait for,
  * the deadline, the reconnect limit, teardown order and the order of
- * bytes given back (ps_layer_unread).
+ * bytes given back (ps_layer_unread); and the ABI 1.2 layer services:
+ * queries to the layers below, layers detached into a sub-chain, layers
+ * skipped for a connection.
  *
  * A real context is built from a temporary configuration directory
  * (PS_TEST_MODULE_DIR holds direct.so and http-connect.so), then the
@@ -29,8 +31,11 @@ enum {
 	FAKE_WANT_READ = 1000,   /* ps_layer_want(read end, POLLIN), PS_AGAIN */
 	FAKE_WANT_WRITE,         /* ps_layer_want(write end, POLLOUT), PS_AGAIN */
 	FAKE_RECONNECT,          /* ps_layer_reconnect_below() */
-	FAKE_UNREAD              /* give back "NAME-tail", then "NAME-head ";
+	FAKE_UNREAD,             /* give back "NAME-tail", then "NAME-head ";
 				    PS_OK */
+	FAKE_QUERY,              /* ask the layers below for ALPN (and for
+				    something nobody knows); PS_OK */
+	FAKE_DETACH              /* ps_layer_detach_below(); PS_OK */
 };
 
 #define FAKE_MAX_STEPS 8
@@ -41,6 +46,11 @@ struct fake {
 	int steps[FAKE_MAX_STEPS];       /* connect() results, in call order */
 	size_t nsteps;                   /* the last one repeats */
 	int opens, connects, closes;
+	int skip_in_open;                /* ps_layer_skip_below() in open */
+	int query_rc, query_unknown_rc;  /* FAKE_QUERY's two answers */
+	char alpn[16];
+	const char *answer;              /* its PS_QUERY_ALPN, or NULL */
+	ps_subchain *sub;                /* FAKE_DETACH's */
 };
 
 static struct fake fakes[4];
@@ -93,7 +103,7 @@ static int fake_open(ps_layer *layer, void *instance, void **state)
 	f->opens++;
 	trace_add("open", f);
 	*state = f;
-	return PS_OK;
+	return f->skip_in_open ? ps_layer_skip_below(layer) : PS_OK;
 }
 
 /* Two give-backs: the later one must be read first. */
@@ -128,6 +138,15 @@ static int fake_connect(ps_layer *layer, void *state)
 		return ps_layer_reconnect_below(layer);
 	case FAKE_UNREAD:
 		return give_back(layer, f);
+	case FAKE_QUERY:
+		f->query_rc = ps_layer_query_below(layer, PS_QUERY_ALPN,
+						   f->alpn, sizeof(f->alpn));
+		f->query_unknown_rc = ps_layer_query_below(layer, 999, f->alpn,
+							   sizeof(f->alpn));
+		return PS_OK;
+	case FAKE_DETACH:
+		f->sub = ps_layer_detach_below(layer);
+		return f->sub ? PS_OK : PS_ERR_NOMEM;
 	default:
 		return ps_layer_fail(layer, step, "fake hint",
 				     "fake %s failed with %s", f->name,
@@ -143,6 +162,19 @@ static int fake_recv(ps_layer *layer, void *state, void *buf, size_t len,
 	(void)state;
 	*n = len < 4 ? len : 4;
 	memcpy(buf, "peer", *n);
+	return PS_OK;
+}
+
+/* The query op: a fake that has an answer gives it for ALPN only. */
+static int fake_query(ps_layer *layer, void *state, int what, void *out,
+		      size_t size)
+{
+	struct fake *f = state;
+
+	(void)layer;
+	if (what != PS_QUERY_ALPN || !f->answer)
+		return PS_ERR_UNSUPPORTED;
+	snprintf(out, size, "%s", f->answer);
 	return PS_OK;
 }
 
@@ -173,6 +205,7 @@ static void install_fake(ps_ctx *ctx)
 		ops->recv = strcmp(s->modules[i]->name, "direct") ? NULL
 								  : fake_recv;
 		ops->shutdown_write = NULL;
+		ops->query = fake_query;
 	}
 	snapshot_unref(s);
 }
@@ -193,6 +226,8 @@ static const char conf_text[] =
 	"stack = a sufficient\nstack = b sufficient\nstack = c\n"
 	"[route req]\nmatch = req.test\n"
 	"stack = a requisite\nstack = b\n"
+	"[stack ab]\ntransport = a b\n"
+	"[route two]\nmatch = two.test\nstack = ab\n"
 	"[route full]\nmatch = full.test\n"
 	"stack = a [timeout=next proxy_auth=die default=die]\n"
 	"stack = b [timeout=next proxy_auth=die default=die]\n"
@@ -514,6 +549,104 @@ static void unread_order(ps_ctx *ctx)
 	ps_conn_close(conn);
 }
 
+/*
+ * ps_layer_query_below: b asks, a (no answer) passes, direct answers;
+ * a question nobody knows is PS_ERR_UNSUPPORTED, recorded nowhere.
+ */
+static void query_below(ps_ctx *ctx)
+{
+	static const int steps[] = { FAKE_QUERY };
+	ps_conn *conn;
+
+	fake_reset();
+	fake_named("direct")->answer = "h2";
+	fake_script("b", 1, steps);
+	CHECK_INT(drive(ctx, "tcp://two.test:80", &conn), PS_OK);
+	CHECK_INT(fake_named("b")->query_rc, PS_OK);
+	CHECK_STR(fake_named("b")->alpn, "h2");
+	CHECK_INT(fake_named("b")->query_unknown_rc, PS_ERR_UNSUPPORTED);
+	CHECK_INT(ps_conn_error(conn)->code, PS_OK);
+	ps_conn_close(conn);
+
+	/* Nobody below answers: PS_ERR_UNSUPPORTED, the chain still up. */
+	fake_reset();
+	fake_script("b", 1, steps);
+	CHECK_INT(drive(ctx, "tcp://two.test:80", &conn), PS_OK);
+	CHECK_INT(fake_named("b")->query_rc, PS_ERR_UNSUPPORTED);
+	ps_conn_close(conn);
+}
+
+/*
+ * ps_layer_detach_below: the layers below a leave the connection (its
+ * close no longer closes them), the sub-chain reads from them with a as
+ * the driver and answers queries, and ps_subchain_close closes them.
+ */
+static void detach_below(ps_ctx *ctx)
+{
+	static const int steps[] = { FAKE_DETACH };
+	struct fake *a, *direct;
+	ps_subchain *sub;
+	ps_conn *conn;
+	char buf[16], alpn[16];
+	size_t n = 0;
+
+	fake_reset();
+	a = fake_named("a");
+	direct = fake_named("direct");
+	direct->answer = "http/1.1";
+	fake_script("a", 1, steps);
+	CHECK_INT(drive(ctx, "tcp://one.test:80", &conn), PS_OK);
+	sub = a->sub;
+	CHECK(sub != NULL);
+	if (!sub) {
+		ps_conn_close(conn);
+		return;
+	}
+	CHECK_INT(ps_subchain_recv(sub, &conn->layers[1], buf, 4, &n), PS_OK);
+	CHECK_INT((int)n, 4);
+	CHECK(!memcmp(buf, "peer", 4));
+	CHECK_INT(ps_subchain_query(sub, &conn->layers[1], PS_QUERY_ALPN,
+				    alpn, sizeof(alpn)), PS_OK);
+	CHECK_STR(alpn, "http/1.1");
+	CHECK_STR(ps_subchain_why(sub), "");
+	ps_conn_close(conn);
+	CHECK_INT(a->closes, 1);
+	CHECK_INT(direct->closes, 0);
+	ps_subchain_close(sub, NULL);
+	CHECK_INT(direct->closes, 1);
+	CHECK_STR(trace, "open:direct open:a connect:direct connect:a"
+			 " close:a close:direct");
+}
+
+/*
+ * ps_layer_skip_below from open(): direct is closed at once and never
+ * connected; a reconnect below then builds it after all, and that does
+ * not count against the limit of three.
+ */
+static void skip_below(ps_ctx *ctx)
+{
+	static const int rebuild[] = { FAKE_RECONNECT, PS_OK };
+	ps_conn *conn;
+
+	fake_reset();
+	fake_named("a")->skip_in_open = 1;
+	CHECK_INT(drive(ctx, "tcp://one.test:80", &conn), PS_OK);
+	CHECK_STR(trace, "open:direct open:a close:direct connect:a");
+	CHECK_INT(fake_named("direct")->connects, 0);
+	ps_conn_close(conn);
+	CHECK_INT(fake_named("direct")->closes, 1);
+
+	fake_reset();
+	fake_named("a")->skip_in_open = 1;
+	fake_script("a", 2, rebuild);
+	CHECK_INT(drive(ctx, "tcp://one.test:80", &conn), PS_OK);
+	CHECK_STR(trace, "open:direct open:a close:direct connect:a"
+			 " open:direct connect:direct connect:a");
+	CHECK_INT(conn->reconnects, 0);
+	ps_conn_close(conn);
+	CHECK_INT(fake_named("direct")->closes, 2);
+}
+
 int main(void)
 {
 	ps_ctx *ctx;
@@ -534,6 +667,9 @@ int main(void)
 	unread_order(ctx);
 	deadline_times_out(ctx);
 	deadline_then_next(ctx);
+	query_below(ctx);
+	detach_below(ctx);
+	skip_below(ctx);
 	ps_ctx_free(ctx);
 	remove_confdir();
 	close(pipe_fds[0]);

@@ -285,8 +285,8 @@ static void test_precedence(void)
 		    "http://conf-proxy:8080) -> tls");
 	/* ... and the prefixed variable beats [default]. */
 	setenv("PROXYSTACK_PROXY_URL", "https://env-proxy:8443", 1);
-	CHECK_WHICH("https://example.com", "direct -> https-proxy("
-		    "https://env-proxy:8443) -> tls");
+	CHECK_WHICH("https://example.com", "direct -> tls(env-proxy:8443) "
+		    "-> https-proxy(https://env-proxy:8443) -> tls");
 	setenv("PROXYSTACK_PROXY_URL", "socks5://sock:1080", 1);
 	CHECK_WHICH("tls://example.com:443", "direct -> socks("
 		    "socks5://sock:1080) -> tls");
