@@ -28,7 +28,7 @@ declare -A LEVEL=(
 	# 5: the context, the top of the library
 	[ctx]=5
 	# 6: the command line, a user of the public API
-	[cli]=6
+	[cli]=6 [run_cli]=6 [serve]=6
 )
 
 HOST="$PS_SRC/host"
