@@ -109,7 +109,7 @@ expect_squid_log negs "TCP_TUNNEL/200 CONNECT localhost:$TLS_DEST alice@$REALM "
 	"HTTPS proxy: squid names alice@$REALM"
 expect_exit 0 "HTTPS proxy: check exits 0" -- env KRB5CCNAME="$CC" \
 	"$PROXYSTACK" -c "$TMP/conf/https" check "wss://localhost:$WSS/k" --ca-file "$CA"
-expect_grep "http/1.1: 200.*auth Negotiate.*HTTP/1.1 only" "$OUT" \
+expect_grep ": 200 .*over http/1.1, auth Negotiate.*HTTP/1.1 only" "$OUT" \
 	"HTTPS proxy: check says Negotiate over HTTP/1.1 only"
 
 # A ticket is there and auth names negotiate first, but this proxy offers

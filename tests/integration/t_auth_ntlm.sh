@@ -105,7 +105,7 @@ expect_squid_log ntlms "TCP_TUNNEL/200 CONNECT localhost:$TLS_DEST [^ ]*alice" \
 	"NTLM over an HTTPS proxy: squid names the user"
 expect_exit 0 "NTLM over an HTTPS proxy: check -v exits 0" -- \
 	"$PROXYSTACK" -c "$TMP/conf/https" -v check "tcp://127.0.0.1:$TCP_DEST"
-expect_grep "http/1.1: 200.*auth NTLM.*HTTP/1.1 only" "$OUT" \
+expect_grep ": 200 .*over http/1.1, auth NTLM.*HTTP/1.1 only" "$OUT" \
 	"NTLM over an HTTPS proxy: check says HTTP/1.1 only"
 
 # --- a scripted proxy: what squid cannot play --------------------------------

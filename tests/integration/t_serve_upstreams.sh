@@ -51,7 +51,7 @@ expect_squid_log tls "TCP_TUNNEL/200 CONNECT localhost:$TLS_ORIGIN " \
 	"squid https_port: squid logged the tunnel"
 expect_grep "relayed by the chain's read/write" "$TMP/s_tls.log" \
 	"squid https_port: relayed through the chain, not spliced"
-expect_access s_tls "chain=\"direct -> https-proxy\(https://localhost:$TLSSQ\)\"" \
+expect_access s_tls "chain=\"direct -> tls\(localhost:$TLSSQ\) -> https-proxy\(https://localhost:$TLSSQ\)\"" \
 	"squid https_port: the access log names the https proxy"
 
 for name in s_basic s_digest s_tls; do
