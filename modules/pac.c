@@ -26,6 +26,8 @@
  *   fetch_timeout    seconds for one fetch (default 10)
  *   eval_timeout_ms  milliseconds for one FindProxyForURL (default 1000)
  *   eval_memory_kb   the script heap's budget (default 16384)
+ *   answer_cache     seconds an answer is reused for the same URL and
+ *                    host (default 60, 0: off; pac_cache.c)
  *
  * As a transport hop (a .pac or pac+ proxy_url in [default] or the
  * environment) it still fails clearly: a proxy URL names one proxy, a PAC
@@ -46,6 +48,7 @@
 
 #include <proxystack/module.h>
 
+#include "pac_cache.h"
 #include "pac_eval.h"
 #include "pac_fetch.h"
 #include "pac_store.h"
@@ -71,6 +74,7 @@ struct pac_instance {
 	pthread_mutex_t lock;
 	struct pac_script *script;  /* the last good one, or NULL */
 	struct pac_store_entry *kept; /* the same, kept across reloads */
+	struct pac_cache answers;   /* recent answers of the script */
 	long long retry_at_ms;      /* after a failed refresh */
 	int refreshing;             /* one thread fetches; others use the
 				       last good script meanwhile */
@@ -116,6 +120,7 @@ static void pac_unconfigure(void *instance)
 		return;
 	pac_script_unref(pi->script);
 	pac_store_detach(pi->kept);
+	pac_cache_destroy(&pi->answers);
 	pthread_mutex_destroy(&pi->lock);
 	free(pi->name);
 	free(pi->url);
@@ -141,6 +146,9 @@ static int pac_read_numbers(ps_config *cfg, struct pac_instance *pi)
 		rc = ps_config_get_long(cfg, "eval_memory_kb", 16384, 1024,
 					1048576, &v);
 	pi->limits.memory_bytes = (size_t)v * 1024;
+	if (rc == PS_OK)
+		rc = ps_config_get_long(cfg, "answer_cache", 60, 0, 3600, &v);
+	pi->answers.ttl_ms = v * 1000;
 	return rc;
 }
 
@@ -177,6 +185,7 @@ static int pac_configure(ps_config *cfg, void **instance)
 	if (!pi)
 		return PS_ERR_NOMEM;
 	pthread_mutex_init(&pi->lock, NULL);
+	pac_cache_init(&pi->answers, 0);
 	pi->name = strdup(ps_config_name(cfg));
 	if (!pi->name)
 		rc = PS_ERR_NOMEM;
@@ -436,10 +445,24 @@ static int pac_select(ps_select *sel, void *instance, const char *url,
 	script = pac_current(sel, pi);
 	if (!script)
 		return PS_ERR_CONNECT;	/* pac_refresh recorded why */
+	answer = pac_cache_get(&pi->answers, script, url, host, mono_ms());
+	if (answer) {
+		pac_script_unref(script);
+		ps_select_log(sel, PS_LOG_DEBUG, "PAC answer for %s from the"
+			      " cache", host);
+		rc = pac_hand_over(sel, answer);
+		free(answer);
+		return rc;
+	}
 	if (limits.time_ms > ps_select_remaining_ms(sel))
 		limits.time_ms = ps_select_remaining_ms(sel);
+	ps_select_log(sel, PS_LOG_DEBUG, "running FindProxyForURL for %s",
+		      host);
 	rc = pac_eval_run(script->text, script->len, url, host, &limits,
 			  &answer, why, sizeof(why));
+	if (rc == 0)
+		pac_cache_put(&pi->answers, script, url, host, answer,
+			      mono_ms());
 	pac_script_unref(script);
 	if (rc < 0)
 		return ps_select_fail(sel, PS_ERR_CONFIG, "fix the PAC script"
