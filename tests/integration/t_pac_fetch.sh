@@ -158,7 +158,7 @@ expect_exit 0 "select_add: good alternatives: exit 0" -- "${WHICH[@]}"
 expect_stdout "direct -> socks(socks5://127.0.0.1:1080)
 # select pick (pickselect) answered: as configured
 #   1. direct -> socks(socks5://127.0.0.1:1080)
-#   2. direct -> https-proxy(https://proxy.example:8443)
+#   2. direct -> tls(proxy.example:8443) -> https-proxy(https://proxy.example:8443)
 #   3. direct" "select_add: good alternatives: in order, normalised"
 picks creds "http://user:secret@127.0.0.1:3128"
 expect_exit 2 "select_add: credentials: refused" -- "${WHICH[@]}"
