@@ -12,7 +12,9 @@
  * The script is kept like a configuration snapshot: a reference-counted,
  * immutable text swapped under a lock when a newer one arrives, so an
  * evaluation never sees a half-updated script.  A failed refresh keeps
- * the last good script and says so in the log.
+ * the last good script and says so in the log.  The last good script
+ * also outlives a configuration reload (pac_store.c): the new instance
+ * of the same source starts from it.
  *
  * Keys (proxystack.conf(5), PAC):
  *
@@ -24,6 +26,8 @@
  *   fetch_timeout    seconds for one fetch (default 10)
  *   eval_timeout_ms  milliseconds for one FindProxyForURL (default 1000)
  *   eval_memory_kb   the script heap's budget (default 16384)
+ *   answer_cache     seconds an answer is reused for the same URL and
+ *                    host (default 60, 0: off; pac_cache.c)
  *
  * As a transport hop (a .pac or pac+ proxy_url in [default] or the
  * environment) it still fails clearly: a proxy URL names one proxy, a PAC
@@ -44,8 +48,10 @@
 
 #include <proxystack/module.h>
 
+#include "pac_cache.h"
 #include "pac_eval.h"
 #include "pac_fetch.h"
+#include "pac_store.h"
 
 #define PAC_HOP_MESSAGE "a PAC script as a hop of a stack (a PAC URL as" \
 	" proxy_url) is not supported"
@@ -55,17 +61,6 @@
 #define DEFAULT_REFRESH_S 900
 #define RETRY_AFTER_FAILURE_S 60
 #define WPAD_CANDIDATES_MAX 8
-
-/* One version of the script, immutable once made. */
-struct pac_script {
-	atomic_int refs;
-	char *text;
-	size_t len;
-	long long expires_ms;       /* monotonic: refresh after this */
-	struct timespec mtime;      /* file: the version read */
-	off_t size;
-	char origin[300];           /* where it came from */
-};
 
 struct pac_instance {
 	char *name;
@@ -78,6 +73,8 @@ struct pac_instance {
 	struct pac_limits limits;
 	pthread_mutex_t lock;
 	struct pac_script *script;  /* the last good one, or NULL */
+	struct pac_store_entry *kept; /* the same, kept across reloads */
+	struct pac_cache answers;   /* recent answers of the script */
 	long long retry_at_ms;      /* after a failed refresh */
 	int refreshing;             /* one thread fetches; others use the
 				       last good script meanwhile */
@@ -89,14 +86,6 @@ static long long mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void script_unref(struct pac_script *s)
-{
-	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
-		return;
-	free(s->text);
-	free(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -129,7 +118,9 @@ static void pac_unconfigure(void *instance)
 
 	if (!pi)
 		return;
-	script_unref(pi->script);
+	pac_script_unref(pi->script);
+	pac_store_detach(pi->kept);
+	pac_cache_destroy(&pi->answers);
 	pthread_mutex_destroy(&pi->lock);
 	free(pi->name);
 	free(pi->url);
@@ -155,7 +146,31 @@ static int pac_read_numbers(ps_config *cfg, struct pac_instance *pi)
 		rc = ps_config_get_long(cfg, "eval_memory_kb", 16384, 1024,
 					1048576, &v);
 	pi->limits.memory_bytes = (size_t)v * 1024;
+	if (rc == PS_OK)
+		rc = ps_config_get_long(cfg, "answer_cache", 60, 0, 3600, &v);
+	pi->answers.ttl_ms = v * 1000;
 	return rc;
+}
+
+/*
+ * Start from the last good script of the same source (an earlier
+ * instance's, before a reload): used as is while fresh, and kept when a
+ * refresh fails.  The trust is part of the source: a script fetched
+ * under another ca_file is not this one.
+ */
+static int pac_attach_store(struct pac_instance *pi)
+{
+	char key[2048];
+
+	if ((size_t)snprintf(key, sizeof(key), "%s\n%s",
+			     pi->file ? pi->file : pi->url,
+			     pi->ca_file ? pi->ca_file : "") >= sizeof(key))
+		return PS_OK;	/* too long to share: start empty */
+	pi->kept = pac_store_attach(key);
+	if (!pi->kept)
+		return PS_ERR_NOMEM;
+	pi->script = pac_store_get(pi->kept);
+	return PS_OK;
 }
 
 static int pac_configure(ps_config *cfg, void **instance)
@@ -170,6 +185,7 @@ static int pac_configure(ps_config *cfg, void **instance)
 	if (!pi)
 		return PS_ERR_NOMEM;
 	pthread_mutex_init(&pi->lock, NULL);
+	pac_cache_init(&pi->answers, 0);
 	pi->name = strdup(ps_config_name(cfg));
 	if (!pi->name)
 		rc = PS_ERR_NOMEM;
@@ -198,6 +214,8 @@ static int pac_configure(ps_config *cfg, void **instance)
 		ps_config_log(cfg, PS_LOG_WARN, "this build has no JavaScript"
 			      " engine (duktape): every use of this section"
 			      " will fail");
+	if (rc == PS_OK)
+		rc = pac_attach_store(pi);
 	if (rc != PS_OK) {
 		pac_unconfigure(pi);
 		return rc;
@@ -288,6 +306,7 @@ static int pac_load(ps_select *sel, struct pac_instance *pi,
 	life = pi->refresh_s ? pi->refresh_s
 			     : f.max_age_s >= 0 ? f.max_age_s : DEFAULT_REFRESH_S;
 	s->expires_ms = mono_ms() + life * 1000;
+	s->fetched_at = time(NULL);
 	*out = s;
 	return PS_OK;
 }
@@ -306,6 +325,21 @@ static int pac_stale(const struct pac_instance *pi, const struct pac_script *s)
 	       st.st_mtim.tv_nsec != s->mtime.tv_nsec;
 }
 
+/* A failed refresh, with the script that goes on answering. */
+static void pac_log_kept(ps_select *sel, const struct pac_instance *pi,
+			 const char *why, const struct pac_script *old)
+{
+	char when[40];
+	struct tm tm;
+
+	if (!gmtime_r(&old->fetched_at, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(when, sizeof(when), "an earlier fetch");
+	ps_select_log(sel, PS_LOG_WARN, "PAC script from %s: %s; keeping the"
+		      " last good script, from %s (%s)",
+		      pi->file ? pi->file : pi->url, why, when, old->origin);
+}
+
 /* Swap in a fresh script, or keep the last good one (and say so). */
 static void pac_refresh(ps_select *sel, struct pac_instance *pi)
 {
@@ -318,6 +352,7 @@ static void pac_refresh(ps_select *sel, struct pac_instance *pi)
 	if (rc == PS_OK) {
 		pi->script = fresh;
 		pi->retry_at_ms = 0;
+		pac_store_put(pi->kept, fresh);
 	} else {
 		/* Retry after a minute, or sooner if refreshes are sooner. */
 		pi->retry_at_ms = mono_ms() + 1000 *
@@ -328,11 +363,9 @@ static void pac_refresh(ps_select *sel, struct pac_instance *pi)
 	if (rc == PS_OK) {
 		ps_select_log(sel, PS_LOG_INFO, "PAC script loaded from %s"
 			      " (%zu bytes)", fresh->origin, fresh->len);
-		script_unref(old);
+		pac_script_unref(old);
 	} else if (old) {
-		ps_select_log(sel, PS_LOG_WARN, "PAC script from %s: %s;"
-			      " keeping the last good script (from %s)",
-			      pi->file ? pi->file : pi->url, why, old->origin);
+		pac_log_kept(sel, pi, why, old);
 	} else {
 		ps_select_fail(sel, rc, "check that the PAC URL or file is"
 			       " reachable (proxystack.conf(5), PAC)",
@@ -362,9 +395,7 @@ static struct pac_script *pac_current(ps_select *sel,
 		pthread_mutex_unlock(&pi->lock);
 	}
 	pthread_mutex_lock(&pi->lock);
-	s = pi->script;
-	if (s)
-		atomic_fetch_add(&s->refs, 1);
+	s = pac_script_ref(pi->script);
 	pthread_mutex_unlock(&pi->lock);
 	return s;
 }
@@ -414,11 +445,25 @@ static int pac_select(ps_select *sel, void *instance, const char *url,
 	script = pac_current(sel, pi);
 	if (!script)
 		return PS_ERR_CONNECT;	/* pac_refresh recorded why */
+	answer = pac_cache_get(&pi->answers, script, url, host, mono_ms());
+	if (answer) {
+		pac_script_unref(script);
+		ps_select_log(sel, PS_LOG_DEBUG, "PAC answer for %s from the"
+			      " cache", host);
+		rc = pac_hand_over(sel, answer);
+		free(answer);
+		return rc;
+	}
 	if (limits.time_ms > ps_select_remaining_ms(sel))
 		limits.time_ms = ps_select_remaining_ms(sel);
+	ps_select_log(sel, PS_LOG_DEBUG, "running FindProxyForURL for %s",
+		      host);
 	rc = pac_eval_run(script->text, script->len, url, host, &limits,
 			  &answer, why, sizeof(why));
-	script_unref(script);
+	if (rc == 0)
+		pac_cache_put(&pi->answers, script, url, host, answer,
+			      mono_ms());
+	pac_script_unref(script);
 	if (rc < 0)
 		return ps_select_fail(sel, PS_ERR_CONFIG, "fix the PAC script"
 				      " (or raise eval_timeout_ms or"
