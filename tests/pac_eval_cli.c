@@ -6,7 +6,9 @@
  *
  * Prints, per line, what FindProxyForURL(URL, HOST) returned, or
  * "ERROR" (pacparser has no finer distinction to compare with).  The
- * budgets are the pac module's defaults.
+ * memory budget is the pac module's default; the time budget is 5 s,
+ * not the module's 1 s: the comparison is about answers, and a script's
+ * name lookups on a loaded test machine must not turn into "ERROR".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,7 @@
 int main(int argc, char **argv)
 {
 	struct pac_limits limits = {
-		.memory_bytes = 16384u * 1024, .time_ms = 1000, .now = 0,
+		.memory_bytes = 16384u * 1024, .time_ms = 5000, .now = 0,
 	};
 	struct pac_fetched script;
 	char line[2048], why[300];
