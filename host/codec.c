@@ -64,6 +64,43 @@ size_t ps_base64_encode(const void *in, size_t len, char *out, size_t outsz)
 	return o;
 }
 
+/* The value of a base64 digit, -1 for anything else. */
+static int base64_value(unsigned char c)
+{
+	const char *p = c ? strchr(base64_alphabet, c) : NULL;
+
+	return p ? (int)(p - base64_alphabet) : -1;
+}
+
+long ps_base64_decode(const char *in, size_t len, void *out, size_t outsz)
+{
+	unsigned char *dst = out;
+	size_t n = 0, digits = len;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	while (digits && in[digits - 1] == '=')
+		digits--;
+	if (len - digits > 2)
+		return -1;
+	for (size_t i = 0; i < digits; i++) {
+		int v = base64_value((unsigned char)in[i]);
+
+		if (v < 0)
+			return -1;
+		acc = ((acc << 6) | (uint32_t)v) & 0xffffffu;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n == outsz)
+				return -1;
+			dst[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* A lone digit carries no whole byte: not base64. */
+	return bits >= 6 ? -1 : (long)n;
+}
+
 static int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -153,49 +153,10 @@ void proxy_auth_config_clear(struct proxy_auth_config *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* The value of a base64 digit, -1 for anything else. */
-static int base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 long proxy_auth_base64_decode(const char *in, unsigned char *out,
 			      size_t outsz)
 {
-	size_t n = 0, len = strlen(in);
-	unsigned acc = 0;
-	int bits = 0;
-
-	while (len && in[len - 1] == '=')
-		len--;
-	if (strlen(in) - len > 2)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = base64_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = ((acc << 6) | (unsigned)v) & 0xffffffu;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n == outsz)
-				return -1;
-			out[n++] = (unsigned char)(acc >> bits);
-		}
-	}
-	/* A lone digit carries no whole byte: not base64. */
-	return bits >= 6 ? -1 : (long)n;
+	return ps_base64_decode(in, strlen(in), out, outsz);
 }
 
 int proxy_auth_ntlm_negotiate(char *out, size_t outsz)

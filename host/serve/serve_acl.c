@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <proxystack/module.h> /* ps_base64_decode */
+
 #include "serve.h"
 
 #define ACL_LINE_MAX 512
@@ -200,45 +202,13 @@ int acl_check_password(const struct serve_acl *acl, const char *user,
 	return 0;
 }
 
-static int acl_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 long acl_base64_decode(const char *in, size_t len, char *out, size_t outsz)
 {
-	unsigned long acc = 0;
-	size_t n = 0;
-	int bits = 0;
+	long n = outsz ? ps_base64_decode(in, len, out, outsz - 1) : -1;
 
-	while (len > 0 && in[len - 1] == '=')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		int v = acl_b64_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned long)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n + 1 >= outsz)
-				return -1;
-			out[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[n] = '\0';
-	return (long)n;
+	if (n >= 0)
+		out[n] = '\0';
+	return n;
 }
 
 int acl_check_basic(const struct serve_acl *acl, const char *value,

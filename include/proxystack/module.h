@@ -557,6 +557,14 @@ int ps_trust_add_ca_dir(ps_trust *trust, const char *path);
 size_t ps_base64_encode(const void *in, size_t len, char *out, size_t outsz);
 
 /*
+ * Decode base64 (RFC 4648; the padding may be left out) in[0..len) into
+ * out[0..outsz).  Returns the byte count (out is not NUL-terminated), or
+ * -1 for a byte outside the alphabet, more than two '=', a lone last
+ * digit, or no room.  Pure; thread-safe.  Since ABI 1.2.
+ */
+long ps_base64_decode(const char *in, size_t len, void *out, size_t outsz);
+
+/*
  * Percent-decode 'in' (RFC 3986) into a new NUL-terminated string.
  * Returns NULL for a malformed escape, an encoded NUL, or no memory.
  * Free with ps_free() (ps_secret_free() when it held a secret).

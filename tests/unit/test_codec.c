@@ -1,5 +1,6 @@
 /*
- * test_codec.c - ps_base64_encode() and ps_percent_decode().
+ * test_codec.c - ps_base64_encode(), ps_base64_decode() and
+ * ps_percent_decode().
  */
 #include <errno.h>
 #include <stdint.h>
@@ -56,6 +57,37 @@ static void test_base64_vectors(void)
 }
 
 /* The documented size, 4 * ((len + 2) / 3) + 1, is enough and needed. */
+/* The same vectors back, unpadded too; then what is not base64. */
+static void test_base64_decode(void)
+{
+	static const char *const bad[] = {
+		"Zg===", "Z", "Zm9vY", "Zm9v!", "Zm 9v", "Zg=a",
+	};
+	unsigned char out[64];
+	long n;
+
+	for (size_t i = 0; i < N_ELEMENTS(base64_cases); i++) {
+		const struct base64_case *c = &base64_cases[i];
+		size_t len = strlen(c->want);
+
+		n = ps_base64_decode(c->want, len, out, sizeof(out));
+		CHECK_INT(n, (long)c->len);
+		CHECK_MSG(n == (long)c->len && !memcmp(out, c->in, c->len),
+			  "decode %s", c->want);
+		while (len && c->want[len - 1] == '=')
+			len--;
+		CHECK_INT(ps_base64_decode(c->want, len, out, sizeof(out)),
+			  (long)c->len);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++)
+		CHECK_MSG(ps_base64_decode(bad[i], strlen(bad[i]), out,
+					   sizeof(out)) == -1,
+			  "not base64: \"%s\"", bad[i]);
+	/* "foobar" needs 6 bytes: 5 is no room, never an overflow. */
+	CHECK_INT(ps_base64_decode("Zm9vYmFy", 8, out, 5), -1);
+	CHECK_INT(ps_base64_decode("Zm9vYmFy", 8, out, 6), 6);
+}
+
 static void test_base64_buffer_size(void)
 {
 	char out[16];
@@ -172,6 +204,7 @@ static void test_percent_decode_long(void)
 int main(void)
 {
 	test_base64_vectors();
+	test_base64_decode();
 	test_base64_buffer_size();
 	test_percent_decode();
 	test_percent_decode_long();
