@@ -22,6 +22,7 @@
  * seen).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,6 +40,9 @@ struct exchange *exchange_new(const struct http_request *r)
 	ex->head_request = !strcmp(r->method, "HEAD");
 	ex->keep_client = r->keep;
 	ex->reusable = 1;
+	snprintf(ex->host, sizeof(ex->host), "%s", r->host);
+	ex->port = r->port;
+	ex->host_is_v6 = r->host_is_v6;
 	return ex;
 }
 
@@ -47,6 +51,7 @@ void exchange_free(struct exchange *ex)
 	if (!ex)
 		return;
 	free(ex->rhead);
+	free(ex->again);
 	free(ex);
 }
 

@@ -334,6 +334,45 @@ static int session_exchange_queue(struct session *s,
 	return 0;
 }
 
+/* On a reused tunnel the origin may have closed it while idle: keep the
+ * request (when it is whole in the buffer) to send on a new one. */
+static void session_exchange_keep_copy(struct session *s)
+{
+	struct exchange *ex = s->ex;
+
+	ex->reused = 1;
+	if (!ex->req_done || s->up.end == 0)
+		return;
+	ex->again = malloc(s->up.end);
+	if (!ex->again)
+		return;
+	memcpy(ex->again, s->up.buf, s->up.end);
+	ex->again_len = s->up.end;
+}
+
+/* The reused tunnel ended before a byte of the response: a new one. */
+static int session_exchange_retry(struct session *s)
+{
+	struct exchange *ex = s->ex;
+
+	if (!ex || !ex->reused || !ex->again || ex->head_done ||
+	    ex->rhead_len || ex->sent || s->down.end)
+		return 0;
+	loop_log(s->srv, PS_LOG_DEBUG, "%s -> %s: the reused tunnel was"
+		 " closed; the request goes on a new one", s->client, s->dest);
+	session_drop_conn(s);
+	s->up.start = s->up.end = 0;
+	if (session_queue_up(s, ex->again, ex->again_len))
+		return 0;
+	ex->reused = 0;
+	ex->reusable = 1;
+	s->result = NULL;
+	s->nup = 0;
+	snprintf(s->conn_dest, sizeof(s->conn_dest), "%s", s->dest);
+	session_start_chain(s, ex->host, ex->port, ex->host_is_v6);
+	return 1;
+}
+
 static void session_exchange_start(struct session *s,
 				   const struct http_request *r)
 {
@@ -346,6 +385,7 @@ static void session_exchange_start(struct session *s,
 	if (s->conn && !strcmp(s->conn_dest, s->dest)) {
 		loop_log(s->srv, PS_LOG_DEBUG, "%s -> %s: tunnel reused",
 			 s->client, s->dest);
+		session_exchange_keep_copy(s);
 		session_enter_relay(s);
 		return;
 	}
@@ -389,6 +429,8 @@ static void session_relay_ended(struct session *s)
 {
 	struct exchange *ex = s->ex;
 
+	if (session_exchange_retry(s))
+		return;
 	if (ex && !ex->head_done && ex->sent == 0 && s->result &&
 	    (!strcmp(s->result, "bad-response") || !strcmp(s->result, "io"))) {
 		session_http_error(s, 502, "bad-response",

@@ -60,6 +60,13 @@ struct exchange {
 	int head_done, resp_done;
 	struct http_response resp;
 	unsigned long long sent;/* bytes of this response to the client */
+	int reused;             /* sent on the last exchange's tunnel */
+	char *again;            /* the whole request, to send again on a new
+				   tunnel if a reused one was closed; NULL */
+	size_t again_len;
+	char host[SERVE_HOST_MAX + 3];  /* the origin, for that new tunnel */
+	unsigned port;
+	int host_is_v6;
 };
 
 enum io_result { IO_DONE, IO_AGAIN, IO_EOF, IO_FAIL };

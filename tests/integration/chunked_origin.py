@@ -9,6 +9,8 @@ GET /chunked   "chunked hello\\n" in three chunks, one with an extension,
 GET /close     "closed hello\\n" without a length: the body ends when the
                connection closes
 GET|HEAD /len  "length hello\\n" with Content-Length
+GET /once      "once\n" with a length, then the connection closes
+               without a word (as an origin's idle timeout does)
 GET /bad       a malformed Content-Length
 POST /echo     the request body (Content-Length or chunked) back, chunked
 Prints "connection N" on stdout for every accepted connection, so a
@@ -73,6 +75,9 @@ class Handler(socketserver.StreamRequestHandler):
               b"3\r\nhel\r\n3\r\nlo\n\r\n0\r\nX-Sum: 14\r\n\r\n")
         elif path == "/close":
             w(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nclosed hello\n")
+            return False
+        elif path == "/once":
+            w(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nonce\n")
             return False
         elif path == "/bad":
             w(b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello")

@@ -6,7 +6,8 @@
 # for a different one; Content-Length, chunked (extensions, trailer),
 # HEAD, a POST body (length and chunked), a close-delimited body (the
 # client connection ends), HTTP/1.0 without keep-alive and
-# Proxy-Connection: close (it ends), a pipelined pair held until the
+# Proxy-Connection: close (it ends), a tunnel the origin closed while
+# idle (the next request goes on a new one), a pipelined pair held until the
 # first answer is out, a malformed response (502).  Squid's access log
 # shows the tunnels, serve's one line per request.
 
@@ -114,6 +115,14 @@ expect_exit 0 "curl POST (chunked) then GET" -- curl -sS --max-time 10 \
 	expect_out "chunked POST: then the GET on the same connection" \
 		"200 n=1" "200 n=0" &&
 	expect_same_file "$TMP/body" "$TMP/back2" "POST (chunked): the body arrived whole"
+
+expect_exit 0 "curl: the origin closes the tunnel after a response" -- \
+	curl -sS --max-time 10 -x "http://127.0.0.1:$P" -w "$W" \
+	"http://127.0.0.1:$B/once" "http://127.0.0.1:$B/len" &&
+	expect_out "a tunnel closed while idle: the request goes on a new one" \
+		"once" "200 n=1" "length hello" "200 n=0"
+expect_grep "the request goes on a new one" "$TMP/serve.log" \
+	"a tunnel closed while idle: serve noticed and retried"
 
 # --- the connection ends -----------------------------------------------------
 
