@@ -326,6 +326,45 @@ static void test_length_and_close(void)
 	CHECK(http_body_scan(&b, "anything", 8) == 8 && !b.done);
 }
 
+/* Random pieces of heads and chunked bodies: never a crash (ASan), an
+ * answer in range, a scan that never takes more than it was given. */
+static void test_random_framing(void)
+{
+	static const char *const bits[] = {
+		"HTTP/1.1 200 OK\r\n", "HTTP/1.0 204 x\r\n", "\r\n", "\n",
+		"Content-Length: ", "Transfer-Encoding: chunked", "1", "ff",
+		"99999999999999999999", ";x=y", ":", " ", "\t", "\x01", "\xff",
+		"Connection: close", "0", "a\r\n", "\r",
+	};
+	unsigned seed = 12345;
+	int bad = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		char buf[512];
+		size_t len = 0;
+		struct http_response r;
+		struct http_body b = { .kind = BODY_CHUNKED };
+		long n;
+		int rc;
+
+		while (len < 400) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			p = bits[(seed >> 16) % (sizeof(bits) / sizeof(bits[0]))];
+			memcpy(buf + len, p, strlen(p));
+			len += strlen(p);
+			if ((seed >> 8) % 13 == 0)
+				break;
+		}
+		rc = http_parse_response(buf, len, (int)(seed & 1), &r);
+		n = http_body_scan(&b, buf, len);
+		bad += rc < -1 || rc > 1 || (rc == 0 && r.head_len > len) ||
+		       n < -1 || n > (long)len;
+	}
+	CHECK_MSG(bad == 0, "random framing: %d answers out of range", bad);
+}
+
 int main(void)
 {
 	test_connect();
@@ -339,5 +378,6 @@ int main(void)
 	test_client_response();
 	test_chunked();
 	test_length_and_close();
+	test_random_framing();
 	return check_done();
 }
