@@ -240,7 +240,11 @@ static int exchange_final_head(struct session *s)
 	exchange_drop_head(ex, ex->resp.head_len);
 	rest = ex->rhead_len;
 	n = http_body_scan(&ex->resp.body, ex->rhead, rest);
-	if (n < 0 || exchange_queue_down(s, ex->rhead, (size_t)n))
+	if (n < 0) {
+		s->result = "bad-response";
+		return -1;
+	}
+	if (exchange_queue_down(s, ex->rhead, (size_t)n))
 		return -1;
 	ex->resp_done = ex->resp.body.done;
 	if ((size_t)n < rest)   /* bytes past the body: not to be trusted */
@@ -388,8 +392,12 @@ int exchange_pump(struct session *s)
 		s->wake_ms = 0;
 		s->up.wait_src = s->up.wait_dst = 0;
 		s->down.wait_src = s->down.wait_dst = 0;
-		if (exchange_up(s, &progress) || exchange_down(s, &progress))
+		if (exchange_up(s, &progress) || exchange_down(s, &progress)) {
+			/* Every other failure named itself. */
+			if (!s->result)
+				s->result = "nomem";
 			return 0;
+		}
 		moved |= progress;
 	} while (progress && !(ex->resp_done && s->down.start == s->down.end));
 	s->moved = moved;

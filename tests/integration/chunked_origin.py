@@ -11,6 +11,8 @@ GET /close     "closed hello\\n" without a length: the body ends when the
 GET|HEAD /len  "length hello\\n" with Content-Length
 GET /once      "once\n" with a length, then the connection closes
                without a word (as an origin's idle timeout does)
+GET /bighead   a 20 kB response head
+GET /badchunk  a chunk, then a malformed chunk size
 GET /bad       a malformed Content-Length
 POST /echo     the request body (Content-Length or chunked) back, chunked
 Prints "connection N" on stdout for every accepted connection, so a
@@ -78,6 +80,13 @@ class Handler(socketserver.StreamRequestHandler):
             return False
         elif path == "/once":
             w(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nonce\n")
+            return False
+        elif path == "/bighead":
+            w(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+            return False
+        elif path == "/badchunk":
+            w(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\nzz\r\n")
             return False
         elif path == "/bad":
             w(b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello")

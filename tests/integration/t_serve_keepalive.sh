@@ -8,7 +8,8 @@
 # client connection ends), HTTP/1.0 without keep-alive and
 # Proxy-Connection: close (it ends), a tunnel the origin closed while
 # idle (the next request goes on a new one), a pipelined pair held until the
-# first answer is out, a malformed response (502).  Squid's access log
+# first answer is out, malformed responses (502 before anything was
+# sent, the end of the connection after).  Squid's access log
 # shows the tunnels, serve's one line per request.
 
 # shellcheck source=tests/integration/lib.sh
@@ -155,5 +156,16 @@ expect_grep "^HTTP/1.1 502 Bad Gateway" "$TMP/bad.raw" \
 	"a malformed Content-Length from the origin: 502"
 expect_access serve "dest=127.0.0.1:$B .*result=bad-response status=502" \
 	"the malformed response is logged"
+
+raw_request bighead "$P" "GET http://127.0.0.1:$B/bighead HTTP/1.1\r\n\r\n"
+expect_grep "^HTTP/1.1 502 Bad Gateway" "$TMP/bighead.raw" \
+	"a response head over 16 KiB: 502"
+start=$(date +%s)
+raw_request badchunk "$P" "GET http://127.0.0.1:$B/badchunk HTTP/1.1\r\n\r\n"
+expect_no_grep "zz" "$TMP/badchunk.raw" "a malformed chunk: not passed on"
+expect_eq "$(( $(date +%s) - start < 5 ))" 1 \
+	"a malformed chunk after the head: the client connection ends"
+expect_access serve "dest=127.0.0.1:$B .*result=bad-response status=200" \
+	"the malformed chunk is logged"
 
 stop_serve serve "serve with keep-alive"
