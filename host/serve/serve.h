@@ -50,7 +50,8 @@ enum http_body_kind {
 struct http_body {
 	enum http_body_kind kind;
 	unsigned long long left;    /* LENGTH: to go; CHUNKED: of the chunk */
-	int phase;                  /* CHUNKED: size, ext, data, CRLF, trailer */
+	int phase;                  /* CHUNKED: size, ext, data, CRLF,
+				       trailer */
 	size_t line;                /* CHUNKED: bytes of the current line */
 	int done;                   /* the body ended */
 };
@@ -136,7 +137,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req,
  * request line, the client's headers without hop-by-hop ones
  * (Connection and what it names, Proxy-Connection, Proxy-Authorization,
  * Keep-Alive), a Host header if the client sent none, Connection:
- * keep-alive (the tunnel to the origin serves the next request too).  Returns a malloc'd buffer (*outlen bytes) or NULL.
+ * keep-alive (the tunnel to the origin serves the next request too).
+ * Returns a malloc'd buffer (*outlen bytes) or NULL.
  */
 char *http_origin_request(const char *head, const struct http_request *req,
 			  size_t *outlen);

@@ -663,7 +663,9 @@ static int http_chunk_byte(struct http_body *b, unsigned char c)
 			b->line = 1;
 			return http_chunk_size_done(b);
 		}
-		return (c < 0x20 && c != '\t' && c != '\r') || c == 0x7f ? -1 : 0;
+		if (c == 0x7f || (c < 0x20 && c != '\t' && c != '\r'))
+			return -1;
+		return 0;
 	case CH_DATA_END:
 		if (c == '\r' && b->line == 1)
 			return 0;

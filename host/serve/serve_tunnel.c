@@ -112,7 +112,8 @@ enum io_result tunnel_upstream_write(struct session *s, const void *buf,
 
 	*n = 0;
 	if (s->raw >= 0)
-		return tunnel_fd_result(send(s->raw, buf, len, MSG_NOSIGNAL), n);
+		return tunnel_fd_result(send(s->raw, buf, len, MSG_NOSIGNAL),
+					n);
 	rc = ps_conn_write(s->conn, buf, len, n);
 	return rc == PS_OK ? IO_DONE : tunnel_chain_result(s, rc);
 }
@@ -173,7 +174,8 @@ static const struct endpoint_ops client_ops = {
 	client_read, client_write, client_shutdown, client_fd,
 };
 static const struct endpoint_ops upstream_ops = {
-	tunnel_upstream_read, tunnel_upstream_write, upstream_shutdown, upstream_fd,
+	tunnel_upstream_read, tunnel_upstream_write, upstream_shutdown,
+	upstream_fd,
 };
 
 /* Send what the buffer holds; IO_DONE when it is empty. */
@@ -260,9 +262,11 @@ static enum io_result dir_splice(struct session *s, struct relay_dir *d,
 		return IO_FAIL;
 	for (;;) {
 		if (d->in_pipe > 0) {
-			r = tunnel_fd_result(splice(d->pipe[0], NULL, dst->fd(s), NULL,
-					     d->in_pipe, SPLICE_F_MOVE |
-					     SPLICE_F_NONBLOCK), &n);
+			r = tunnel_fd_result(splice(d->pipe[0], NULL,
+						    dst->fd(s), NULL,
+						    d->in_pipe,
+						    SPLICE_F_MOVE |
+						    SPLICE_F_NONBLOCK), &n);
 			if (r == IO_AGAIN)
 				d->wait_dst = 1;
 			if (r != IO_DONE)

@@ -265,7 +265,8 @@ static void test_client_response(void)
 				   "Connection: keep-alive\r\n\r\n", 62));
 	free(out);
 	out = http_client_response(h, &r, 0, &len);
-	CHECK(out && len == 57 && !memcmp(out + 36, "Connection: close\r\n", 19));
+	CHECK(out && len == 57 &&
+	      !memcmp(out + 36, "Connection: close\r\n", 19));
 	free(out);
 }
 
@@ -351,7 +352,8 @@ static void test_random_framing(void)
 			const char *p;
 
 			seed = seed * 1103515245u + 12345u;
-			p = bits[(seed >> 16) % (sizeof(bits) / sizeof(bits[0]))];
+			p = bits[(seed >> 16) %
+				 (sizeof(bits) / sizeof(bits[0]))];
 			memcpy(buf + len, p, strlen(p));
 			len += strlen(p);
 			if ((seed >> 8) % 13 == 0)
