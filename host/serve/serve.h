@@ -38,6 +38,64 @@
 /* HTTP requests (serve_http.c): parsing is pure, for the unit tests    */
 /* ------------------------------------------------------------------ */
 
+/* How a message body ends (RFC 9112 6.3). */
+enum http_body_kind {
+	BODY_NONE,                  /* no body: done at once */
+	BODY_LENGTH,                /* Content-Length bytes */
+	BODY_CHUNKED,               /* chunked transfer-coding, trailers */
+	BODY_CLOSE                  /* until the sender closes */
+};
+
+/* A body's framing and how far a scan has come through it. */
+struct http_body {
+	enum http_body_kind kind;
+	unsigned long long left;    /* LENGTH: to go; CHUNKED: of the chunk */
+	int phase;                  /* CHUNKED: size, ext, data, CRLF,
+				       trailer */
+	size_t line;                /* CHUNKED: bytes of the current line */
+	int done;                   /* the body ended */
+};
+
+/*
+ * How many bytes of p[0..len) belong to the body, scanning on from where
+ * the last call stopped (bytes are passed on unchanged, chunked framing
+ * included); sets b->done when the body ends, and the bytes after that
+ * are not counted.  -1 when the framing is malformed: a bad chunk size,
+ * a size over 2^60, a chunk without its CRLF, a line over
+ * SERVE_HEAD_MAX.  A BODY_CLOSE body takes every byte.
+ */
+long http_body_scan(struct http_body *b, const char *p, size_t len);
+
+/* An origin's response head, as the client-side relay needs it. */
+struct http_response {
+	int status;
+	int minor;                  /* HTTP/1.minor */
+	int keep;                   /* the origin lets the connection live */
+	struct http_body body;
+	size_t head_len;            /* bytes of the head, final CRLF included */
+};
+
+/*
+ * Parse a response head at buf[0..len) to a request that was a HEAD
+ * ('head_request') or not.  Returns 0 when complete (*r filled), 1 when
+ * more bytes are needed, -1 when malformed (bad status line or header,
+ * bad or conflicting Content-Length, head over SERVE_HEAD_MAX).  1xx,
+ * 204, 304 and answers to HEAD have no body; a Transfer-Encoding that
+ * does not end in chunked, or no length at all, is BODY_CLOSE (and then
+ * r->keep is 0).
+ */
+int http_parse_response(const char *buf, size_t len, int head_request,
+			struct http_response *r);
+
+/*
+ * The response head as the client gets it: the origin's status line and
+ * headers without hop-by-hop ones, then "Connection: keep-alive" or
+ * "Connection: close" after 'keep' (none for a 1xx).  Returns a malloc'd
+ * buffer (*outlen bytes) or NULL.
+ */
+char *http_client_response(const char *head, const struct http_response *r,
+			   int keep, size_t *outlen);
+
 enum http_kind {
 	HTTP_CONNECT,               /* CONNECT host:port */
 	HTTP_ABSOLUTE               /* METHOD http://host[:port]/path */
@@ -55,6 +113,11 @@ struct http_request {
 	const char *proxy_auth;     /* Proxy-Authorization value, or NULL */
 	size_t proxy_auth_len;
 	int has_host_header;
+	struct http_body body;      /* absolute form: the request's body */
+	int keep;                   /* the client wants the connection kept
+				       (HTTP/1.1 unless close; 1.0 with
+				       keep-alive; Connection and
+				       Proxy-Connection alike) */
 	size_t head_len;            /* bytes of the head, final CRLF included */
 };
 
@@ -62,7 +125,9 @@ struct http_request {
  * Parse the request head at buf[0..len).  Returns 0 when it is complete
  * and valid (*req filled, pointers into buf), 1 when more bytes are
  * needed, or an HTTP status (400, 414, 431, 501, 505) with a one-line
- * reason in why[].
+ * reason in why[].  A request with both Content-Length and
+ * Transfer-Encoding, or a malformed length, is 400; a Transfer-Encoding
+ * other than chunked is 501.
  */
 int http_parse_request(const char *buf, size_t len, struct http_request *req,
 		       char *why, size_t whysz);
@@ -72,7 +137,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req,
  * request line, the client's headers without hop-by-hop ones
  * (Connection and what it names, Proxy-Connection, Proxy-Authorization,
  * Keep-Alive), a Host header if the client sent none, Connection:
- * close.  Returns a malloc'd buffer (*outlen bytes) or NULL.
+ * keep-alive (the tunnel to the origin serves the next request too).
+ * Returns a malloc'd buffer (*outlen bytes) or NULL.
  */
 char *http_origin_request(const char *head, const struct http_request *req,
 			  size_t *outlen);

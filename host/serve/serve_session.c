@@ -10,7 +10,14 @@
  *   BUILDING  ps_conn_start("tcp://host:port") and ps_conn_step() from the
  *             loop: the route, stack, credentials and trust are chosen
  *             per tunnel by the library, with the snapshot current now.
- *   RELAY     serve_tunnel.c, after the protocol's success answer.
+ *   RELAY     serve_tunnel.c, after the protocol's success answer; for
+ *             an absolute-form http:// request, one exchange
+ *             (serve_exchange.c): the request and its body up, the
+ *             response down, framed.  When the response is whole the
+ *             request is logged and the session goes back to HEAD
+ *             (idle_timeout from now) if both the client and the
+ *             response allow it, keeping the tunnel open while the next
+ *             request goes to the same host:port; else LINGER.
  *   LINGER    after an error answer: our side is shut, the rest of the
  *             client's request is read and dropped for a moment, so that
  *             closing with unread bytes (a TCP reset) cannot destroy the
@@ -145,6 +152,7 @@ static void session_chain_failed(struct session *s, const ps_error *err)
 /* ------------------------------------------------------------------ */
 
 static void session_enter_relay(struct session *s);
+static void session_pumped(struct session *s, int rc);
 
 static void session_step(struct session *s)
 {
@@ -200,6 +208,12 @@ static void session_start_chain(struct session *s, const char *host,
 	session_step(s);
 }
 
+static void session_head_consume(struct session *s, size_t n)
+{
+	memmove(s->head, s->head + n, s->head_len - n);
+	s->head_len -= n;
+}
+
 /* Bytes for the upstream side before anything the client sends next. */
 static int session_queue_up(struct session *s, const char *p, size_t len)
 {
@@ -225,6 +239,12 @@ static void session_enter_relay(struct session *s)
 
 	s->state = SESSION_RELAY;
 	s->status = s->proto == PROTO_SOCKS ? SOCKS_REP_OK : SESSION_STATUS_OK;
+	if (s->ex) {
+		s->status = -1;
+		s->last_io_ms = serve_now_ms();
+		session_pumped(s, tunnel_start(s));
+		return;
+	}
 	if (!strcmp(s->proto_name, "connect") &&
 	    session_send_all(s, established, sizeof(established) - 1)) {
 		session_finish(s, "client-closed", 0);
@@ -271,6 +291,165 @@ static int session_http_auth(struct session *s, const struct http_request *r)
 	return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* absolute-form exchanges (keep-alive)                                */
+/* ------------------------------------------------------------------ */
+
+/* Close the tunnel of the last exchange: the next goes elsewhere. */
+static void session_drop_conn(struct session *s)
+{
+	s->nwant = 0;
+	loop_upstream_sync(s);
+	s->nreg = 0;
+	ps_conn_close(s->conn);
+	s->conn = NULL;
+	s->raw = -1;
+	s->conn_dest[0] = '\0';
+}
+
+/* The origin request, then the body bytes that came with the head; the
+ * bytes after the body stay in the head buffer for the next request. */
+static int session_exchange_queue(struct session *s,
+				  const struct http_request *r)
+{
+	size_t len, rest = s->head_len - r->head_len;
+	char *req = http_origin_request(s->head, r, &len);
+	long body;
+
+	s->up.start = s->up.end = 0;
+	s->down.start = s->down.end = 0;
+	if (!req || session_queue_up(s, req, len)) {
+		free(req);
+		return -1;
+	}
+	free(req);
+	s->prefix_up = len;
+	body = http_body_scan(&s->ex->req, s->head + r->head_len, rest);
+	if (body < 0)
+		return -1;
+	s->ex->req_done = s->ex->req.done;
+	if (session_queue_up(s, s->head + r->head_len, (size_t)body))
+		return -1;
+	session_head_consume(s, r->head_len + (size_t)body);
+	return 0;
+}
+
+/* On a reused tunnel the origin may have closed it while idle: keep the
+ * request (when it is whole in the buffer) to send on a new one. */
+static void session_exchange_keep_copy(struct session *s)
+{
+	struct exchange *ex = s->ex;
+
+	ex->reused = 1;
+	if (!ex->req_done || s->up.end == 0)
+		return;
+	ex->again = malloc(s->up.end);
+	if (!ex->again)
+		return;
+	memcpy(ex->again, s->up.buf, s->up.end);
+	ex->again_len = s->up.end;
+}
+
+/* The reused tunnel ended before a byte of the response: a new one. */
+static int session_exchange_retry(struct session *s)
+{
+	struct exchange *ex = s->ex;
+
+	if (!ex || !ex->reused || !ex->again || ex->head_done ||
+	    ex->rhead_len || ex->sent || s->down.end)
+		return 0;
+	loop_log(s->srv, PS_LOG_DEBUG, "%s -> %s: the reused tunnel was"
+		 " closed; the request goes on a new one", s->client, s->dest);
+	session_drop_conn(s);
+	s->up.start = s->up.end = 0;
+	if (session_queue_up(s, ex->again, ex->again_len))
+		return 0;
+	ex->reused = 0;
+	ex->reusable = 1;
+	s->result = NULL;
+	s->nup = 0;
+	snprintf(s->conn_dest, sizeof(s->conn_dest), "%s", s->dest);
+	session_start_chain(s, ex->host, ex->port, ex->host_is_v6);
+	return 1;
+}
+
+static void session_exchange_start(struct session *s,
+				   const struct http_request *r)
+{
+	exchange_free(s->ex);
+	s->ex = exchange_new(r);
+	if (!s->ex || session_exchange_queue(s, r)) {
+		session_finish(s, s->ex ? "bad-request" : "nomem", 0);
+		return;
+	}
+	if (s->conn && !strcmp(s->conn_dest, s->dest)) {
+		loop_log(s->srv, PS_LOG_DEBUG, "%s -> %s: tunnel reused",
+			 s->client, s->dest);
+		session_exchange_keep_copy(s);
+		session_enter_relay(s);
+		return;
+	}
+	if (s->conn)
+		session_drop_conn(s);
+	snprintf(s->conn_dest, sizeof(s->conn_dest), "%s", s->dest);
+	session_start_chain(s, r->host, r->port, r->host_is_v6);
+}
+
+/* The response is relayed: log it, then the next request or the end. */
+static void session_exchange_done(struct session *s)
+{
+	struct exchange *ex = s->ex;
+
+	s->result = NULL;
+	session_log(s);
+	if (!ex->reusable || !ex->keep_client || s->srv->draining)
+		session_drop_conn(s);
+	if (!ex->keep_client || s->srv->draining) {
+		session_linger(s);
+		return;
+	}
+	s->state = SESSION_HEAD;
+	s->proto_name = NULL;
+	s->dest[0] = s->user[0] = '\0';
+	s->result = NULL;
+	s->status = -1;
+	s->logged = 0;
+	s->nup = s->ndown = s->prefix_up = 0;
+	s->started_ms = s->last_io_ms = serve_now_ms();
+	s->nwant = 0;
+	/* A pipelined head already here is parsed from the timer, not from
+	 * inside this call chain. */
+	s->wake_ms = s->head_len ? s->started_ms : 0;
+	if (loop_client_events(s, EPOLLIN) || loop_upstream_sync(s))
+		session_finish(s, "internal", 0);
+}
+
+/* The relay ended early: a 502 if the client got nothing yet. */
+static void session_relay_ended(struct session *s)
+{
+	struct exchange *ex = s->ex;
+
+	if (session_exchange_retry(s))
+		return;
+	if (ex && !ex->head_done && ex->sent == 0 && s->result &&
+	    (!strcmp(s->result, "bad-response") || !strcmp(s->result, "io"))) {
+		session_http_error(s, 502, "bad-response",
+				   "proxystack: bad-response: the origin's"
+				   " response was malformed or cut short");
+		return;
+	}
+	session_finish(s, NULL, 0);
+}
+
+/* What tunnel_pump() said: 0 ended, 2 an exchange complete. */
+static void session_pumped(struct session *s, int rc)
+{
+	if (rc == 0)
+		session_relay_ended(s);
+	else if (rc == 2)
+		session_exchange_done(s);
+}
+
 static void session_http_request(struct session *s,
 				 const struct http_request *r)
 {
@@ -295,16 +474,8 @@ static void session_http_request(struct session *s,
 	if (session_http_auth(s, r))
 		return;
 	if (r->kind == HTTP_ABSOLUTE) {
-		size_t len;
-		char *req = http_origin_request(s->head, r, &len);
-
-		if (!req || session_queue_up(s, req, len)) {
-			free(req);
-			session_finish(s, "nomem", 0);
-			return;
-		}
-		free(req);
-		s->prefix_up = len;
+		session_exchange_start(s, r);
+		return;
 	}
 	if (session_queue_up(s, rest, rest_len)) {
 		session_finish(s, "nomem", 0);
@@ -334,12 +505,6 @@ static void session_http_head(struct session *s)
 /* ------------------------------------------------------------------ */
 /* SOCKS5                                                              */
 /* ------------------------------------------------------------------ */
-
-static void session_head_consume(struct session *s, size_t n)
-{
-	memmove(s->head, s->head + n, s->head_len - n);
-	s->head_len -= n;
-}
 
 static int session_socks_greeting(struct session *s)
 {
@@ -512,6 +677,8 @@ static void session_read_linger(struct session *s)
 
 void session_event(struct session *s, enum watch_kind from, unsigned events)
 {
+	int rc;
+
 	switch (s->state) {
 	case SESSION_HEAD:
 		session_read_head(s);
@@ -531,8 +698,9 @@ void session_event(struct session *s, enum watch_kind from, unsigned events)
 		session_step(s);
 		break;
 	case SESSION_RELAY:
-		if (!tunnel_pump(s))
-			session_finish(s, NULL, 0);
+		rc = tunnel_pump(s);
+		if (rc != 1)
+			session_pumped(s, rc);
 		else if (from == WATCH_CLIENT && !s->moved &&
 			 (events & (EPOLLHUP | EPOLLERR)))
 			/* Reported whatever we asked for: never spin on it. */
@@ -552,7 +720,7 @@ long long session_deadline(const struct session *s)
 
 	switch (s->state) {
 	case SESSION_HEAD:
-		return s->started_ms + idle;
+		return s->wake_ms ? s->wake_ms : s->started_ms + idle;
 	case SESSION_BUILDING:
 		return s->wake_ms ? s->wake_ms : -1;
 	case SESSION_RELAY:
@@ -570,6 +738,12 @@ void session_timer(struct session *s, long long now)
 {
 	switch (s->state) {
 	case SESSION_HEAD:
+		if (s->wake_ms) {
+			/* The next request came with the last one. */
+			s->wake_ms = 0;
+			session_http_head(s);
+			return;
+		}
 		if (now < s->started_ms + s->srv->idle_ms)
 			return;
 		if (s->proto == PROTO_HTTP && s->head_len > 0) {
@@ -592,8 +766,7 @@ void session_timer(struct session *s, long long now)
 			session_finish(s, "idle-timeout", 0);
 			return;
 		}
-		if (!tunnel_pump(s))
-			session_finish(s, NULL, 0);
+		session_pumped(s, tunnel_pump(s));
 		return;
 	case SESSION_LINGER:
 		if (now >= s->linger_until_ms)
@@ -662,6 +835,7 @@ struct session *session_new(struct serve *srv, int fd,
 void session_free(struct session *s)
 {
 	tunnel_free(s);
+	exchange_free(s->ex);
 	/* The chain's fds close with it, which also takes them out of the
 	 * session's upstream epoll. */
 	ps_conn_close(s->conn);

@@ -21,7 +21,7 @@ struct watch {
 enum session_state {
 	SESSION_HEAD,           /* reading the HTTP head or the SOCKS5 steps */
 	SESSION_BUILDING,       /* ps_conn_step() until the chain is up */
-	SESSION_RELAY,          /* copying both ways */
+	SESSION_RELAY,          /* copying both ways, or one http exchange */
 	SESSION_LINGER,         /* answer sent: read and drop until EOF */
 	SESSION_DONE            /* to be freed by the loop */
 };
@@ -47,6 +47,29 @@ struct upstream_want {
 	int fd;
 	short events;
 };
+
+/* One absolute-form request and its response (serve_exchange.c). */
+struct exchange {
+	struct http_body req;   /* the request body still to pass on */
+	int req_done;           /* all of it is queued upstream */
+	int head_request;       /* HEAD: the response has no body */
+	int keep_client;        /* the client may send another request */
+	int reusable;           /* the tunnel may carry the next request */
+	char *rhead;            /* the response head so far */
+	size_t rhead_len;
+	int head_done, resp_done;
+	struct http_response resp;
+	unsigned long long sent;/* bytes of this response to the client */
+	int reused;             /* sent on the last exchange's tunnel */
+	char *again;            /* the whole request, to send again on a new
+				   tunnel if a reused one was closed; NULL */
+	size_t again_len;
+	char host[SERVE_HOST_MAX + 3];  /* the origin, for that new tunnel */
+	unsigned port;
+	int host_is_v6;
+};
+
+enum io_result { IO_DONE, IO_AGAIN, IO_EOF, IO_FAIL };
 
 struct serve;
 struct ip_count;
@@ -76,6 +99,8 @@ struct session {
 	const char *proto_name; /* "connect", "http", "socks5" */
 
 	ps_conn *conn;
+	char conn_dest[SERVE_HOST_MAX + 10]; /* where conn leads (exchanges) */
+	struct exchange *ex;    /* absolute-form http://: the exchange */
 	int raw;                /* ps_conn_fd() when transparent, else -1 */
 	struct relay_dir up;    /* client -> destination */
 	struct relay_dir down;  /* destination -> client */
@@ -132,6 +157,19 @@ void session_finish(struct session *s, const char *result, int status);
 int tunnel_start(struct session *s);
 int tunnel_pump(struct session *s);
 void tunnel_free(struct session *s);
+/* Register what the relay's last tries wait for: 1, or 0 (internal). */
+int tunnel_wait(struct session *s);
+enum io_result tunnel_fd_result(ssize_t n, size_t *done);
+enum io_result tunnel_upstream_read(struct session *s, void *buf, size_t len,
+				    size_t *n);
+enum io_result tunnel_upstream_write(struct session *s, const void *buf,
+				     size_t len, size_t *n);
+
+/* serve_exchange.c: 1 waiting, 0 ended (s->result), 2 response relayed. */
+int exchange_pump(struct session *s);
+/* A new exchange for request r: NULL when out of memory. */
+struct exchange *exchange_new(const struct http_request *r);
+void exchange_free(struct exchange *ex);
 
 /* serve_loop.c: keep epoll in step with what a session waits for. */
 int loop_client_events(struct session *s, unsigned events);

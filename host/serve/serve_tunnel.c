@@ -19,6 +19,10 @@
  * Every try that would block says what it waits for (wait_src/wait_dst,
  * and for the chain its ps_conn_poll()), and the loop registers exactly
  * that: no readiness is watched that nothing is waiting for.
+ *
+ * An absolute-form http:// request is not a tunnel but an exchange
+ * (serve_exchange.c): tunnel_pump() hands it over, and may then return
+ * 2 when the response has been relayed whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +33,6 @@
 #include <unistd.h>
 
 #include "serve_session.h"
-
-enum io_result { IO_DONE, IO_AGAIN, IO_EOF, IO_FAIL };
 
 /* ------------------------------------------------------------------ */
 /* the upstream side: the raw socket or the chain                      */
@@ -76,7 +78,7 @@ static enum io_result tunnel_chain_result(struct session *s, int rc)
 	return IO_FAIL;
 }
 
-static enum io_result fd_result(ssize_t n, size_t *done)
+enum io_result tunnel_fd_result(ssize_t n, size_t *done)
 {
 	if (n > 0) {
 		*done = (size_t)n;
@@ -89,28 +91,29 @@ static enum io_result fd_result(ssize_t n, size_t *done)
 	return IO_FAIL;
 }
 
-static enum io_result upstream_read(struct session *s, void *buf, size_t len,
+enum io_result tunnel_upstream_read(struct session *s, void *buf, size_t len,
 				    size_t *n)
 {
 	int rc;
 
 	*n = 0;
 	if (s->raw >= 0)
-		return fd_result(recv(s->raw, buf, len, 0), n);
+		return tunnel_fd_result(recv(s->raw, buf, len, 0), n);
 	rc = ps_conn_read(s->conn, buf, len, n);
 	if (rc == PS_OK)
 		return *n ? IO_DONE : IO_EOF;
 	return tunnel_chain_result(s, rc);
 }
 
-static enum io_result upstream_write(struct session *s, const void *buf,
+enum io_result tunnel_upstream_write(struct session *s, const void *buf,
 				     size_t len, size_t *n)
 {
 	int rc;
 
 	*n = 0;
 	if (s->raw >= 0)
-		return fd_result(send(s->raw, buf, len, MSG_NOSIGNAL), n);
+		return tunnel_fd_result(send(s->raw, buf, len, MSG_NOSIGNAL),
+					n);
 	rc = ps_conn_write(s->conn, buf, len, n);
 	return rc == PS_OK ? IO_DONE : tunnel_chain_result(s, rc);
 }
@@ -142,14 +145,14 @@ static enum io_result client_read(struct session *s, void *buf, size_t len,
 				  size_t *n)
 {
 	*n = 0;
-	return fd_result(recv(s->fd, buf, len, 0), n);
+	return tunnel_fd_result(recv(s->fd, buf, len, 0), n);
 }
 
 static enum io_result client_write(struct session *s, const void *buf,
 				   size_t len, size_t *n)
 {
 	*n = 0;
-	return fd_result(send(s->fd, buf, len, MSG_NOSIGNAL), n);
+	return tunnel_fd_result(send(s->fd, buf, len, MSG_NOSIGNAL), n);
 }
 
 static enum io_result client_shutdown(struct session *s)
@@ -171,7 +174,8 @@ static const struct endpoint_ops client_ops = {
 	client_read, client_write, client_shutdown, client_fd,
 };
 static const struct endpoint_ops upstream_ops = {
-	upstream_read, upstream_write, upstream_shutdown, upstream_fd,
+	tunnel_upstream_read, tunnel_upstream_write, upstream_shutdown,
+	upstream_fd,
 };
 
 /* Send what the buffer holds; IO_DONE when it is empty. */
@@ -258,9 +262,11 @@ static enum io_result dir_splice(struct session *s, struct relay_dir *d,
 		return IO_FAIL;
 	for (;;) {
 		if (d->in_pipe > 0) {
-			r = fd_result(splice(d->pipe[0], NULL, dst->fd(s), NULL,
-					     d->in_pipe, SPLICE_F_MOVE |
-					     SPLICE_F_NONBLOCK), &n);
+			r = tunnel_fd_result(splice(d->pipe[0], NULL,
+						    dst->fd(s), NULL,
+						    d->in_pipe,
+						    SPLICE_F_MOVE |
+						    SPLICE_F_NONBLOCK), &n);
 			if (r == IO_AGAIN)
 				d->wait_dst = 1;
 			if (r != IO_DONE)
@@ -272,7 +278,7 @@ static enum io_result dir_splice(struct session *s, struct relay_dir *d,
 		}
 		if (d->src_eof)
 			return IO_DONE;
-		r = dir_read_result(d, fd_result(splice(src->fd(s), NULL,
+		r = dir_read_result(d, tunnel_fd_result(splice(src->fd(s), NULL,
 						       d->pipe[1], NULL,
 						       SERVE_PIPE_CHUNK,
 						       SPLICE_F_MOVE |
@@ -320,7 +326,8 @@ int tunnel_start(struct session *s)
 {
 	s->raw = ps_conn_fd(s->conn);
 	loop_log(s->srv, PS_LOG_DEBUG, "%s -> %s: relayed by %s", s->client,
-		 s->dest, s->raw >= 0 ? "splice" : "the chain's read/write");
+		 s->dest, s->ex ? "http exchanges"
+		 : s->raw >= 0 ? "splice" : "the chain's read/write");
 	return tunnel_pump(s);
 }
 
@@ -331,8 +338,10 @@ int tunnel_start(struct session *s)
  */
 int tunnel_pump(struct session *s)
 {
-	unsigned events = 0;
 	int progress, moved = 0;
+
+	if (s->ex)
+		return exchange_pump(s);
 
 	do {
 		progress = 0;
@@ -353,6 +362,13 @@ int tunnel_pump(struct session *s)
 		s->last_io_ms = serve_now_ms();
 	if (s->up.shut && s->down.shut)
 		return 0;
+	return tunnel_wait(s);
+}
+
+int tunnel_wait(struct session *s)
+{
+	unsigned events = 0;
+
 	if (s->raw >= 0) {
 		if (s->down.wait_src)
 			tunnel_want(s, s->raw, POLLIN);

@@ -3,7 +3,10 @@
  * hostile heads: CONNECT and absolute forms, every prefix of a valid head
  * (needs more, never an error), the limits (431), and malformed lines,
  * targets and headers (400, 501, 505); and the origin-form request it
- * builds, without hop-by-hop headers.
+ * builds, without hop-by-hop headers; the request's and the response's
+ * body framing (Content-Length, chunked with extensions and trailers,
+ * HEAD, 1xx/204/304, close-delimited, malformed and overflowing
+ * lengths) and the response head the client gets.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +67,10 @@ static void test_absolute(void)
 	CHECK(strstr(out, "Accept: */*\r\n") != NULL);
 	CHECK(strstr(out, "Proxy-Connection") == NULL);
 	CHECK(strstr(out, "X-Secret: 1") == NULL);
-	CHECK(strstr(out, "keep-alive") == NULL);
-	CHECK(len > 4 && !strcmp(out + len - 23, "\r\nConnection: close\r\n\r\n"));
+	CHECK(strstr(out, "X-Secret") == NULL);
+	CHECK(len > 28 &&
+	      !strcmp(out + len - 28, "\r\nConnection: keep-alive\r\n\r\n"));
+	CHECK(strstr(out, "keep-alive") == out + len - 14);
 	free(out);
 
 	CHECK(parse("GET http://h:8080 HTTP/1.1\r\n\r\n", &r) == 0);
@@ -160,6 +165,208 @@ static void test_answers(void)
 	CHECK(http_status_for_code(PS_ERR_PROXY_DENIED) == 502);
 }
 
+/* The request's body framing and persistence. */
+static void test_request_framing(void)
+{
+	struct http_request r;
+
+	CHECK(parse("POST http://a/ HTTP/1.1\r\nContent-Length: 12\r\n\r\n",
+		    &r) == 0);
+	CHECK(r.body.kind == BODY_LENGTH && r.body.left == 12 && r.keep);
+	CHECK(parse("POST http://a/ HTTP/1.1\r\n"
+		    "Transfer-Encoding: gzip, chunked\r\n\r\n", &r) == 0);
+	CHECK(r.body.kind == BODY_CHUNKED && !r.body.done);
+	CHECK(parse("GET http://a/ HTTP/1.1\r\n\r\n", &r) == 0);
+	CHECK(r.body.done && r.keep);
+	CHECK(parse("GET http://a/ HTTP/1.0\r\n\r\n", &r) == 0 && !r.keep);
+	CHECK(parse("GET http://a/ HTTP/1.0\r\n"
+		    "Proxy-Connection: Keep-Alive\r\n\r\n", &r) == 0 && r.keep);
+	CHECK(parse("GET http://a/ HTTP/1.1\r\n"
+		    "Proxy-Connection: close\r\n\r\n", &r) == 0 && !r.keep);
+	CHECK(parse("GET http://a/ HTTP/1.1\r\n"
+		    "Connection: foo, Close\r\n\r\n", &r) == 0 && !r.keep);
+	CHECK(parse("POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n", &r) == 400);
+	CHECK(parse("POST http://a/ HTTP/1.1\r\n"
+		    "Transfer-Encoding: gzip\r\n\r\n", &r) == 501);
+	CHECK(parse("POST http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		    &r) == 400);
+	CHECK(parse("POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\n"
+		    "Content-Length: 2\r\n\r\n", &r) == 400);
+	CHECK(parse("POST http://a/ HTTP/1.1\r\n"
+		    "Content-Length: 99999999999999999999\r\n\r\n", &r) == 400);
+}
+
+static int response(const char *head, int head_request,
+		    struct http_response *r)
+{
+	return http_parse_response(head, strlen(head), head_request, r);
+}
+
+static void test_response_framing(void)
+{
+	struct http_response r;
+	const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+	CHECK(response(h, 0, &r) == 0);
+	CHECK(r.status == 200 && r.keep && r.body.kind == BODY_LENGTH &&
+	      r.body.left == 5 && r.head_len == strlen(h) - 5);
+	CHECK(response(h, 1, &r) == 0 && r.body.done && r.keep);
+	for (size_t n = 0; n < strlen(h) - 5; n++)
+		CHECK_MSG(http_parse_response(h, n, 0, &r) == 1,
+			  "response prefix %zu needs more", n);
+	CHECK(response("HTTP/1.1 204 No Content\r\n\r\n", 0, &r) == 0 &&
+	      r.body.done && r.keep);
+	CHECK(response("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n"
+		       "\r\n", 0, &r) == 0 && r.body.done);
+	CHECK(response("HTTP/1.1 100 Continue\r\n\r\n", 0, &r) == 0 &&
+	      r.status == 100 && r.body.done);
+	CHECK(response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		       0, &r) == 0 && r.body.kind == BODY_CHUNKED && r.keep);
+	CHECK(response("HTTP/1.1 200 OK\r\n\r\n", 0, &r) == 0 &&
+	      r.body.kind == BODY_CLOSE && !r.keep);
+	CHECK(response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+		       0, &r) == 0 && r.body.kind == BODY_CLOSE && !r.keep);
+	CHECK(response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", 0,
+		       &r) == 0 && !r.keep);
+	CHECK(response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n"
+		       "Connection: keep-alive\r\n\r\n", 0, &r) == 0 && r.keep);
+	CHECK(response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+		       "Connection: close\r\n\r\n", 0, &r) == 0 && !r.keep);
+	CHECK(response("HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n", 0,
+		       &r) == -1);
+	CHECK(response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+		       "Content-Length: 2\r\n\r\n", 0, &r) == -1);
+	CHECK(response("HTTP/1.1 200 OK\r\n"
+		       "Content-Length: 18446744073709551616\r\n\r\n", 0,
+		       &r) == -1);
+	CHECK(response("HTTP/1.1 2000 OK\r\n\r\n", 0, &r) == -1);
+	CHECK(response("HTTP/2 200 OK\r\n\r\n", 0, &r) == -1);
+	CHECK(response("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", 0, &r) == -1);
+	CHECK(response("HTTP/1.1 200 OK\r\nBad\x01: b\r\n\r\n", 0, &r) == -1);
+}
+
+/* The client's head: hop-by-hop headers out, our Connection in. */
+static void test_client_response(void)
+{
+	struct http_response r;
+	const char *h = "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\n"
+			"Keep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n";
+	size_t len;
+	char *out;
+
+	CHECK(response(h, 0, &r) == 0);
+	out = http_client_response(h, &r, 1, &len);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK(len == 62 && !memcmp(out, "HTTP/1.1 200 OK\r\n"
+				   "Content-Length: 2\r\n"
+				   "Connection: keep-alive\r\n\r\n", 62));
+	free(out);
+	out = http_client_response(h, &r, 0, &len);
+	CHECK(out && len == 57 &&
+	      !memcmp(out + 36, "Connection: close\r\n", 19));
+	free(out);
+}
+
+/* Scan a whole body in pieces of 'step' bytes: bytes taken, or -1. */
+static long scan_steps(struct http_body *b, const char *p, size_t step)
+{
+	size_t len = strlen(p), at = 0;
+
+	while (at < len && !b->done) {
+		size_t n = len - at < step ? len - at : step;
+		long got = http_body_scan(b, p + at, n);
+
+		if (got < 0)
+			return -1;
+		at += (size_t)got;
+		if ((size_t)got < n)
+			break;
+	}
+	return b->done ? (long)at : -2;
+}
+
+static void test_chunked(void)
+{
+	static const char good[] = "8;name=value\r\nchunked \r\n"
+				   "3 ; x=\"y\"\r\nhel\r\n3\nlo\n\n"
+				   "0\r\nX-Sum: 14\r\nY: 2\r\n\r\n";
+	static const char *const bad[] = {
+		"\r\n", "x\r\n", "3\r\nabcX\r\n", "1\x01\r\n",
+		"11111111111111111\r\n", ";ext\r\n",
+	};
+	struct http_body b;
+
+	for (size_t step = 1; step <= sizeof(good); step++) {
+		memset(&b, 0, sizeof(b));
+		b.kind = BODY_CHUNKED;
+		CHECK_MSG(scan_steps(&b, good, step) == (long)strlen(good),
+			  "chunked body in steps of %zu", step);
+	}
+	memset(&b, 0, sizeof(b));
+	b.kind = BODY_CHUNKED;
+	CHECK(http_body_scan(&b, "0\r\n\r\nGET", 8) == 5 && b.done);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&b, 0, sizeof(b));
+		b.kind = BODY_CHUNKED;
+		CHECK_MSG(scan_steps(&b, bad[i], 64) == -1, "bad chunked %zu",
+			  i);
+	}
+}
+
+static void test_length_and_close(void)
+{
+	struct http_body b = { .kind = BODY_LENGTH, .left = 5 };
+
+	CHECK(http_body_scan(&b, "hel", 3) == 3 && !b.done);
+	CHECK(http_body_scan(&b, "loGET", 5) == 2 && b.done);
+	CHECK(http_body_scan(&b, "x", 1) == 0);
+	b = (struct http_body){ .kind = BODY_CLOSE };
+	CHECK(http_body_scan(&b, "anything", 8) == 8 && !b.done);
+}
+
+/* Random pieces of heads and chunked bodies: never a crash (ASan), an
+ * answer in range, a scan that never takes more than it was given. */
+static void test_random_framing(void)
+{
+	static const char *const bits[] = {
+		"HTTP/1.1 200 OK\r\n", "HTTP/1.0 204 x\r\n", "\r\n", "\n",
+		"Content-Length: ", "Transfer-Encoding: chunked", "1", "ff",
+		"99999999999999999999", ";x=y", ":", " ", "\t", "\x01", "\xff",
+		"Connection: close", "0", "a\r\n", "\r",
+	};
+	unsigned seed = 12345;
+	int bad = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		char buf[512];
+		size_t len = 0;
+		struct http_response r;
+		struct http_body b = { .kind = BODY_CHUNKED };
+		long n;
+		int rc;
+
+		while (len < 400) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			p = bits[(seed >> 16) %
+				 (sizeof(bits) / sizeof(bits[0]))];
+			memcpy(buf + len, p, strlen(p));
+			len += strlen(p);
+			if ((seed >> 8) % 13 == 0)
+				break;
+		}
+		rc = http_parse_response(buf, len, (int)(seed & 1), &r);
+		n = http_body_scan(&b, buf, len);
+		bad += rc < -1 || rc > 1 || (rc == 0 && r.head_len > len) ||
+		       n < -1 || n > (long)len;
+	}
+	CHECK_MSG(bad == 0, "random framing: %d answers out of range", bad);
+}
+
 int main(void)
 {
 	test_connect();
@@ -168,5 +375,11 @@ int main(void)
 	test_limits();
 	test_malformed();
 	test_answers();
+	test_request_framing();
+	test_response_framing();
+	test_client_response();
+	test_chunked();
+	test_length_and_close();
+	test_random_framing();
 	return check_done();
 }
