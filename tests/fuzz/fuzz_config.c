@@ -60,19 +60,20 @@ static int name_ok(const char *name)
 
 static void check_doc(const struct ini_doc *doc, int lines)
 {
-	static const char *const kinds[] = { "global", "default", "transport",
-					     "trust", "select", "stack",
-					     "route" };
+	/* Unnamed first (global .. run), then the named kinds. */
+	static const char *const kinds[] = { "global", "default", "serve",
+					     "run", "transport", "trust",
+					     "select", "stack", "route" };
 
 	for (size_t i = 0; i < doc->nsections; i++) {
 		struct ini_section *s = &doc->sections[i];
 		int known = -1;
 
-		for (int k = 0; k < 7; k++)
+		for (int k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++)
 			if (!strcmp(s->kind, kinds[k]))
 				known = k;
 		FUZZ_CHECK(known >= 0, "section kind '%s'", s->kind);
-		FUZZ_CHECK(known < 2 ? !s->name[0] : name_ok(s->name),
+		FUZZ_CHECK(known < 4 ? !s->name[0] : name_ok(s->name),
 			   "section [%s %s]", s->kind, s->name);
 		FUZZ_CHECK(ini_find(doc, s->kind, s->name) == s,
 			   "section [%s %s] twice", s->kind, s->name);
