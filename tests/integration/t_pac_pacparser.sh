@@ -133,13 +133,29 @@ for line in sys.stdin:
 pacparser.cleanup()
 EOF
 
+# Both evaluators resolve names: in a mount namespace of their own, with
+# a hosts file naming the test hosts on loopback and a resolv.conf that
+# points at 127.0.0.1 (where no server listens), so that no lookup leaves
+# the machine and every answer is the same from run to run.
+printf '%s\n' "127.0.0.1 localhost" "127.0.0.2 www.example.com" \
+	"127.0.0.3 home.example.com" "127.0.0.4 intranet.internal.example" \
+	>"$TMP/hosts"
+printf '%s\n' "nameserver 127.0.0.1" "options timeout:1 attempts:1" \
+	>"$TMP/resolv.conf"
+LOCAL_DNS=(unshare -m /bin/sh -c 'mount --bind "$0" /etc/hosts &&
+	mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
+	"$TMP/hosts" "$TMP/resolv.conf")
+"${LOCAL_DNS[@]}" true ||
+	bail_out "pacparser" "cannot make a mount namespace (unshare -m)"
+
 total=0
 for script in "$S"/*.pac; do
 	name=$(basename "$script")
-	"$CLI" "$script" <"$TMP/urls" >"$TMP/ours.$name" 2>"$TMP/ours.err" ||
+	"${LOCAL_DNS[@]}" "$CLI" "$script" <"$TMP/urls" >"$TMP/ours.$name" \
+		2>"$TMP/ours.err" ||
 		fail "$name: pac_eval_cli ran" "$(cat "$TMP/ours.err")"
-	"$PYTHON" "$TMP/pacparser_answers.py" "$script" <"$TMP/urls" \
-		>"$TMP/theirs.$name" 2>/dev/null ||
+	"${LOCAL_DNS[@]}" "$PYTHON" "$TMP/pacparser_answers.py" "$script" \
+		<"$TMP/urls" >"$TMP/theirs.$name" 2>/dev/null ||
 		fail "$name: pacparser ran"
 	diffs=0
 	while IFS=$'\t' read -r url ours theirs; do
