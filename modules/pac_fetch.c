@@ -620,6 +620,15 @@ static int follow_redirect(struct fetch_conn *c, struct fetch_url *u,
 	return 0;
 }
 
+/* A failure after redirects: say where it happened. */
+static void note_where(struct fetch_conn *c, const char *where, size_t n)
+{
+	size_t len = strlen(c->why);
+
+	snprintf(c->why + len, c->whysz - len, " (at %s, after %zu"
+		 " redirect%s)", where, n, n == 1 ? "" : "s");
+}
+
 int pac_fetch_url(const char *url, const char *ca_file, long timeout_ms,
 		  struct pac_fetched *out, char *why, size_t whysz)
 {
@@ -653,6 +662,8 @@ int pac_fetch_url(const char *url, const char *ca_file, long timeout_ms,
 	if (rc == 0) {
 		snprintf(out->url, sizeof(out->url), "%s", visited[n]);
 		out->redirects = (unsigned)n;
+	} else if (n > 0 && !strstr(why, visited[n])) {
+		note_where(&c, visited[n], n);
 	}
 	/* This thread's OpenSSL state goes now: on the host's select thread
 	 * it would otherwise outlive the answer, and a process that ends

@@ -14,6 +14,7 @@ GET /loop/a, /loop/b  302 to each other
 GET /other          302 to --other URL
 GET /nolocation     302 without a Location
 GET /ftp            302 to an ftp:// URL
+GET /gone           302 to /missing.pac (a 404)
 GET /chunked.pac    the script, Transfer-Encoding: chunked, in 3 chunks
 GET /huge.pac       2 MiB of comment (over the 1 MiB limit)
 anything else       404
@@ -61,7 +62,8 @@ def main():
                 return 302, "/chain/%d" % (int(parts[2]) - 1)
             targets = {"/loop/a": "/loop/b", "/loop/b": here + "/loop/a",
                        "/other": args.other, "/nolocation": None,
-                       "/ftp": "ftp://127.0.0.1/proxy.pac"}
+                       "/ftp": "ftp://127.0.0.1/proxy.pac",
+                       "/gone": "/missing.pac"}
             if self.path in targets:
                 return 302, targets[self.path]
             return None

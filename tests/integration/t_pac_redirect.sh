@@ -87,6 +87,8 @@ refused "no Location" "http://127.0.0.1:$HTTP/nolocation" 4 \
 	"answered 302 without a Location"
 refused "ftp" "http://127.0.0.1:$HTTP/ftp" 4 \
 	"redirected (302) to \"ftp://127.0.0.1/proxy.pac\", not an http:// or https:// URL"
+refused "redirect to a 404" "http://127.0.0.1:$HTTP/gone" 4 \
+	"answered 404, not 200 (at http://127.0.0.1:$HTTP/missing.pac, after 1 redirect)"
 # The hint a person acts on comes with every refusal.
 expect_grep -F "check that the PAC URL or file is reachable" "$ERR" \
 	"ftp: the hint"
