@@ -264,9 +264,17 @@ static char *which_selected(const struct route_choice *choice,
 		   first ? first : "", choice->select->name,
 		   choice->select->mod->name, choice->answer);
 	for (size_t i = 0; i < choice->nlines; i++) {
-		char *d = chain_describe_stack(choice->lines[i].stack, dest);
+		const struct stack *st = choice->lines[i].stack;
+		const struct instance *top = st->hops[st->nhops - 1];
+		char *d = chain_describe_stack(st, dest);
 
-		buf_printf(&b, "#   %zu. %s\n", i + 1, d ? d : "?");
+		/* A proxy a configured section describes gets its keys. */
+		if (top->builtin)
+			buf_printf(&b, "#   %zu. %s\n", i + 1, d ? d : "?");
+		else
+			buf_printf(&b, "#   %zu. %s, as [%s %s] configures it"
+				   "\n", i + 1, d ? d : "?", top->kind,
+				   top->name);
 		free(d);
 	}
 	if (!first) {

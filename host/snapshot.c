@@ -1137,6 +1137,8 @@ struct proxy_stack {
 	char *url;
 	struct ini_doc doc;               /* its one section: url = URL */
 	struct instance *inst;
+	int borrowed;                     /* inst is a [transport] section's:
+					     the snapshot frees it */
 	struct stack st;
 };
 
@@ -1157,7 +1159,8 @@ static void instance_free(struct instance *inst)
 
 static void proxy_stack_free(struct proxy_stack *p)
 {
-	instance_free(p->inst);
+	if (!p->borrowed)
+		instance_free(p->inst);
 	free(p->st.hops);
 	free(p->url);
 	ini_doc_free(&p->doc);
@@ -1183,6 +1186,64 @@ static struct loaded_module *find_loaded(const struct snapshot *s,
 	return NULL;
 }
 
+/* Whether the section's url names the proxy 'want' is (credentials aside). */
+static int section_names_proxy(const struct snapshot *s,
+			       const struct ini_section *sec,
+			       const struct url *want)
+{
+	struct url_claims claims = schemes_url_claims(&s->schemes);
+	struct url u;
+	char why[160];
+	int same;
+
+	for (size_t i = 0; i < sec->n; i++) {
+		if (strcmp(sec->entries[i].key, "url") ||
+		    url_parse_proxy_claimed(sec->entries[i].value, &claims, &u,
+					    why, sizeof(why)) < 0)
+			continue;
+		same = !strcmp(u.scheme, want->scheme) &&
+		       !strcasecmp(u.host, want->host) && u.port == want->port;
+		url_clear(&u);
+		if (same)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The first [transport NAME] section whose url is the proxy 'url' (same
+ * scheme, host and port), or NULL: a select module's answer then gets
+ * that section's trust, credentials and every other key, exactly as a
+ * route naming the section would.  Only sections the site wrote count:
+ * whatever a script names, credentials go only to the proxy they were
+ * configured for.
+ */
+static struct instance *configured_proxy(const struct snapshot *s,
+					 const char *url)
+{
+	struct url_claims claims = schemes_url_claims(&s->schemes);
+	struct instance *found = NULL;
+	struct url want;
+	char why[160];
+
+	if (url_parse_proxy_claimed(url, &claims, &want, why, sizeof(why)) < 0)
+		return NULL;
+	for (size_t i = 0; !found && i < s->ninstances; i++) {
+		struct instance *inst = s->instances[i];
+		const struct ini_section *sec;
+
+		if (inst->builtin || !inst->configured ||
+		    strcmp(inst->kind, "transport"))
+			continue;
+		sec = ini_find(&s->doc, "transport",
+			       inst->name);
+		if (sec && section_names_proxy(s, sec, &want))
+			found = inst;
+	}
+	url_clear(&want);
+	return found;
+}
+
 /* The instance of the URL's module, configured from its own section. */
 static int proxy_stack_instance(struct snapshot *s, struct proxy_stack *p,
 				ps_error *err)
@@ -1194,6 +1255,11 @@ static int proxy_stack_instance(struct snapshot *s, struct proxy_stack *p,
 	if (!module || !strcmp(module, "pac"))
 		return err_set(err, PS_ERR_USAGE, "select", -1, NULL,
 			       "%s is not a proxy URL", p->url);
+	p->inst = configured_proxy(s, p->url);
+	if (p->inst) {
+		p->borrowed = 1;
+		return PS_OK;
+	}
 	if (ini_add(&p->doc, "transport", p->url, "url", p->url,
 		    "a select module's answer", 0) < 0 ||
 	    !(sec = ini_find(&p->doc, "transport", p->url)))

@@ -165,9 +165,12 @@ struct stack *snapshot_find_stack(const struct snapshot *s, const char *name);
 
 /*
  * The stack for the proxy URL 'url' a select module chose ("http://a:1",
- * "socks5h://b:1080"): the shipped module for its scheme (http-connect,
- * https-proxy, socks) over direct, configured with url = URL on first
- * use and kept, like every instance, until the snapshot dies.  At most
+ * "socks5h://b:1080"): the instance of the first [transport] section
+ * whose url is that proxy (scheme, host, port), so its trust and
+ * credentials apply; else the shipped module for its scheme
+ * (http-connect, https-proxy, socks) configured with url = URL on first
+ * use; over direct, and kept, like every instance, until the snapshot
+ * dies.  At most
  * 64 per snapshot (a script cannot grow memory without bound).
  * Thread-safe.  PS_OK with *out (valid while the snapshot is held), or
  * an error in *err.

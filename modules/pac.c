@@ -300,6 +300,13 @@ static int pac_load(ps_select *sel, struct pac_instance *pi,
 		free(s);
 		return rc;
 	}
+	if (f.redirects) {
+		ps_select_log(sel, PS_LOG_INFO, "PAC script %s: followed %u"
+			      " redirect%s to %s", s->origin, f.redirects,
+			      f.redirects == 1 ? "" : "s", f.url);
+		snprintf(s->origin, sizeof(s->origin), "%.*s",
+			 (int)sizeof(s->origin) - 1, f.url);
+	}
 	atomic_init(&s->refs, 1);
 	s->text = f.body;
 	s->len = f.len;

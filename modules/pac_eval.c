@@ -42,6 +42,15 @@ int pac_eval_available(void)
 #endif
 }
 
+void pac_eval_set_lookup(pac_lookup_fn lookup)
+{
+#ifdef HAVE_DUKTAPE
+	pac_functions_set_lookup(lookup);
+#else
+	(void)lookup;	/* no script runs, so nothing looks names up */
+#endif
+}
+
 #ifdef HAVE_DUKTAPE
 static long long now_ms(void)
 {

@@ -15,6 +15,7 @@
 #ifndef MODULES_PAC_EVAL_H
 #define MODULES_PAC_EVAL_H
 
+#include <netdb.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -34,6 +35,20 @@ struct pac_limits {
  * pac_eval_run() fails with a message saying so.
  */
 int pac_eval_available(void);
+
+/*
+ * How the PAC functions look names up (dnsResolve, dnsResolveEx,
+ * isResolvable, isResolvableEx, isInNet): a function with the contract
+ * of getaddrinfo(3), whose results freeaddrinfo(3) frees.  NULL:
+ * getaddrinfo, the default.  Process-wide and not synchronized: set it
+ * before any evaluation starts (each evaluation's child inherits it).
+ * For tests, which must give the same answers on every machine and ask
+ * no DNS server.
+ */
+typedef int (*pac_lookup_fn)(const char *node, const char *service,
+			     const struct addrinfo *hints,
+			     struct addrinfo **res);
+void pac_eval_set_lookup(pac_lookup_fn lookup);
 
 /*
  * Evaluate FindProxyForURL(url, host) in 'script' (len bytes, need not

@@ -2,9 +2,13 @@
  * pac_fetch.c - a PAC script from a file, or from one HTTP/1.1 GET
  * (Connection: close) over TCP or TLS with its own trust.
  *
- * Deliberately small: no redirects, no proxies, no authentication, no
- * compression.  A script server is a plain static file server; anything
- * else is reported, never guessed at.
+ * Deliberately small: no proxies, no authentication, no compression.  A
+ * script server is a plain static file server; anything else is
+ * reported, never guessed at.  Redirects (301, 302, 303, 307, 308) are
+ * followed, at most PAC_REDIRECTS_MAX of them, each a new connection
+ * within the one deadline, never from https:// to http:// (the script
+ * decides where every connection goes: it must arrive as verified as
+ * the configured URL promised) and never back to a URL already visited.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -39,7 +43,12 @@ struct fetch_url {
 	char path[1024];
 };
 
+/* fetch_once(): the answer was a redirect, to c->location. */
+#define FETCH_REDIRECT (-2)
+
 struct fetch_conn {
+	char location[PAC_URL_MAX];
+	int status;        /* of a redirect */
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -427,6 +436,82 @@ static int dechunk(char *body, size_t len, size_t *out_len)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* redirects                                                           */
+/* ------------------------------------------------------------------ */
+
+static int is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	       status == 307 || status == 308;
+}
+
+/* Keep the Location of a redirect in c->location: FETCH_REDIRECT. */
+static int take_location(struct fetch_conn *c, const char *head,
+			 size_t head_len, int status)
+{
+	size_t vlen;
+	const char *v = header_value(head, head_len, "Location", &vlen);
+
+	if (!v || vlen == 0)
+		return fail(c, PS_ERR_PROXY_PROTOCOL, "the server answered"
+			    " %d without a Location", status);
+	if (vlen >= sizeof(c->location))
+		return fail(c, PS_ERR_PROXY_PROTOCOL, "the server answered"
+			    " %d with a Location of %zu bytes (at most %zu)",
+			    status, vlen, sizeof(c->location) - 1);
+	for (size_t i = 0; i < vlen; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return fail(c, PS_ERR_PROXY_PROTOCOL, "the server"
+				    " answered %d with a control byte in its"
+				    " Location", status);
+	memcpy(c->location, v, vlen);
+	c->location[vlen] = '\0';
+	c->status = status;
+	return FETCH_REDIRECT;
+}
+
+/* The length of the path up to and with its last '/', the query aside. */
+static size_t path_dir_len(const char *path)
+{
+	size_t len = strcspn(path, "?");
+
+	while (len > 1 && path[len - 1] != '/')
+		len--;
+	return len;
+}
+
+/*
+ * The absolute URL a Location names, relative to 'base' (RFC 3986,
+ * section 5.2, for the forms servers send: absolute, "//authority/path",
+ * "/path" and "path", which replaces the base's last segment).  0, or
+ * -1 when it names another scheme or does not fit.
+ */
+static int resolve_location(const struct fetch_url *base, const char *loc,
+			    char *out, size_t outsz)
+{
+	const char *scheme = base->tls ? "https" : "http";
+	int bracket = strchr(base->host, ':') != NULL, n;
+	size_t colon = strcspn(loc, ":/?#");
+
+	if (!strncasecmp(loc, "http://", 7) || !strncasecmp(loc, "https://", 8))
+		n = snprintf(out, outsz, "%s", loc);
+	else if (loc[colon] == ':')
+		return -1;	/* ftp:, file:, javascript:... */
+	else if (loc[0] == '/' && loc[1] == '/')
+		n = snprintf(out, outsz, "%s:%s", scheme, loc);
+	else if (loc[0] == '/')
+		n = snprintf(out, outsz, "%s://%s%s%s:%s%s", scheme,
+			     bracket ? "[" : "", base->host, bracket ? "]" : "",
+			     base->port, loc);
+	else
+		n = snprintf(out, outsz, "%s://%s%s%s:%s%.*s%s", scheme,
+			     bracket ? "[" : "", base->host, bracket ? "]" : "",
+			     base->port,
+			     (int)path_dir_len(base->path), base->path, loc);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
 static int parse_answer(struct fetch_conn *c, char *raw, size_t len,
 			struct pac_fetched *out)
 {
@@ -438,10 +523,12 @@ static int parse_answer(struct fetch_conn *c, char *raw, size_t len,
 	if (!body || strncmp(raw, "HTTP/1.", 7) ||
 	    sscanf(raw + 8, " %3d", &status) != 1)
 		return fail(c, PS_ERR_PROXY_PROTOCOL, "not an HTTP answer");
+	head_len = (size_t)(body - raw) + 2;
+	if (is_redirect(status))
+		return take_location(c, raw, head_len, status);
 	if (status != 200)
 		return fail(c, PS_ERR_PROXY_PROTOCOL, "the server answered"
 			    " %d, not 200", status);
-	head_len = (size_t)(body - raw) + 2;
 	body += 4;
 	body_len = len - (size_t)(body - raw);
 	v = header_value(raw, head_len, "Transfer-Encoding", &vlen);
@@ -467,6 +554,81 @@ static int parse_answer(struct fetch_conn *c, char *raw, size_t len,
 	return 0;
 }
 
+/* One GET of 'url': 0, FETCH_REDIRECT (c->location), or an error code. */
+static int fetch_once(struct fetch_conn *c, const struct fetch_url *u,
+		      const char *ca_file, struct pac_fetched *out)
+{
+	char request[1600], *raw = NULL;
+	size_t raw_len = 0;
+	int rc;
+
+	snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: %s%s%s"
+		 "%s%s\r\nUser-Agent: proxystack-pac\r\nAccept:"
+		 " application/x-ns-proxy-autoconfig, */*\r\nConnection:"
+		 " close\r\n\r\n", u->path, strchr(u->host, ':') ? "[" : "",
+		 u->host, strchr(u->host, ':') ? "]" : "", ":", u->port);
+	rc = tcp_connect(c, u);
+	if (!rc && u->tls)
+		rc = tls_start(c, u, ca_file);
+	if (!rc)
+		rc = send_all(c, request, strlen(request));
+	if (!rc)
+		rc = read_all(c, &raw, &raw_len, PAC_SCRIPT_MAX + HEAD_MAX);
+	if (!rc)
+		rc = parse_answer(c, raw, raw_len, out);
+	free(raw);
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
+	return rc;
+}
+
+/*
+ * Where a redirect from 'from' (parsed in 'u', updated) leads: 0 with
+ * 'next' filled, or an error code: another scheme, https:// to
+ * http://, or a URL already visited (the first 'nvisited' of
+ * 'visited').
+ */
+static int follow_redirect(struct fetch_conn *c, struct fetch_url *u,
+			   const char *from, char visited[][PAC_URL_MAX],
+			   size_t nvisited, char *next)
+{
+	int was_tls = u->tls;
+
+	if (resolve_location(u, c->location, next, PAC_URL_MAX) < 0 ||
+	    parse_url(next, u) < 0)
+		return fail(c, PS_ERR_PROXY_PROTOCOL, "%s redirected (%d) to"
+			    " \"%.200s\", not an http:// or https:// URL"
+			    " without credentials", from, c->status,
+			    c->location);
+	if (was_tls && !u->tls)
+		return fail(c, PS_ERR_PROXY_PROTOCOL, "%s redirected (%d) to"
+			    " %s: a redirect from https:// to http:// is"
+			    " refused (the script would arrive unverified)",
+			    from, c->status, next);
+	for (size_t i = 0; i < nvisited; i++)
+		if (!strcmp(visited[i], next))
+			return fail(c, PS_ERR_PROXY_PROTOCOL, "%s redirected"
+				    " (%d) back to %s: a redirect loop", from,
+				    c->status, next);
+	return 0;
+}
+
+/* A failure after redirects: say where it happened. */
+static void note_where(struct fetch_conn *c, const char *where, size_t n)
+{
+	size_t len = strlen(c->why);
+
+	snprintf(c->why + len, c->whysz - len, " (at %s, after %zu"
+		 " redirect%s)", where, n, n == 1 ? "" : "s");
+}
+
 int pac_fetch_url(const char *url, const char *ca_file, long timeout_ms,
 		  struct pac_fetched *out, char *why, size_t whysz)
 {
@@ -474,42 +636,40 @@ int pac_fetch_url(const char *url, const char *ca_file, long timeout_ms,
 		.fd = -1, .deadline = mono_ms() + timeout_ms, .why = why,
 		.whysz = whysz,
 	};
+	char visited[PAC_REDIRECTS_MAX + 1][PAC_URL_MAX];
 	struct fetch_url u;
-	char request[1600], *raw = NULL;
-	size_t raw_len = 0;
+	size_t n = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (parse_url(url, &u) < 0)
+	if (strlen(url) >= PAC_URL_MAX || parse_url(url, &u) < 0)
 		return fail(&c, PS_ERR_CONFIG, "not an http:// or https:// URL"
 			    " without credentials");
-	snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: %s%s%s"
-		 "%s%s\r\nUser-Agent: proxystack-pac\r\nAccept:"
-		 " application/x-ns-proxy-autoconfig, */*\r\nConnection:"
-		 " close\r\n\r\n", u.path, strchr(u.host, ':') ? "[" : "",
-		 u.host, strchr(u.host, ':') ? "]" : "", ":", u.port);
-	rc = tcp_connect(&c, &u);
-	if (!rc && u.tls)
-		rc = tls_start(&c, &u, ca_file);
-	if (!rc)
-		rc = send_all(&c, request, strlen(request));
-	if (!rc)
-		rc = read_all(&c, &raw, &raw_len, PAC_SCRIPT_MAX + HEAD_MAX);
-	if (!rc)
-		rc = parse_answer(&c, raw, raw_len, out);
-	free(raw);
-	if (c.ssl)
-		SSL_free(c.ssl);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (c.ctx) {
-		SSL_CTX_free(c.ctx);
-		/* This thread's OpenSSL state goes now: on the host's select
-		 * thread it would otherwise outlive the answer, and a
-		 * process that ends right after would leak it. */
-		ERR_clear_error();
-		OPENSSL_thread_stop();
+	snprintf(visited[0], PAC_URL_MAX, "%s", url);
+	while ((rc = fetch_once(&c, &u, ca_file, out)) == FETCH_REDIRECT) {
+		if (n == PAC_REDIRECTS_MAX) {
+			rc = fail(&c, PS_ERR_PROXY_PROTOCOL, "%s: more than"
+				  " %d redirects (the last one from %s)",
+				  url, PAC_REDIRECTS_MAX, visited[n]);
+			break;
+		}
+		rc = follow_redirect(&c, &u, visited[n], visited, n + 1,
+				     visited[n + 1]);
+		if (rc)
+			break;
+		n++;
 	}
+	if (rc == 0) {
+		snprintf(out->url, sizeof(out->url), "%s", visited[n]);
+		out->redirects = (unsigned)n;
+	} else if (n > 0 && !strstr(why, visited[n])) {
+		note_where(&c, visited[n], n);
+	}
+	/* This thread's OpenSSL state goes now: on the host's select thread
+	 * it would otherwise outlive the answer, and a process that ends
+	 * right after would leak it. */
+	ERR_clear_error();
+	OPENSSL_thread_stop();
 	return rc;
 }
 

@@ -63,6 +63,14 @@ static int sockaddr_text(const struct sockaddr *sa, char *out, size_t outsz)
 	return inet_ntop(sa->sa_family, raw, out, (socklen_t)outsz) ? 0 : -1;
 }
 
+/* Every name lookup of a script goes through this (tests replace it). */
+static pac_lookup_fn pac_lookup = getaddrinfo;
+
+void pac_functions_set_lookup(pac_lookup_fn lookup)
+{
+	pac_lookup = lookup ? lookup : getaddrinfo;
+}
+
 /* Addresses of 'host' of 'family' (AF_UNSPEC: all), in resolver order. */
 static void resolve_into(const char *host, int family, int first_only,
 			 struct addr_list *out)
@@ -74,7 +82,7 @@ static void resolve_into(const char *host, int family, int first_only,
 	out->text[0] = '\0';
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
-	if (!host[0] || getaddrinfo(host, NULL, &hints, &res) != 0)
+	if (!host[0] || pac_lookup(host, NULL, &hints, &res) != 0)
 		return;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		if (sockaddr_text(ai->ai_addr, text, sizeof(text)) < 0)

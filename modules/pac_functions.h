@@ -17,6 +17,11 @@
 
 #include <duktape.h>
 
+#include "pac_eval.h"
+
+/* The lookup dnsResolve and its kin use (pac_eval_set_lookup). */
+void pac_functions_set_lookup(pac_lookup_fn lookup);
+
 /*
  * Define the functions as globals of 'ctx'.  'now' (0: the real clock)
  * is the time the date functions see.  0, or -1 with the reason left on

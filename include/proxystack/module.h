@@ -234,7 +234,8 @@ struct ps_module_ops {
 	 * order they are to be tried with ps_select_add(): "DIRECT" or a
 	 * proxy URL ("http://a:3128", "https://b:443", "socks5h://c:1080",
 	 * socks4/socks4a/socks5 too).  The host builds a stack for each
-	 * (the shipped module for the scheme over direct) and tries them in
+	 * (the [transport] section whose url is that proxy, else the
+	 * shipped module for the scheme; over direct) and tries them in
 	 * order, failing over on any error, as route lines
 	 * `stack = X [default=next]` would.  It never adds DIRECT itself:
 	 * when every alternative fails, the connection fails (fail closed).

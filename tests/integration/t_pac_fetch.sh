@@ -3,12 +3,13 @@
 # against its own ca_file (and refused against the system's CAs), a
 # chunked answer, and the refusals a person can act on (a 404, a script
 # over 1 MiB, a server that is not there), each naming the URL, and
-# nothing leaving directly when there is no script.  And the caller's
-# event loop never waits: with a script server that never answers,
-# ps_conn_start() returns at once with an fd to poll, and the chain fails
-# when the fetch times out.  A select module built before the select op
-# makes its route fail clearly, and the host refuses what a select
-# module may not name (tests/modules/pickselect).
+# nothing leaving directly when there is no script.  WPAD's lookups stay
+# inside a mount namespace with the test's resolv.conf and hosts file.
+# And the caller's event loop never waits: with a script server that
+# never answers, ps_conn_start() returns at once with an fd to poll, and
+# the chain fails when the fetch times out.  A select module built
+# before the select op makes its route fail clearly, and the host
+# refuses what a select module may not name (tests/modules/pickselect).
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -110,17 +111,42 @@ expect_grep "poll fd yes$" "$OUT" "silent server: then an fd to poll"
 expect_grep -F "result timeout: no PAC script:" "$OUT" \
 	"silent server: the fetch's timeout fails the chain"
 
-# WPAD: with no search domain there is nothing to ask, and it says so.
-# (With one, the candidates would be real names on the real network:
-# test_pac_eval checks the candidates a resolv.conf gives.)
-if grep -qE '^(search|domain)[[:space:]]' /etc/resolv.conf 2>/dev/null; then
-	skip "wpad" "/etc/resolv.conf names a search domain: no lookups of real wpad names from a test"
-else
-	which_with wpad "url = wpad"
-	expect_exit 6 "wpad without a search domain: exit 6" -- "${WHICH[@]}"
-	expect_grep -F "no PAC script: wpad: no search domain in /etc/resolv.conf" \
-		"$ERR" "wpad without a search domain: says so"
-fi
+# WPAD, in a mount namespace of its own whose resolv.conf the test
+# writes and whose hosts file names the candidates on loopback (a
+# nameserver where none listens): no lookup of a wpad name leaves the
+# machine, whatever the machine's own resolv.conf says.
+# "${IN_RESOLVER_NS[@]}" RESOLV_CONF CMD...: CMD with that resolv.conf
+# and the hosts file below.
+printf '%s\n' "127.0.0.1 localhost" "127.0.0.9 wpad.a.pac-test.example" \
+	"127.0.0.9 wpad.pac-test.example" >"$TMP/wpad-hosts"
+IN_RESOLVER_NS=(unshare -m /bin/sh -c 'mount --bind "$0" /etc/hosts &&
+	mount --bind "$1" /etc/resolv.conf && shift && exec "$@"'
+	"$TMP/wpad-hosts")
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' \
+	>"$TMP/resolv-none"
+{ cat "$TMP/resolv-none"; echo "search a.pac-test.example"; } \
+	>"$TMP/resolv-search"
+"${IN_RESOLVER_NS[@]}" "$TMP/resolv-none" true ||
+	bail_out "wpad" "cannot make a mount namespace (unshare -m)"
+
+which_with wpad "url = wpad"
+expect_exit 6 "wpad without a search domain: exit 6" -- \
+	"${IN_RESOLVER_NS[@]}" "$TMP/resolv-none" "${WHICH[@]}"
+expect_grep -F "no PAC script: wpad: no search domain in /etc/resolv.conf" \
+	"$ERR" "wpad without a search domain: says so"
+
+# Both candidates of the search domain are asked, most specific first,
+# at the addresses the hosts file gives (nothing listens there).
+expect_exit 6 "wpad with a search domain: exit 6" -- \
+	"${IN_RESOLVER_NS[@]}" "$TMP/resolv-search" \
+	"$PROXYSTACK" -c "$TMP/conf-wpad" -v which "tcp://localhost:1"
+expect_line "$ERR" "wpad with a search domain: the first candidate" \
+	"WPAD http://wpad.a.pac-test.example/wpad.dat: connect to" \
+	"port 80"
+expect_line "$ERR" "wpad with a search domain: then its parent" \
+	"WPAD http://wpad.pac-test.example/wpad.dat: connect to"
+expect_no_grep -F "does not resolve" "$ERR" \
+	"wpad with a search domain: the hosts file answered"
 
 # A select module built before the select op: the route fails clearly
 # (exit 7), and nothing goes direct.

@@ -4,8 +4,11 @@
  * scripts.
  *
  * The date functions see a fixed time (pac_limits.now) in UTC:
- * Saturday 2026-12-05 12:30:15 UTC.
+ * Saturday 2026-12-05 12:30:15 UTC.  Names resolve through a table of
+ * the test's own (test_lookup), never the machine's resolver: the
+ * answers are the same everywhere and no lookup leaves the process.
  */
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +22,27 @@
 static struct pac_limits limits = {
 	.memory_bytes = 8u << 20, .time_ms = 3000, .now = FIXED_NOW,
 };
+
+/*
+ * The names the scripts may resolve; any other name does not exist.  IP
+ * literals are parsed, as getaddrinfo does without asking anyone.
+ */
+static int test_lookup(const char *node, const char *service,
+		       const struct addrinfo *hints, struct addrinfo **res)
+{
+	static const char *const table[][2] = {
+		{ "localhost", "127.0.0.1" },
+		{ "pac-test.internal", "192.0.2.7" },
+		{ "six.pac-test.internal", "2001:db8::7" },
+	};
+	struct addrinfo numeric = *hints;
+
+	numeric.ai_flags |= AI_NUMERICHOST;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(node, table[i][0]))
+			node = table[i][1];
+	return getaddrinfo(node, service, &numeric, res) ? EAI_NONAME : 0;
+}
 
 /* FindProxyForURL returns String(expr); the result, or "ERR: why". */
 static char *run_expr(const char *expr)
@@ -72,6 +96,12 @@ static void test_dns_functions(void)
 	EXPR("dnsResolve('localhost')", "127.0.0.1");
 	EXPR("dnsResolve('127.0.0.7')", "127.0.0.7");
 	EXPR("dnsResolve('no-such-host.invalid')", "null");
+	/* Known only to test_lookup: the functions use the one injected. */
+	EXPR("dnsResolve('pac-test.internal')", "192.0.2.7");
+	EXPR("dnsResolve('six.pac-test.internal')", "null");
+	EXPR("dnsResolveEx('six.pac-test.internal')", "2001:db8::7");
+	EXPR("isInNet('pac-test.internal', '192.0.2.0', '255.255.255.0')",
+	     "true");
 	EXPR("isResolvable('localhost')", "true");
 	EXPR("isResolvable('no-such-host.invalid')", "false");
 	EXPR("isResolvableEx('localhost')", "true");
@@ -285,6 +315,7 @@ int main(void)
 	/* The date functions' local time: UTC, so the cases hold anywhere. */
 	setenv("TZ", "UTC", 1);
 	tzset();
+	pac_eval_set_lookup(test_lookup);
 	if (!pac_eval_available()) {
 		CHECK_STR(run_expr("1"), "ERR: this build of proxystack has no"
 			  " JavaScript engine (it was configured without"
