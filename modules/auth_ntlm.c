@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,20 @@ static int ntlm_provider_missing(void)
 	return missing;
 }
 
+static void ntlm_crypto_free(struct ntlm_crypto *c)
+{
+	if (!c)
+		return;
+	EVP_MD_free(c->md4);
+	EVP_MAC_free(c->hmac);
+	if (c->legacy)
+		OSSL_PROVIDER_unload(c->legacy);
+	if (c->deflt)
+		OSSL_PROVIDER_unload(c->deflt);
+	OSSL_LIB_CTX_free(c->libctx);
+	free(c);
+}
+
 static struct ntlm_crypto *ntlm_crypto_try(void)
 {
 	struct ntlm_crypto *c = calloc(1, sizeof(*c));
@@ -96,7 +111,7 @@ static struct ntlm_crypto *ntlm_crypto_try(void)
  * "could not load the shared library" too: a DSO error is believed only
  * when a second try fails the same way.
  */
-struct ntlm_crypto *ntlm_crypto_new(void)
+static struct ntlm_crypto *ntlm_crypto_new(void)
 {
 	struct ntlm_crypto *c = ntlm_crypto_try();
 
@@ -105,18 +120,61 @@ struct ntlm_crypto *ntlm_crypto_new(void)
 	return c;
 }
 
-void ntlm_crypto_free(struct ntlm_crypto *c)
+/*
+ * The one context of this process (of this load of the module).  Making
+ * one loads the legacy provider: some 2400 allocations, and the one
+ * place where OpenSSL 3.0 does not survive every failed allocation (its
+ * legacy provider's child context).  A handshake then allocates only its
+ * digest and MAC contexts.
+ */
+static pthread_mutex_t ntlm_crypto_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ntlm_crypto *ntlm_crypto_shared;
+static int ntlm_crypto_cleanup_registered;
+
+/*
+ * Registered with atexit() from this object, so glibc runs it when the
+ * module is unloaded (dlclose) or else at exit, and before OpenSSL's own
+ * clean-up, which OPENSSL_init_crypto() registered earlier.
+ */
+static void ntlm_crypto_cleanup(void)
 {
-	if (!c)
-		return;
-	EVP_MD_free(c->md4);
-	EVP_MAC_free(c->hmac);
-	if (c->legacy)
-		OSSL_PROVIDER_unload(c->legacy);
-	if (c->deflt)
-		OSSL_PROVIDER_unload(c->deflt);
-	OSSL_LIB_CTX_free(c->libctx);
-	free(c);
+	pthread_mutex_lock(&ntlm_crypto_lock);
+	ntlm_crypto_free(ntlm_crypto_shared);
+	ntlm_crypto_shared = NULL;
+	pthread_mutex_unlock(&ntlm_crypto_lock);
+}
+
+static struct ntlm_crypto *ntlm_crypto_get_locked(void)
+{
+	if (ntlm_crypto_shared)
+		return ntlm_crypto_shared;
+	/* OpenSSL's atexit handler first, so that ours runs before it. */
+	if (OPENSSL_init_crypto(0, NULL) != 1) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!ntlm_crypto_cleanup_registered) {
+		if (atexit(ntlm_crypto_cleanup)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		ntlm_crypto_cleanup_registered = 1;
+	}
+	ntlm_crypto_shared = ntlm_crypto_new();
+	return ntlm_crypto_shared;
+}
+
+struct ntlm_crypto *ntlm_crypto_get(void)
+{
+	struct ntlm_crypto *c;
+	int saved;
+
+	pthread_mutex_lock(&ntlm_crypto_lock);
+	c = ntlm_crypto_get_locked();
+	saved = errno;
+	pthread_mutex_unlock(&ntlm_crypto_lock);
+	errno = saved;
+	return c;
 }
 
 /* HMAC-MD5(key, a || b) into out[16]; 0 or -1. */

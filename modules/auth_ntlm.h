@@ -2,10 +2,11 @@
  * auth_ntlm.h - NTLM messages and NTLMv2 arithmetic (MS-NLMP), for the
  * CONNECT exchange's connection-based proxy authentication.
  *
- * Pure functions over byte buffers: no I/O, no global state.  The hash
- * functions (MD4, HMAC-MD5) come from OpenSSL 3 through a library context
- * of our own with the legacy provider loaded (MD4 lives there), never the
- * process's default context, which the application owns.
+ * Pure functions over byte buffers, no I/O.  The hash functions (MD4,
+ * HMAC-MD5) come from OpenSSL 3 through a library context of our own with
+ * the legacy provider loaded (MD4 lives there), never the process's
+ * default context, which the application owns.  That context is the one
+ * piece of global state: made once per process (see ntlm_crypto_get()).
  *
  * Only NTLMv2 responses are ever computed: no LM, no NTLMv1, no NTLMv2
  * "session response" (NTLM2SR).  A challenge that leaves no room for
@@ -14,8 +15,9 @@
  * Not implemented (and not needed by proxies, which check the response
  * only): the MIC and MsvAvFlags, key exchange, signing and sealing.
  *
- * Thread-safety: every function works on its arguments only; a struct
- * ntlm_crypto is used by one thread at a time.
+ * Thread-safety: ntlm_crypto_get() takes a lock; every other function
+ * works on its arguments only, and the shared struct ntlm_crypto is only
+ * read (OpenSSL's fetched algorithms may be used by many threads).
  */
 #ifndef MODULES_AUTH_NTLM_H
 #define MODULES_AUTH_NTLM_H
@@ -61,10 +63,16 @@ struct ntlm_identity {
 /* Hash functions in a library context of our own (see above). */
 struct ntlm_crypto;
 
-/* A new context, or NULL with errno ENOMEM (out of memory) or ENOENT
- * (no legacy provider: no MD4). */
-struct ntlm_crypto *ntlm_crypto_new(void);
-void ntlm_crypto_free(struct ntlm_crypto *c);
+/*
+ * The process's hash context: the first call makes it (loading the
+ * legacy provider into a new library context), later calls return the
+ * same one, so a handshake allocates only its digest and MAC contexts.
+ * Thread-safe.  NULL with errno ENOMEM (out of memory) or ENOENT (no
+ * legacy provider: no MD4); the next call tries again.  The caller never
+ * frees it: it is freed when this code's module is unloaded, or at exit
+ * (before OpenSSL's own clean-up).
+ */
+struct ntlm_crypto *ntlm_crypto_get(void);
 
 /*
  * The NEGOTIATE_MESSAGE (Type 1) into out (at least 32 bytes; no domain,

@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 	long n;
 
-	if (!crypto && !(crypto = ntlm_crypto_new()))
+	if (!crypto && !(crypto = ntlm_crypto_get()))
 		fuzz_fail("no NTLM crypto context (legacy provider)");
 	if (size < 1)
 		return 0;

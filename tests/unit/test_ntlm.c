@@ -6,6 +6,9 @@
  * Type 2 parser against malformed and hostile challenges.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,10 @@ static const uint8_t server_challenge[8] = { 0x01, 0x23, 0x45, 0x67,
 static const uint8_t client_challenge[8] = { 0xaa, 0xaa, 0xaa, 0xaa,
 					     0xaa, 0xaa, 0xaa, 0xaa };
 static const uint8_t time_zero[8];
+
+/* OpenSSL allocations one Type 3 may make once the process's context
+ * exists (MD4 and three HMAC-MD5: their contexts).  */
+#define NTLM_HANDSHAKE_ALLOCS_MAX 80
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -286,27 +293,110 @@ static void test_type1_and_names(void)
 	CHECK_INT(dlen, 0);
 }
 
+/* OpenSSL's allocations, counted (CRYPTO_set_mem_functions). */
+static atomic_long ossl_allocs;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	atomic_fetch_add(&ossl_allocs, 1);
+	return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	atomic_fetch_add(&ossl_allocs, 1);
+	return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+/* Once the context exists, a whole Type 3 allocates little: no
+ * library context, no provider, no fetch per handshake. */
+static void test_handshake_allocations(struct ntlm_crypto *c)
+{
+	struct ntlm_challenge ch;
+	struct ntlm_identity id = { "User", "Domain", "COMPUTER", "Password" };
+	uint8_t msg[NTLM_TYPE3_MAX];
+	char why[128];
+	long before, spent;
+
+	CHECK(ntlm_parse_challenge(spec_challenge, sizeof(spec_challenge),
+				   &ch, why, sizeof(why)) == 0);
+	ntlm_authenticate_message(c, &ch, &id, client_challenge, time_zero,
+				  msg, sizeof(msg));
+	before = atomic_load(&ossl_allocs);
+	CHECK(ntlm_crypto_get() == c);
+	CHECK(ntlm_authenticate_message(c, &ch, &id, client_challenge,
+					time_zero, msg, sizeof(msg)) > 64);
+	spent = atomic_load(&ossl_allocs) - before;
+	CHECK_MSG(spent > 0 && spent <= NTLM_HANDSHAKE_ALLOCS_MAX,
+		  "a Type 3 with the shared context: %ld OpenSSL allocations"
+		  " (at most %d; a new context costs thousands)", spent,
+		  NTLM_HANDSHAKE_ALLOCS_MAX);
+}
+
+static void *get_in_thread(void *arg)
+{
+	(void)arg;
+	return ntlm_crypto_get();
+}
+
+/* Threads racing for the first context all get the same one. */
+static struct ntlm_crypto *test_shared_context(void)
+{
+	pthread_t t[4];
+	void *got[4];
+	struct ntlm_crypto *c;
+	int same = 1;
+
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, get_in_thread, NULL))
+			t[i] = 0;
+	c = ntlm_crypto_get();
+	for (int i = 0; i < 4; i++) {
+		got[i] = NULL;
+		if (t[i])
+			pthread_join(t[i], &got[i]);
+		same &= got[i] == (void *)c;
+	}
+	CHECK_MSG(c != NULL, "a library context with MD4 (legacy provider)");
+	CHECK_MSG(same, "four threads racing for it get the same context");
+	CHECK_MSG(ntlm_crypto_get() == c, "a later call gets it again");
+	return c;
+}
+
 int main(void)
 {
-	struct ntlm_crypto *c = ntlm_crypto_new();
+	struct ntlm_crypto *c;
 
-	CHECK_MSG(c != NULL, "a library context with MD4 (legacy provider)");
+	CHECK(CRYPTO_set_mem_functions(count_malloc, count_realloc,
+				       count_free) == 1);
+	/* No legacy provider to load: ENOENT (a configuration of OpenSSL
+	 * to fix), not ENOMEM; and the failure is not kept: the next call
+	 * tries again. */
+	setenv("OPENSSL_MODULES", "/nonexistent", 1);
+	c = ntlm_crypto_get();
+	CHECK_MSG(c == NULL && errno == ENOENT,
+		  "no legacy provider: NULL and ENOENT (got %p, errno %d)",
+		  (void *)c, errno);
+	unsetenv("OPENSSL_MODULES");
+	c = test_shared_context();
 	if (!c)
 		return check_done();
 	test_vectors(c);
 	test_authenticate(c);
 	test_timestamp(c);
+	test_handshake_allocations(c);
 	test_malformed();
 	test_type1_and_names();
-	ntlm_crypto_free(c);
-	/* No legacy provider to load: ENOENT (a configuration of OpenSSL
-	 * to fix), not ENOMEM. */
-	setenv("OPENSSL_MODULES", "/nonexistent", 1);
-	c = ntlm_crypto_new();
-	CHECK_MSG(c == NULL && errno == ENOENT,
-		  "no legacy provider: NULL and ENOENT (got %p, errno %d)",
-		  (void *)c, errno);
-	ntlm_crypto_free(c);
-	unsetenv("OPENSSL_MODULES");
 	return check_done();
 }
