@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -132,9 +133,10 @@ static struct ntlm_crypto *ntlm_crypto_shared;
 static int ntlm_crypto_cleanup_registered;
 
 /*
- * Registered with atexit() from this object, so glibc runs it when the
- * module is unloaded (dlclose) or else at exit, and before OpenSSL's own
- * clean-up, which OPENSSL_init_crypto() registered earlier.
+ * Registered with atexit() from this object, so glibc runs it at exit
+ * (or when the module is unloaded, where ntlm_pin_module() failed), and
+ * before OpenSSL's own clean-up, which OPENSSL_init_crypto() registered
+ * earlier.
  */
 static void ntlm_crypto_cleanup(void)
 {
@@ -142,6 +144,22 @@ static void ntlm_crypto_cleanup(void)
 	ntlm_crypto_free(ntlm_crypto_shared);
 	ntlm_crypto_shared = NULL;
 	pthread_mutex_unlock(&ntlm_crypto_lock);
+}
+
+/*
+ * Keep the module this code is in mapped from now on: a snapshot's end
+ * closes its modules, and an agent that builds a new context for each
+ * connection would otherwise pay for a new library context every time.
+ * Best effort: where it fails (or this code is in the program itself),
+ * the context is freed when the module is unloaded, and made again.
+ */
+static void ntlm_pin_module(void)
+{
+	Dl_info info;
+
+	if (dladdr((void *)ntlm_pin_module, &info) && info.dli_fname)
+		(void)dlopen(info.dli_fname,
+			     RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
 static struct ntlm_crypto *ntlm_crypto_get_locked(void)
@@ -161,6 +179,8 @@ static struct ntlm_crypto *ntlm_crypto_get_locked(void)
 		ntlm_crypto_cleanup_registered = 1;
 	}
 	ntlm_crypto_shared = ntlm_crypto_new();
+	if (ntlm_crypto_shared)
+		ntlm_pin_module();
 	return ntlm_crypto_shared;
 }
 

@@ -69,8 +69,9 @@ struct ntlm_crypto;
  * same one, so a handshake allocates only its digest and MAC contexts.
  * Thread-safe.  NULL with errno ENOMEM (out of memory) or ENOENT (no
  * legacy provider: no MD4); the next call tries again.  The caller never
- * frees it: it is freed when this code's module is unloaded, or at exit
- * (before OpenSSL's own clean-up).
+ * frees it: once made, it keeps the module that holds this code loaded
+ * (RTLD_NODELETE) and is freed at exit, before OpenSSL's own clean-up;
+ * where the module cannot be kept, when the module is unloaded.
  */
 struct ntlm_crypto *ntlm_crypto_get(void);
 
