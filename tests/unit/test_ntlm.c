@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -100,6 +102,11 @@ static void test_vectors(struct ntlm_crypto *c)
 	CHECK_INT(ntlm_v2_response(c, owf, server_challenge, client_challenge,
 				   time_zero, ch.target_info,
 				   ch.target_info_len, resp, 60, NULL), 0);
+}
+
+static unsigned get16(const uint8_t *p)
+{
+	return (unsigned)p[0] | (unsigned)p[1] << 8;
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -196,6 +203,100 @@ static void test_timestamp(struct ntlm_crypto *c)
 				      sizeof(out));
 	CHECK(n > 64 && !memcmp(out + get32(out + 24) + 24, now, 8));
 	CHECK(memcmp(out + get32(out + 16), zero24, 24));
+	/* ... and no MIC: the fields start right after the 64 bytes. */
+	CHECK_INT(get32(out + 16), 64);
+}
+
+/* HMAC-MD5 from the default library context, to check ours. */
+static void hmac_md5_ref(const uint8_t *key, const uint8_t *data, size_t n,
+			 uint8_t out[16])
+{
+	unsigned len = 0;
+
+	if (!HMAC(EVP_md5(), key, 16, data, n, out, &len) || len != 16)
+		memset(out, 0, 16);
+}
+
+/*
+ * A challenge with MsvAvTimestamp and 'flags_pair' (an MsvAvFlags pair
+ * with value 1, or nothing): the Type 3 carries MsvAvFlags with 0x2 in
+ * its NTLMv2 response and a MIC over the three messages, checked here
+ * with an HMAC of OpenSSL's default context (MS-NLMP 3.1.5.1.2).
+ */
+static void check_mic(struct ntlm_crypto *c, int flags_pair)
+{
+	static const uint8_t stamp[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct ntlm_identity id = { "User", "Domain", "", "Password" };
+	uint8_t msg[200], out[NTLM_TYPE3_MAX], all[1024], owf[16], key[16];
+	uint8_t mic[16];
+	struct ntlm_challenge ch;
+	size_t n, len = 48, ntoff, ntlen, tlen = 0, ti, at;
+	char why[128];
+
+	memcpy(msg, spec_challenge, 48);
+	if (flags_pair) {
+		memcpy(msg + len, "\x06\x00\x04\x00\x01\x00\x00\x00", 8);
+		len += 8;
+	}
+	memcpy(msg + len, "\x07\x00\x08\x00", 4);
+	memcpy(msg + len + 4, stamp, 8);
+	memset(msg + len + 12, 0, 4);
+	len += 16;
+	msg[40] = msg[42] = (uint8_t)(len - 48);
+	msg[44] = 48;
+	CHECK_INT(ntlm_parse_challenge(msg, len, &ch, why, sizeof(why)), 0);
+	n = ntlm_authenticate_message(c, &ch, &id, client_challenge,
+				      time_zero, out, sizeof(out));
+	CHECK_MSG(n > 88, "MIC (%s): a Type 3", flags_pair ? "flags" : "none");
+	if (n <= 88)
+		return;
+	CHECK_INT(get32(out + 16), 88);	/* Version and MIC before fields */
+	ntoff = get32(out + 24);
+	ntlen = out[20] | out[21] << 8;
+	/* The target info in the response: the server's, MsvAvFlags 0x2. */
+	ti = ntoff + 16 + 28;
+	for (at = ti; at + 4 <= ntoff + ntlen && get16(out + at);
+	     at += 4 + get16(out + at + 2))
+		if (get16(out + at) == 6) {
+			tlen++;
+			CHECK_INT(get32(out + at + 4), flags_pair ? 3 : 2);
+		}
+	CHECK_MSG(tlen == 1, "MIC (%s): one MsvAvFlags pair (got %zu)",
+		  flags_pair ? "flags" : "none", tlen);
+	CHECK_INT(ntlen, 16 + 28 + (len - 48) + (flags_pair ? 0 : 8) + 4);
+	/* The MIC: session base key = HMAC(NTOWFv2, NTProofStr), over
+	 * Type 1 || Type 2 || Type 3 with the MIC zero. */
+	CHECK(ntlm_ntowfv2(c, "Password", "User", "Domain", owf) == 0);
+	hmac_md5_ref(owf, out + ntoff, 16, key);
+	CHECK_INT(ntlm_negotiate_message(all, sizeof(all)), 32);
+	memcpy(all + 32, msg, len);
+	memcpy(all + 32 + len, out, n);
+	memset(all + 32 + len + 72, 0, 16);
+	hmac_md5_ref(key, all, 32 + len + n, mic);
+	CHECK_MSG(!memcmp(out + 72, mic, 16), "MIC (%s): HMAC-MD5 of the"
+		  " three messages", flags_pair ? "flags" : "none");
+	/* Another challenge byte, another MIC. */
+	msg[24] ^= 1;
+	memcpy(all + 32, msg, len);
+	hmac_md5_ref(key, all, 32 + len + n, mic);
+	CHECK(memcmp(out + 72, mic, 16));
+}
+
+static void test_mic(struct ntlm_crypto *c)
+{
+	char why[128];
+	uint8_t msg[80];
+	struct ntlm_challenge ch;
+
+	check_mic(c, 0);
+	check_mic(c, 1);
+	/* MsvAvFlags of 2 bytes: refused. */
+	memcpy(msg, spec_challenge, 48);
+	memcpy(msg + 48, "\x06\x00\x02\x00\x01\x00\x00\x00\x00\x00", 10);
+	msg[40] = msg[42] = 10;
+	msg[44] = 48;
+	CHECK_INT(ntlm_parse_challenge(msg, 58, &ch, why, sizeof(why)), -1);
+	CHECK_STR(why, "its MsvAvFlags is not 4 bytes");
 }
 
 /* parse a copy of the spec's challenge changed by 'edit'; its reason */
@@ -395,6 +496,7 @@ int main(void)
 	test_vectors(c);
 	test_authenticate(c);
 	test_timestamp(c);
+	test_mic(c);
 	test_handshake_allocations(c);
 	test_malformed();
 	test_type1_and_names();
