@@ -47,8 +47,8 @@
 #   ntlm  (not by default) warm, through a squid that asks for NTLM
 #         (ntlm_fake_auth): the points swept are the allocations the warm
 #         Basic run does not make (the NTLM handshake: MD4 and HMAC-MD5
-#         contexts, the messages; about 90) and the two after each, some
-#         30 s on 2 cores.  The library context with OpenSSL's legacy
+#         contexts, the messages, the MIC; about 100) and the two after
+#         each, 30 to 100 s on 2 cores (105 points).  The library context with OpenSSL's legacy
 #         provider (some 2400 allocations) is made once per process, in
 #         the warm-up, and is not swept: OpenSSL 3.0.19 crashes when an
 #         allocation fails inside OSSL_LIB_CTX_new_child() while the
