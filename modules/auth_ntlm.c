@@ -9,11 +9,13 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +25,18 @@
 
 static const uint8_t ntlm_signature[8] = "NTLMSSP";
 
-/* MsvAvEOL and MsvAvTimestamp (MS-NLMP 2.2.2.1). */
+/* MsvAvEOL, MsvAvFlags and MsvAvTimestamp (MS-NLMP 2.2.2.1). */
 #define AV_EOL 0
+#define AV_FLAGS 6
 #define AV_TIMESTAMP 7
+/* MsvAvFlags: the AUTHENTICATE_MESSAGE carries a MIC. */
+#define AV_FLAG_MIC 0x00000002u
+
+/* The Type 3 header: with a MIC, Version (8 bytes, zero: we do not
+ * negotiate it) and the MIC (16) follow the fields (MS-NLMP 2.2.1.3). */
+#define TYPE3_HEADER 64
+#define TYPE3_HEADER_MIC 88
+#define TYPE3_MIC_AT 72
 
 /* The flags of our Type 1: NTLM with extended session security, names
  * in Unicode or OEM as the server likes, its target info please. */
@@ -59,6 +70,20 @@ static int ntlm_provider_missing(void)
 	while ((e = ERR_get_error()))
 		missing |= ERR_GET_LIB(e) == ERR_LIB_DSO;
 	return missing;
+}
+
+static void ntlm_crypto_free(struct ntlm_crypto *c)
+{
+	if (!c)
+		return;
+	EVP_MD_free(c->md4);
+	EVP_MAC_free(c->hmac);
+	if (c->legacy)
+		OSSL_PROVIDER_unload(c->legacy);
+	if (c->deflt)
+		OSSL_PROVIDER_unload(c->deflt);
+	OSSL_LIB_CTX_free(c->libctx);
+	free(c);
 }
 
 static struct ntlm_crypto *ntlm_crypto_try(void)
@@ -96,7 +121,7 @@ static struct ntlm_crypto *ntlm_crypto_try(void)
  * "could not load the shared library" too: a DSO error is believed only
  * when a second try fails the same way.
  */
-struct ntlm_crypto *ntlm_crypto_new(void)
+static struct ntlm_crypto *ntlm_crypto_new(void)
 {
 	struct ntlm_crypto *c = ntlm_crypto_try();
 
@@ -105,24 +130,88 @@ struct ntlm_crypto *ntlm_crypto_new(void)
 	return c;
 }
 
-void ntlm_crypto_free(struct ntlm_crypto *c)
+/*
+ * The one context of this process (of this load of the module).  Making
+ * one loads the legacy provider: some 2400 allocations, and the one
+ * place where OpenSSL 3.0 does not survive every failed allocation (its
+ * legacy provider's child context).  A handshake then allocates only its
+ * digest and MAC contexts.
+ */
+static pthread_mutex_t ntlm_crypto_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ntlm_crypto *ntlm_crypto_shared;
+static int ntlm_crypto_cleanup_registered;
+
+/*
+ * Registered with atexit() from this object, so glibc runs it at exit
+ * (or when the module is unloaded, where ntlm_pin_module() failed), and
+ * before OpenSSL's own clean-up, which OPENSSL_init_crypto() registered
+ * earlier.
+ */
+static void ntlm_crypto_cleanup(void)
 {
-	if (!c)
-		return;
-	EVP_MD_free(c->md4);
-	EVP_MAC_free(c->hmac);
-	if (c->legacy)
-		OSSL_PROVIDER_unload(c->legacy);
-	if (c->deflt)
-		OSSL_PROVIDER_unload(c->deflt);
-	OSSL_LIB_CTX_free(c->libctx);
-	free(c);
+	pthread_mutex_lock(&ntlm_crypto_lock);
+	ntlm_crypto_free(ntlm_crypto_shared);
+	ntlm_crypto_shared = NULL;
+	pthread_mutex_unlock(&ntlm_crypto_lock);
 }
 
-/* HMAC-MD5(key, a || b) into out[16]; 0 or -1. */
-static int hmac_md5(struct ntlm_crypto *c, const uint8_t *key, size_t klen,
-		    const uint8_t *a, size_t alen, const uint8_t *b,
-		    size_t blen, uint8_t out[16])
+/*
+ * Keep the module this code is in mapped from now on: a snapshot's end
+ * closes its modules, and an agent that builds a new context for each
+ * connection would otherwise pay for a new library context every time.
+ * Best effort: where it fails (or this code is in the program itself),
+ * the context is freed when the module is unloaded, and made again.
+ */
+static void ntlm_pin_module(void)
+{
+	Dl_info info;
+
+	if (dladdr((void *)ntlm_pin_module, &info) && info.dli_fname)
+		(void)dlopen(info.dli_fname,
+			     RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+static struct ntlm_crypto *ntlm_crypto_get_locked(void)
+{
+	if (ntlm_crypto_shared)
+		return ntlm_crypto_shared;
+	/* OpenSSL's atexit handler first, so that ours runs before it. */
+	if (OPENSSL_init_crypto(0, NULL) != 1) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!ntlm_crypto_cleanup_registered) {
+		if (atexit(ntlm_crypto_cleanup)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		ntlm_crypto_cleanup_registered = 1;
+	}
+	ntlm_crypto_shared = ntlm_crypto_new();
+	if (ntlm_crypto_shared)
+		ntlm_pin_module();
+	return ntlm_crypto_shared;
+}
+
+struct ntlm_crypto *ntlm_crypto_get(void)
+{
+	struct ntlm_crypto *c;
+	int saved;
+
+	pthread_mutex_lock(&ntlm_crypto_lock);
+	c = ntlm_crypto_get_locked();
+	saved = errno;
+	pthread_mutex_unlock(&ntlm_crypto_lock);
+	errno = saved;
+	return c;
+}
+
+/* HMAC-MD5(key, a || b || d) into out[16] (b and d may be empty; out may
+ * lie inside them: it is written last); 0 or -1. */
+static int hmac_md5_3(struct ntlm_crypto *c, const uint8_t *key, size_t klen,
+		      const uint8_t *a, size_t alen, const uint8_t *b,
+		      size_t blen, const uint8_t *d, size_t dlen,
+		      uint8_t *out)
 {
 	OSSL_PARAM params[2] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
@@ -136,9 +225,18 @@ static int hmac_md5(struct ntlm_crypto *c, const uint8_t *key, size_t klen,
 	ok = ctx && EVP_MAC_init(ctx, key, klen, params) == 1 &&
 	     EVP_MAC_update(ctx, a, alen) == 1 &&
 	     (!blen || EVP_MAC_update(ctx, b, blen) == 1) &&
+	     (!dlen || EVP_MAC_update(ctx, d, dlen) == 1) &&
 	     EVP_MAC_final(ctx, out, &outlen, 16) == 1 && outlen == 16;
 	EVP_MAC_CTX_free(ctx);
 	return ok ? 0 : -1;
+}
+
+/* HMAC-MD5(key, a || b) into out[16]; 0 or -1. */
+static int hmac_md5(struct ntlm_crypto *c, const uint8_t *key, size_t klen,
+		    const uint8_t *a, size_t alen, const uint8_t *b,
+		    size_t blen, uint8_t out[16])
+{
+	return hmac_md5_3(c, key, klen, a, alen, b, blen, NULL, 0, out);
 }
 
 static int md4(struct ntlm_crypto *c, const uint8_t *data, size_t len,
@@ -297,6 +395,9 @@ static int parse_target_info(struct ntlm_challenge *out, char *why,
 			memcpy(out->timestamp, p + 4, 8);
 			out->has_timestamp = 1;
 		}
+		if (id == AV_FLAGS && len != 4)
+			return refuse(why, whysz, "its MsvAvFlags is not 4"
+				      " bytes");
 		p += 4 + len;
 		left -= 4 + len;
 	}
@@ -309,6 +410,8 @@ int ntlm_parse_challenge(const uint8_t *msg, size_t len,
 			 size_t whysz)
 {
 	memset(out, 0, sizeof(*out));
+	out->message = msg;
+	out->message_len = len;
 	if (len < 32)
 		return refuse(why, whysz, "the challenge is shorter than 32"
 			      " bytes");
@@ -450,23 +553,65 @@ static long encode_name(const char *name, size_t n, int unicode,
 	return (long)n;
 }
 
-/* The two responses of a Type 3 for 'id' (NTLMv2 and LMv2 or Z(24)). */
+/*
+ * The server's target info with MsvAvFlags' MIC bit set (MS-NLMP
+ * 3.1.5.1.2): or'ed into its MsvAvFlags, else a pair added before
+ * MsvAvEOL.  'ti' passed parse_target_info(); out holds len + 8 bytes.
+ * Returns the new length.
+ */
+static size_t target_info_with_mic_flag(const uint8_t *ti, size_t len,
+					uint8_t *out)
+{
+	size_t i = 0, o = 0;
+	int found = 0;
+
+	while (i + 4 <= len && get16(ti + i) != AV_EOL) {
+		unsigned n = get16(ti + i + 2);
+
+		memcpy(out + o, ti + i, 4 + n);
+		if (get16(ti + i) == AV_FLAGS) {
+			put32(out + o + 4, get32(out + o + 4) | AV_FLAG_MIC);
+			found = 1;
+		}
+		o += 4 + n;
+		i += 4 + n;
+	}
+	if (!found) {
+		put16(out + o, AV_FLAGS);
+		put16(out + o + 2, 4);
+		put32(out + o + 4, AV_FLAG_MIC);
+		o += 8;
+	}
+	memset(out + o, 0, 4);	/* MsvAvEOL */
+	return o + 4;
+}
+
+/*
+ * The two responses of a Type 3 for 'id' (NTLMv2 and LMv2 or Z(24)),
+ * and the session base key.  With the server's timestamp the target
+ * info in the response says a MIC follows.
+ */
 static size_t ntlm_responses(struct ntlm_crypto *c,
 			     const struct ntlm_challenge *ch,
 			     const struct ntlm_identity *id,
 			     const uint8_t client_challenge[8],
 			     const uint8_t now[8], uint8_t lm[24],
-			     uint8_t *nt, size_t ntsz)
+			     uint8_t *nt, size_t ntsz, uint8_t session_key[16])
 {
-	uint8_t owf[16];
-	size_t n = 0;
+	uint8_t owf[16], ti[NTLM_TARGET_INFO_MAX + 8];
+	const uint8_t *info = ch->target_info;
+	size_t info_len = ch->target_info_len, n = 0;
 
+	if (ch->has_timestamp) {
+		info_len = target_info_with_mic_flag(ch->target_info,
+						     ch->target_info_len, ti);
+		info = ti;
+	}
 	if (ntlm_ntowfv2(c, id->password, id->user, id->domain, owf) == 0) {
 		n = ntlm_v2_response(c, owf, ch->server_challenge,
 				     client_challenge,
 				     ch->has_timestamp ? ch->timestamp : now,
-				     ch->target_info, ch->target_info_len, nt,
-				     ntsz, NULL);
+				     info, info_len, nt, ntsz, session_key);
 		/* MS-NLMP 3.1.5.1.2: with the server's timestamp, Z(24). */
 		memset(lm, 0, 24);
 		if (n && !ch->has_timestamp &&
@@ -478,6 +623,25 @@ static size_t ntlm_responses(struct ntlm_crypto *c,
 	return n;
 }
 
+/*
+ * The MIC (MS-NLMP 3.1.5.1.2): HMAC-MD5 under the exported session key
+ * over the three messages, this one with its MIC field zero, written
+ * into that field.  Without key exchange (we never ask for it) and with
+ * NTLMv2, the exported key is the session base key.
+ */
+static int ntlm_mic(struct ntlm_crypto *c, const uint8_t session_key[16],
+		    const struct ntlm_challenge *ch, uint8_t *msg, size_t len)
+{
+	uint8_t type1[32];
+	size_t n1 = ntlm_negotiate_message(type1, sizeof(type1));
+
+	if (!ch->message)
+		return -1;
+	memset(msg + TYPE3_MIC_AT, 0, 16);
+	return hmac_md5_3(c, session_key, 16, type1, n1, ch->message,
+			  ch->message_len, msg, len, msg + TYPE3_MIC_AT);
+}
+
 size_t ntlm_authenticate_message(struct ntlm_crypto *c,
 				 const struct ntlm_challenge *ch,
 				 const struct ntlm_identity *id,
@@ -486,12 +650,13 @@ size_t ntlm_authenticate_message(struct ntlm_crypto *c,
 				 size_t outsz)
 {
 	int unicode = (ch->flags & NTLM_FLAG_UNICODE) != 0;
-	uint8_t lm[24], nt[16 + 32 + NTLM_TARGET_INFO_MAX];
+	uint8_t lm[24], nt[16 + 32 + NTLM_TARGET_INFO_MAX + 8], key[16];
 	uint8_t dom[2 * NTLM_NAME_MAX], usr[2 * NTLM_NAME_MAX];
 	uint8_t wks[2 * NTLM_NAME_MAX];
 	long dlen, ulen, wlen, plen;
 	size_t ntlen;
-	struct ntlm_writer w = { out, outsz, 64, 0 };
+	size_t header = ch->has_timestamp ? TYPE3_HEADER_MIC : TYPE3_HEADER;
+	struct ntlm_writer w = { out, outsz, header, 0 };
 	uint32_t flags;
 
 	dlen = encode_name(id->domain, strlen(id->domain), unicode, dom,
@@ -506,15 +671,15 @@ size_t ntlm_authenticate_message(struct ntlm_crypto *c,
 	ulen = encode_name(id->user, strlen(id->user), unicode, usr,
 			   sizeof(usr));
 	errno = EINVAL;
-	if (plen < 0 || dlen < 0 || ulen < 0 || wlen < 0 || outsz < 64)
+	if (plen < 0 || dlen < 0 || ulen < 0 || wlen < 0 || outsz < header)
 		return 0;
 	ntlen = ntlm_responses(c, ch, id, client_challenge, now, lm, nt,
-			       sizeof(nt));
+			       sizeof(nt), key);
 	if (!ntlen) {
 		errno = ENOMEM;	/* the password was checked: a hash failed */
 		return 0;
 	}
-	memset(out, 0, 64);
+	memset(out, 0, header);
 	memcpy(out, ntlm_signature, 8);
 	put32(out + 8, 3);
 	put_field(&w, 12, lm, 24);
@@ -526,8 +691,14 @@ size_t ntlm_authenticate_message(struct ntlm_crypto *c,
 	flags = (NTLM_TYPE1_FLAGS & ch->flags) | NTLM_FLAG_NTLM;
 	flags &= unicode ? ~NTLM_FLAG_OEM : ~NTLM_FLAG_UNICODE;
 	put32(out + 60, flags);
+	if (!w.failed && ch->has_timestamp &&
+	    ntlm_mic(c, key, ch, out, w.used)) {
+		w.failed = 1;
+		errno = ENOMEM;	/* a hash failed */
+	}
 	explicit_bzero(nt, sizeof(nt));
 	explicit_bzero(lm, sizeof(lm));
+	explicit_bzero(key, sizeof(key));
 	if (w.failed) {
 		explicit_bzero(out, outsz);
 		return 0;

@@ -2,20 +2,24 @@
  * auth_ntlm.h - NTLM messages and NTLMv2 arithmetic (MS-NLMP), for the
  * CONNECT exchange's connection-based proxy authentication.
  *
- * Pure functions over byte buffers: no I/O, no global state.  The hash
- * functions (MD4, HMAC-MD5) come from OpenSSL 3 through a library context
- * of our own with the legacy provider loaded (MD4 lives there), never the
- * process's default context, which the application owns.
+ * Pure functions over byte buffers, no I/O.  The hash functions (MD4,
+ * HMAC-MD5) come from OpenSSL 3 through a library context of our own with
+ * the legacy provider loaded (MD4 lives there), never the process's
+ * default context, which the application owns.  That context is the one
+ * piece of global state: made once per process (see ntlm_crypto_get()).
  *
  * Only NTLMv2 responses are ever computed: no LM, no NTLMv1, no NTLMv2
  * "session response" (NTLM2SR).  A challenge that leaves no room for
  * NTLMv2 is refused by ntlm_parse_challenge().
  *
- * Not implemented (and not needed by proxies, which check the response
- * only): the MIC and MsvAvFlags, key exchange, signing and sealing.
+ * When the challenge carries MsvAvTimestamp, the Type 3 carries a MIC
+ * and MsvAvFlags says so (MS-NLMP 3.1.5.1.2), as domain controllers that
+ * enforce it want.  Not implemented (and not needed by proxies): key
+ * exchange, signing and sealing.
  *
- * Thread-safety: every function works on its arguments only; a struct
- * ntlm_crypto is used by one thread at a time.
+ * Thread-safety: ntlm_crypto_get() takes a lock; every other function
+ * works on its arguments only, and the shared struct ntlm_crypto is only
+ * read (OpenSSL's fetched algorithms may be used by many threads).
  */
 #ifndef MODULES_AUTH_NTLM_H
 #define MODULES_AUTH_NTLM_H
@@ -37,8 +41,10 @@
 #define NTLM_TARGET_INFO_MAX 2048
 /* User, domain and workstation names: bytes of UTF-8 each. */
 #define NTLM_NAME_MAX 256
-/* The largest Type 3 message we build (names in UTF-16, responses). */
-#define NTLM_TYPE3_MAX (64 + 24 + 48 + NTLM_TARGET_INFO_MAX + 6 * NTLM_NAME_MAX)
+/* The largest Type 3 message we build (header with Version and MIC,
+ * responses with an MsvAvFlags pair added, names in UTF-16). */
+#define NTLM_TYPE3_MAX                                                    \
+	(88 + 24 + 48 + 8 + NTLM_TARGET_INFO_MAX + 6 * NTLM_NAME_MAX)
 
 /* A parsed CHALLENGE_MESSAGE (Type 2). */
 struct ntlm_challenge {
@@ -48,6 +54,10 @@ struct ntlm_challenge {
 	size_t target_info_len;      /* 0: the proxy sent none */
 	int has_timestamp;           /* MsvAvTimestamp was in target_info */
 	uint8_t timestamp[8];        /* its FILETIME, little-endian */
+	/* The message as parsed, for the MIC: points into the caller's
+	 * buffer, which must outlive ntlm_authenticate_message(). */
+	const uint8_t *message;
+	size_t message_len;
 };
 
 /* The inputs of a Type 3 besides the challenge (UTF-8 strings). */
@@ -61,10 +71,17 @@ struct ntlm_identity {
 /* Hash functions in a library context of our own (see above). */
 struct ntlm_crypto;
 
-/* A new context, or NULL with errno ENOMEM (out of memory) or ENOENT
- * (no legacy provider: no MD4). */
-struct ntlm_crypto *ntlm_crypto_new(void);
-void ntlm_crypto_free(struct ntlm_crypto *c);
+/*
+ * The process's hash context: the first call makes it (loading the
+ * legacy provider into a new library context), later calls return the
+ * same one, so a handshake allocates only its digest and MAC contexts.
+ * Thread-safe.  NULL with errno ENOMEM (out of memory) or ENOENT (no
+ * legacy provider: no MD4); the next call tries again.  The caller never
+ * frees it: once made, it keeps the module that holds this code loaded
+ * (RTLD_NODELETE) and is freed at exit, before OpenSSL's own clean-up;
+ * where the module cannot be kept, when the module is unloaded.
+ */
+struct ntlm_crypto *ntlm_crypto_get(void);
 
 /*
  * The NEGOTIATE_MESSAGE (Type 1) into out (at least 32 bytes; no domain,
@@ -76,7 +93,8 @@ size_t ntlm_negotiate_message(uint8_t *out, size_t outsz);
  * Parse a CHALLENGE_MESSAGE.  Returns 0, or -1 with a reason a person
  * can read in why (never quoting the message's bytes): too short, not
  * NTLMSSP, not Type 2, a target info block out of range, malformed or
- * longer than NTLM_TARGET_INFO_MAX, or flags that ask for LM only.
+ * longer than NTLM_TARGET_INFO_MAX, an MsvAvTimestamp or MsvAvFlags of
+ * the wrong size, or flags that ask for LM only.
  * The TargetName field is not used and not checked (some servers fill
  * its offset with garbage).
  */
@@ -112,7 +130,9 @@ int ntlm_lmv2_response(struct ntlm_crypto *c, const uint8_t ntowf[16],
  * The AUTHENTICATE_MESSAGE (Type 3) answering 'ch' for 'id', with the
  * given client challenge and FILETIME 'now' (used only when the
  * challenge carries no MsvAvTimestamp; with one, LmChallengeResponse is
- * Z(24) as MS-NLMP 3.1.5.1.2 says, else LMv2).  Returns its length, or
+ * Z(24) as MS-NLMP 3.1.5.1.2 says, else LMv2; with one, the target info
+ * in the NTLMv2 response gets MsvAvFlags 0x2 and the message a MIC over
+ * our Type 1, ch->message and itself).  Returns its length, or
  * 0 with errno EINVAL (names or password not UTF-8 or over
  * NTLM_NAME_MAX, out too small) or ENOMEM (a hash failed).  out holds
  * secret-derived bytes: wipe it after use.

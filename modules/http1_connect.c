@@ -1124,9 +1124,10 @@ static int continue_handshake(struct h1_connect *h)
 			       " (DOMAIN\\user or the domain key);"
 			       " proxystack sends NTLMv2 only, never LM or"
 			       " NTLMv1"
-			     : "check the ticket (klist) and that the"
-			       " proxy's keytab holds the current key of"
-			       " its HTTP/ principal",
+			     : "check the ticket (klist), this host's clock"
+			       " against the proxy's (Kerberos allows 5"
+			       " minutes) and that the proxy's keytab holds"
+			       " the current key of its HTTP/ principal",
 			"proxy %.100s answered %d %.60s: the %s credentials"
 			" were rejected%s; it offers: %.100s", p->display,
 			h->status, h->reason, name,

@@ -204,7 +204,7 @@ int proxy_auth_ntlm_authenticate(const char *challenge,
 	char domain[NTLM_NAME_MAX], parse_why[128];
 	struct ntlm_challenge *ch = NULL;
 	struct ntlm_identity id;
-	struct ntlm_crypto *crypto = NULL;
+	struct ntlm_crypto *crypto;
 	long rawlen = proxy_auth_base64_decode(challenge, raw, sizeof(raw));
 	size_t n = 0;
 	int rc = PS_OK;
@@ -229,7 +229,7 @@ int proxy_auth_ntlm_authenticate(const char *challenge,
 	id.domain = domain;
 	id.workstation = a && a->workstation ? a->workstation : "";
 	id.password = proxy->password ? proxy->password : "";
-	crypto = ntlm_crypto_new();
+	crypto = ntlm_crypto_get();
 	if (!crypto) {
 		rc = errno == ENOMEM
 			? ntlm_why(why, whysz, PS_ERR_NOMEM, "out of memory")
@@ -257,7 +257,6 @@ int proxy_auth_ntlm_authenticate(const char *challenge,
 			      " answer to its challenge would be too long");
 out:
 	explicit_bzero(msg, sizeof(msg));
-	ntlm_crypto_free(crypto);
 	free(ch);
 	return rc;
 }

@@ -31,6 +31,8 @@
 #include <stdatomic.h>
 #include <proxystack/module.h>
 
+#include "auth_negotiate.h"
+
 /* Schemes, as bits; a higher bit is a stronger scheme. */
 #define PROXY_AUTH_BASIC 0x1u
 #define PROXY_AUTH_DIGEST 0x2u

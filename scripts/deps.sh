@@ -14,6 +14,7 @@ PACKAGES=(
 	mosquitto mosquitto-clients openssh-server openssh-client proxychains4
 	# Negotiate (Kerberos) proxy auth: GSSAPI to build, a KDC to test
 	libkrb5-dev krb5-kdc krb5-admin-server krb5-user
+	faketime   # t_auth_skew.sh: a client clock 15 minutes ahead
 )
 # SOCKS peers of tests/integration/t_socks*.sh.
 PACKAGES+=(dante-server microsocks)

@@ -40,7 +40,7 @@ static void check_type3(const struct ntlm_challenge *ch)
 	struct ntlm_identity id = { "alice", "CORP", "GW", "pw" };
 	uint8_t out[NTLM_TYPE3_MAX];
 	size_t n = ntlm_authenticate_message(crypto, ch, &id, cc, now, out,
-					     sizeof(out));
+					     sizeof(out)), ntlen;
 
 	if (!n)
 		fuzz_fail("no Type 3 for an accepted challenge");
@@ -52,9 +52,14 @@ static void check_type3(const struct ntlm_challenge *ch)
 		if (get32(out + f + 4) > n || len > n - get32(out + f + 4))
 			fuzz_fail("Type 3 field at %zu lies outside", f);
 	}
-	if (((size_t)out[20] | (size_t)out[21] << 8) !=
-	    48 + ch->target_info_len)
+	ntlen = (size_t)out[20] | (size_t)out[21] << 8;
+	/* With a timestamp, the target info up to MsvAvEOL and MsvAvFlags
+	 * (8 bytes more at most), and room for the MIC. */
+	if (ch->has_timestamp ? ntlen > 48 + ch->target_info_len + 8
+			      : ntlen != 48 + ch->target_info_len)
 		fuzz_fail("the NTLMv2 response has a wrong length");
+	if (ch->has_timestamp && get32(out + 16) < 88)
+		fuzz_fail("a Type 3 with a MIC whose fields overlap it");
 	if (get32(out + 60) & NTLM_FLAG_LM_KEY)
 		fuzz_fail("the Type 3 asks for LM keys");
 }
@@ -88,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 	long n;
 
-	if (!crypto && !(crypto = ntlm_crypto_new()))
+	if (!crypto && !(crypto = ntlm_crypto_get()))
 		fuzz_fail("no NTLM crypto context (legacy provider)");
 	if (size < 1)
 		return 0;

@@ -17,6 +17,11 @@
 #                    not exist: no ticket unless a test makes one.
 #   kdc_kinit CACHE  alice's ticket into CACHE (FILE:...), with her
 #                    password on stdin; bails out if kinit fails.
+#   kdc_need NAME [--gssapi] [TOOL...]
+#                    skip the script NAME (exit 77) unless the KDC's
+#                    tools, squid's Negotiate helper and each TOOL are
+#                    installed, and with --gssapi unless this build has
+#                    GSSAPI.
 
 REALM=PROXYSTACK.TEST
 KDC_ALICE_PW='alice-Pw1'
@@ -93,4 +98,21 @@ start_kdc() {
 kdc_kinit() {
 	echo "$KDC_ALICE_PW" | KRB5CCNAME=$1 kinit alice >"$KDC/kinit.out" 2>&1 ||
 		bail_out "kinit alice" "$(cat "$KDC/kinit.out")"
+}
+
+kdc_need() {
+	local name=$1 gss=0 tool
+	shift
+	[ "${1:-}" = --gssapi ] && gss=1 && shift
+	for tool in krb5kdc kdb5_util kadmin.local kinit \
+		/usr/lib/squid/negotiate_kerberos_auth "$@"; do
+		command -v "$tool" >/dev/null 2>&1 && continue
+		echo "skip - $name: $tool missing (krb5-kdc, krb5-user${1:+, $*})"
+		exit 77
+	done
+	if [ "$gss" = 1 ] &&
+		! grep -q '^#define HAVE_GSSAPI 1' "$PS_BUILD/config.h" 2>/dev/null; then
+		echo "skip - $name: this build has no GSSAPI"
+		exit 77
+	fi
 }

@@ -20,14 +20,7 @@
 # shellcheck source=tests/integration/kdc.sh
 . "$(dirname "$0")/kdc.sh"
 
-for tool in krb5kdc kdb5_util kadmin.local kinit /usr/lib/squid/negotiate_kerberos_auth; do
-	command -v "$tool" >/dev/null 2>&1 ||
-		{ echo "skip - t_auth_negotiate: $tool missing (krb5-kdc, krb5-user)"; exit 77; }
-done
-if ! grep -q '^#define HAVE_GSSAPI 1' "$PS_BUILD/config.h" 2>/dev/null; then
-	echo "skip - t_auth_negotiate: this build has no GSSAPI"
-	exit 77
-fi
+kdc_need t_auth_negotiate --gssapi
 
 start_kdc
 make_ca dest

@@ -6,6 +6,11 @@
  * Type 2 parser against malformed and hostile challenges.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +41,10 @@ static const uint8_t server_challenge[8] = { 0x01, 0x23, 0x45, 0x67,
 static const uint8_t client_challenge[8] = { 0xaa, 0xaa, 0xaa, 0xaa,
 					     0xaa, 0xaa, 0xaa, 0xaa };
 static const uint8_t time_zero[8];
+
+/* OpenSSL allocations one Type 3 may make once the process's context
+ * exists (MD4 and three HMAC-MD5: their contexts).  */
+#define NTLM_HANDSHAKE_ALLOCS_MAX 80
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -93,6 +102,11 @@ static void test_vectors(struct ntlm_crypto *c)
 	CHECK_INT(ntlm_v2_response(c, owf, server_challenge, client_challenge,
 				   time_zero, ch.target_info,
 				   ch.target_info_len, resp, 60, NULL), 0);
+}
+
+static unsigned get16(const uint8_t *p)
+{
+	return (unsigned)p[0] | (unsigned)p[1] << 8;
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -189,6 +203,100 @@ static void test_timestamp(struct ntlm_crypto *c)
 				      sizeof(out));
 	CHECK(n > 64 && !memcmp(out + get32(out + 24) + 24, now, 8));
 	CHECK(memcmp(out + get32(out + 16), zero24, 24));
+	/* ... and no MIC: the fields start right after the 64 bytes. */
+	CHECK_INT(get32(out + 16), 64);
+}
+
+/* HMAC-MD5 from the default library context, to check ours. */
+static void hmac_md5_ref(const uint8_t *key, const uint8_t *data, size_t n,
+			 uint8_t out[16])
+{
+	unsigned len = 0;
+
+	if (!HMAC(EVP_md5(), key, 16, data, n, out, &len) || len != 16)
+		memset(out, 0, 16);
+}
+
+/*
+ * A challenge with MsvAvTimestamp and 'flags_pair' (an MsvAvFlags pair
+ * with value 1, or nothing): the Type 3 carries MsvAvFlags with 0x2 in
+ * its NTLMv2 response and a MIC over the three messages, checked here
+ * with an HMAC of OpenSSL's default context (MS-NLMP 3.1.5.1.2).
+ */
+static void check_mic(struct ntlm_crypto *c, int flags_pair)
+{
+	static const uint8_t stamp[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct ntlm_identity id = { "User", "Domain", "", "Password" };
+	uint8_t msg[200], out[NTLM_TYPE3_MAX], all[1024], owf[16], key[16];
+	uint8_t mic[16];
+	struct ntlm_challenge ch;
+	size_t n, len = 48, ntoff, ntlen, tlen = 0, ti, at;
+	char why[128];
+
+	memcpy(msg, spec_challenge, 48);
+	if (flags_pair) {
+		memcpy(msg + len, "\x06\x00\x04\x00\x01\x00\x00\x00", 8);
+		len += 8;
+	}
+	memcpy(msg + len, "\x07\x00\x08\x00", 4);
+	memcpy(msg + len + 4, stamp, 8);
+	memset(msg + len + 12, 0, 4);
+	len += 16;
+	msg[40] = msg[42] = (uint8_t)(len - 48);
+	msg[44] = 48;
+	CHECK_INT(ntlm_parse_challenge(msg, len, &ch, why, sizeof(why)), 0);
+	n = ntlm_authenticate_message(c, &ch, &id, client_challenge,
+				      time_zero, out, sizeof(out));
+	CHECK_MSG(n > 88, "MIC (%s): a Type 3", flags_pair ? "flags" : "none");
+	if (n <= 88)
+		return;
+	CHECK_INT(get32(out + 16), 88);	/* Version and MIC before fields */
+	ntoff = get32(out + 24);
+	ntlen = out[20] | out[21] << 8;
+	/* The target info in the response: the server's, MsvAvFlags 0x2. */
+	ti = ntoff + 16 + 28;
+	for (at = ti; at + 4 <= ntoff + ntlen && get16(out + at);
+	     at += 4 + get16(out + at + 2))
+		if (get16(out + at) == 6) {
+			tlen++;
+			CHECK_INT(get32(out + at + 4), flags_pair ? 3 : 2);
+		}
+	CHECK_MSG(tlen == 1, "MIC (%s): one MsvAvFlags pair (got %zu)",
+		  flags_pair ? "flags" : "none", tlen);
+	CHECK_INT(ntlen, 16 + 28 + (len - 48) + (flags_pair ? 0 : 8) + 4);
+	/* The MIC: session base key = HMAC(NTOWFv2, NTProofStr), over
+	 * Type 1 || Type 2 || Type 3 with the MIC zero. */
+	CHECK(ntlm_ntowfv2(c, "Password", "User", "Domain", owf) == 0);
+	hmac_md5_ref(owf, out + ntoff, 16, key);
+	CHECK_INT(ntlm_negotiate_message(all, sizeof(all)), 32);
+	memcpy(all + 32, msg, len);
+	memcpy(all + 32 + len, out, n);
+	memset(all + 32 + len + 72, 0, 16);
+	hmac_md5_ref(key, all, 32 + len + n, mic);
+	CHECK_MSG(!memcmp(out + 72, mic, 16), "MIC (%s): HMAC-MD5 of the"
+		  " three messages", flags_pair ? "flags" : "none");
+	/* Another challenge byte, another MIC. */
+	msg[24] ^= 1;
+	memcpy(all + 32, msg, len);
+	hmac_md5_ref(key, all, 32 + len + n, mic);
+	CHECK(memcmp(out + 72, mic, 16));
+}
+
+static void test_mic(struct ntlm_crypto *c)
+{
+	char why[128];
+	uint8_t msg[80];
+	struct ntlm_challenge ch;
+
+	check_mic(c, 0);
+	check_mic(c, 1);
+	/* MsvAvFlags of 2 bytes: refused. */
+	memcpy(msg, spec_challenge, 48);
+	memcpy(msg + 48, "\x06\x00\x02\x00\x01\x00\x00\x00\x00\x00", 10);
+	msg[40] = msg[42] = 10;
+	msg[44] = 48;
+	CHECK_INT(ntlm_parse_challenge(msg, 58, &ch, why, sizeof(why)), -1);
+	CHECK_STR(why, "its MsvAvFlags is not 4 bytes");
 }
 
 /* parse a copy of the spec's challenge changed by 'edit'; its reason */
@@ -286,27 +394,111 @@ static void test_type1_and_names(void)
 	CHECK_INT(dlen, 0);
 }
 
+/* OpenSSL's allocations, counted (CRYPTO_set_mem_functions). */
+static atomic_long ossl_allocs;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	atomic_fetch_add(&ossl_allocs, 1);
+	return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	atomic_fetch_add(&ossl_allocs, 1);
+	return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+/* Once the context exists, a whole Type 3 allocates little: no
+ * library context, no provider, no fetch per handshake. */
+static void test_handshake_allocations(struct ntlm_crypto *c)
+{
+	struct ntlm_challenge ch;
+	struct ntlm_identity id = { "User", "Domain", "COMPUTER", "Password" };
+	uint8_t msg[NTLM_TYPE3_MAX];
+	char why[128];
+	long before, spent;
+
+	CHECK(ntlm_parse_challenge(spec_challenge, sizeof(spec_challenge),
+				   &ch, why, sizeof(why)) == 0);
+	ntlm_authenticate_message(c, &ch, &id, client_challenge, time_zero,
+				  msg, sizeof(msg));
+	before = atomic_load(&ossl_allocs);
+	CHECK(ntlm_crypto_get() == c);
+	CHECK(ntlm_authenticate_message(c, &ch, &id, client_challenge,
+					time_zero, msg, sizeof(msg)) > 64);
+	spent = atomic_load(&ossl_allocs) - before;
+	CHECK_MSG(spent > 0 && spent <= NTLM_HANDSHAKE_ALLOCS_MAX,
+		  "a Type 3 with the shared context: %ld OpenSSL allocations"
+		  " (at most %d; a new context costs thousands)", spent,
+		  NTLM_HANDSHAKE_ALLOCS_MAX);
+}
+
+static void *get_in_thread(void *arg)
+{
+	(void)arg;
+	return ntlm_crypto_get();
+}
+
+/* Threads racing for the first context all get the same one. */
+static struct ntlm_crypto *test_shared_context(void)
+{
+	pthread_t t[4];
+	void *got[4];
+	struct ntlm_crypto *c;
+	int same = 1;
+
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, get_in_thread, NULL))
+			t[i] = 0;
+	c = ntlm_crypto_get();
+	for (int i = 0; i < 4; i++) {
+		got[i] = NULL;
+		if (t[i])
+			pthread_join(t[i], &got[i]);
+		same &= got[i] == (void *)c;
+	}
+	CHECK_MSG(c != NULL, "a library context with MD4 (legacy provider)");
+	CHECK_MSG(same, "four threads racing for it get the same context");
+	CHECK_MSG(ntlm_crypto_get() == c, "a later call gets it again");
+	return c;
+}
+
 int main(void)
 {
-	struct ntlm_crypto *c = ntlm_crypto_new();
+	struct ntlm_crypto *c;
 
-	CHECK_MSG(c != NULL, "a library context with MD4 (legacy provider)");
+	CHECK(CRYPTO_set_mem_functions(count_malloc, count_realloc,
+				       count_free) == 1);
+	/* No legacy provider to load: ENOENT (a configuration of OpenSSL
+	 * to fix), not ENOMEM; and the failure is not kept: the next call
+	 * tries again. */
+	setenv("OPENSSL_MODULES", "/nonexistent", 1);
+	c = ntlm_crypto_get();
+	CHECK_MSG(c == NULL && errno == ENOENT,
+		  "no legacy provider: NULL and ENOENT (got %p, errno %d)",
+		  (void *)c, errno);
+	unsetenv("OPENSSL_MODULES");
+	c = test_shared_context();
 	if (!c)
 		return check_done();
 	test_vectors(c);
 	test_authenticate(c);
 	test_timestamp(c);
+	test_mic(c);
+	test_handshake_allocations(c);
 	test_malformed();
 	test_type1_and_names();
-	ntlm_crypto_free(c);
-	/* No legacy provider to load: ENOENT (a configuration of OpenSSL
-	 * to fix), not ENOMEM. */
-	setenv("OPENSSL_MODULES", "/nonexistent", 1);
-	c = ntlm_crypto_new();
-	CHECK_MSG(c == NULL && errno == ENOENT,
-		  "no legacy provider: NULL and ENOENT (got %p, errno %d)",
-		  (void *)c, errno);
-	ntlm_crypto_free(c);
-	unsetenv("OPENSSL_MODULES");
 	return check_done();
 }
