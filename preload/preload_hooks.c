@@ -176,36 +176,6 @@ static int hooks_is_numeric(const char *node)
 	       inet_pton(AF_INET6, node, buf) == 1;
 }
 
-/*
- * 1 when host:port goes out directly, 0 when through the stack, -1 when
- * there is no usable configuration (reported; fail closed).  Port 0
- * (not known yet) asks for the route of port 1: a name routed there
- * but direct on its real port is resolved at connect().
- */
-static int hooks_route_is_direct(const char *host, unsigned port)
-{
-	ps_ctx *ctx = preload_ctx();
-	char url[300];
-	ps_error err;
-	char *chain;
-	int direct;
-
-	if (!ctx)
-		return -1;
-	snprintf(url, sizeof(url),
-		 strchr(host, ':') ? "tcp://[%s]:%u" : "tcp://%s:%u", host,
-		 port ? port : 1);
-	hooks_inside = 1;
-	chain = ps_ctx_which(ctx, url, &err);
-	hooks_inside = 0;
-	/* No answer: routed, and connect() reports why it fails. */
-	if (!chain)
-		return 0;
-	direct = !strcmp(chain, "direct");
-	ps_free(chain);
-	return direct;
-}
-
 /* ---- connect ----------------------------------------------------------- */
 
 /* A fake address whose route turned out direct: the real name's. */
@@ -262,7 +232,7 @@ static int hooks_connect_tcp(int fd, const struct sockaddr *sa,
 			return hooks_real.connect(fd, sa, len);
 		hooks_addr_text(sa, host, sizeof(host));
 	}
-	direct = hooks_route_is_direct(host, port);
+	direct = route_is_direct(host, port);
 	if (direct < 0) {
 		errno = EACCES;
 		return -1;
@@ -324,7 +294,7 @@ HOOK int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int type;
 
 	if (hooks_inside && !hooks_secure)
-		connect_note_inner(fd);
+		connect_note_inner(fd, sa);
 	if (hooks_off() || !sa || len < sizeof(struct sockaddr_in) ||
 	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
 	    (sa->sa_family == AF_INET6 && len < sizeof(struct sockaddr_in6)))
@@ -486,7 +456,7 @@ static int hooks_name_routed(const char *node, int family, unsigned port,
 	*failed = 0;
 	if (!hooks_name_candidate(node, family))
 		return 0;
-	direct = hooks_route_is_direct(node, port);
+	direct = route_is_direct(node, port);
 	if (direct < 0)
 		*failed = 1;
 	return direct == 0;
