@@ -154,6 +154,8 @@ static int connect_adopt_end(void)
 
 static void relay_free(struct relay *r)
 {
+	if (!r)
+		return;         /* relay_new() found no memory */
 	if (r->ours >= 0)
 		close(r->ours);
 	if (r->theirs >= 0)
