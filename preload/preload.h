@@ -8,6 +8,7 @@
  *   preload_connect.c  a routed connect(): the chain, the hand-over or
  *                      the socketpair and the relay thread behind it
  *   preload_errno.c    the errno a program gets for each failure
+ *   preload_route.c    whether a destination goes out directly, kept
  *   preload_config.c   the process's context, [run] settings, error lines
  *
  * docs/architecture.md ("proxystack run") explains the design.
@@ -24,6 +25,11 @@
 
 /* The environment variable `proxystack run` sets to its -c DIR. */
 #define PRELOAD_ENV_CONF_DIR "PROXYSTACK_RUN_CONF_DIR"
+/*
+ * Milliseconds a non-blocking connect() may build the chain inline
+ * (0 to 60000, default 20; preload_connect.c).
+ */
+#define PRELOAD_ENV_INLINE_MS "PROXYSTACK_RUN_INLINE_MS"
 
 /* ---- preload_hooks.c: the real libc functions ----------------------- */
 
@@ -113,6 +119,17 @@ struct track_info {
  */
 int track_lookup(int fd, struct track_info *info, int take_error);
 
+/* ---- preload_route.c: direct or through the stack ------------------- */
+
+/*
+ * 1 when host:port goes out directly, 0 when through the stack, -1 when
+ * there is no usable configuration (reported; fail closed).  Port 0
+ * (not known yet) asks for the route of port 1: a name routed there
+ * but direct on its real port is resolved at connect().  Answers are
+ * kept a few seconds.  Thread-safe.
+ */
+int route_is_direct(const char *host, unsigned port);
+
 /* ---- preload_config.c: context, settings, messages ------------------ */
 
 /* The process's context, created on first use; NULL if it failed. */
@@ -143,7 +160,7 @@ int connect_routed(int fd, const char *host, unsigned port,
  * Called by the connect() hook for connects made while working for
  * proxystack: the sockets a chain built on this thread opened.
  */
-void connect_note_inner(int fd);
+void connect_note_inner(int fd, const struct sockaddr *sa);
 
 /* The errno a program expects for a ps_code. */
 int connect_errno_of(int code);

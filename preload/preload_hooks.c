@@ -6,10 +6,11 @@
  *   connect            TCP to a routed destination: preload_connect.c;
  *                      UDP: refused when [run] udp = refuse
  *   getaddrinfo,       a routed name: a fake address (preload_dns.c)
- *   gethostbyname(2,_r)
+ *   gethostbyname, gethostbyname2, gethostbyname_r, gethostbyname2_r
  *   getpeername, getsockname, getsockopt, setsockopt
  *                      what a program asks of a descriptor we connected
- *   sendto, sendmsg    UDP refused when [run] udp = refuse
+ *   sendto, sendmsg,   UDP refused when [run] udp = refuse
+ *   sendmmsg
  *   pthread_create     a thread started while working for proxystack
  *                      works for it too (the library's resolver)
  *
@@ -37,8 +38,9 @@ static struct preload_real hooks_real;
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 				  void *(*)(void *), void *);
 static struct hostent *(*real_gethostbyname2)(const char *, int);
-static int (*real_gethostbyname_r)(const char *, struct hostent *, char *,
-				   size_t, struct hostent **, int *);
+static int (*real_gethostbyname2_r)(const char *, int, struct hostent *,
+				    char *, size_t, struct hostent **, int *);
+static int (*real_sendmmsg)(int, struct mmsghdr *, unsigned int, int);
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 static int hooks_secure;
 static __thread int hooks_inside;
@@ -59,7 +61,8 @@ static void hooks_init(void)
 	HOOKS_NEXT(hooks_real.sendmsg, "sendmsg");
 	HOOKS_NEXT(real_pthread_create, "pthread_create");
 	HOOKS_NEXT(real_gethostbyname2, "gethostbyname2");
-	HOOKS_NEXT(real_gethostbyname_r, "gethostbyname_r");
+	HOOKS_NEXT(real_gethostbyname2_r, "gethostbyname2_r");
+	HOOKS_NEXT(real_sendmmsg, "sendmmsg");
 }
 
 const struct preload_real *preload_real(void)
@@ -173,36 +176,6 @@ static int hooks_is_numeric(const char *node)
 	       inet_pton(AF_INET6, node, buf) == 1;
 }
 
-/*
- * 1 when host:port goes out directly, 0 when through the stack, -1 when
- * there is no usable configuration (reported; fail closed).  Port 0
- * (not known yet) asks for the route of port 1: a name routed there
- * but direct on its real port is resolved at connect().
- */
-static int hooks_route_is_direct(const char *host, unsigned port)
-{
-	ps_ctx *ctx = preload_ctx();
-	char url[300];
-	ps_error err;
-	char *chain;
-	int direct;
-
-	if (!ctx)
-		return -1;
-	snprintf(url, sizeof(url),
-		 strchr(host, ':') ? "tcp://[%s]:%u" : "tcp://%s:%u", host,
-		 port ? port : 1);
-	hooks_inside = 1;
-	chain = ps_ctx_which(ctx, url, &err);
-	hooks_inside = 0;
-	/* No answer: routed, and connect() reports why it fails. */
-	if (!chain)
-		return 0;
-	direct = !strcmp(chain, "direct");
-	ps_free(chain);
-	return direct;
-}
-
 /* ---- connect ----------------------------------------------------------- */
 
 /* A fake address whose route turned out direct: the real name's. */
@@ -259,7 +232,7 @@ static int hooks_connect_tcp(int fd, const struct sockaddr *sa,
 			return hooks_real.connect(fd, sa, len);
 		hooks_addr_text(sa, host, sizeof(host));
 	}
-	direct = hooks_route_is_direct(host, port);
+	direct = route_is_direct(host, port);
 	if (direct < 0) {
 		errno = EACCES;
 		return -1;
@@ -321,7 +294,7 @@ HOOK int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int type;
 
 	if (hooks_inside && !hooks_secure)
-		connect_note_inner(fd);
+		connect_note_inner(fd, sa);
 	if (hooks_off() || !sa || len < sizeof(struct sockaddr_in) ||
 	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
 	    (sa->sa_family == AF_INET6 && len < sizeof(struct sockaddr_in6)))
@@ -353,6 +326,26 @@ HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	    hooks_udp_refused(msg->msg_name, msg->msg_namelen))
 		return -1;
 	return hooks_real.sendmsg(fd, msg, flags);
+}
+
+/*
+ * Messages up to the first refused one go, as the kernel returns the
+ * count it sent; a refused first message is -1 with EACCES.
+ */
+HOOK int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	unsigned int go = 0;
+
+	if (hooks_off() || !vec)
+		return real_sendmmsg(fd, vec, vlen, flags);
+	while (go < vlen &&
+	       !(vec[go].msg_hdr.msg_name &&
+		 hooks_udp_refused(vec[go].msg_hdr.msg_name,
+				   vec[go].msg_hdr.msg_namelen)))
+		go++;
+	if (go == 0 && vlen > 0)
+		return -1;
+	return real_sendmmsg(fd, vec, go, flags);
 }
 
 /* ---- names ----------------------------------------------------------- */
@@ -463,7 +456,7 @@ static int hooks_name_routed(const char *node, int family, unsigned port,
 	*failed = 0;
 	if (!hooks_name_candidate(node, family))
 		return 0;
-	direct = hooks_route_is_direct(node, port);
+	direct = route_is_direct(node, port);
 	if (direct < 0)
 		*failed = 1;
 	return direct == 0;
@@ -548,31 +541,44 @@ HOOK struct hostent *gethostbyname(const char *name)
 	return gethostbyname2(name, AF_INET);
 }
 
-HOOK int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
-			 size_t buflen, struct hostent **result, int *h_errnop)
+/*
+ * The reentrant lookups: the fake hostent is laid out in the caller's
+ * buffer (ERANGE when it is too small, as glibc asks for a larger one).
+ */
+HOOK int gethostbyname2_r(const char *name, int af, struct hostent *ret,
+			  char *buf, size_t buflen, struct hostent **result,
+			  int *h_errnop)
 {
 	uintptr_t at = ((uintptr_t)buf + 15) & ~(uintptr_t)15;
 	size_t skip = at - (uintptr_t)buf;
 	int failed;
 
 	*result = NULL;
-	if (!hooks_name_routed(name, AF_INET, 0, &failed)) {
+	if (!hooks_name_routed(name, af, 0, &failed) ||
+	    (af != AF_INET && af != AF_INET6)) {
 		if (failed) {
 			*h_errnop = NO_RECOVERY;
 			return EAGAIN;
 		}
-		return real_gethostbyname_r(name, ret, buf, buflen, result,
-					    h_errnop);
+		return real_gethostbyname2_r(name, af, ret, buf, buflen,
+					     result, h_errnop);
 	}
 	if (buflen < skip + sizeof(struct hooks_hostent_buf))
 		return ERANGE;
-	if (hooks_fake_hostent(name, AF_INET, ret,
+	if (hooks_fake_hostent(name, af, ret,
 			       (struct hooks_hostent_buf *)at) < 0) {
 		*h_errnop = NO_RECOVERY;
 		return errno ? errno : EINVAL;
 	}
 	*result = ret;
 	return 0;
+}
+
+HOOK int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+			 size_t buflen, struct hostent **result, int *h_errnop)
+{
+	return gethostbyname2_r(name, AF_INET, ret, buf, buflen, result,
+				h_errnop);
 }
 
 /* ---- descriptors we connected --------------------------------------- */

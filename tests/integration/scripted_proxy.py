@@ -63,6 +63,17 @@ def scenario(name, conn, head):
             conn.sendall(b"HTTP/1.0 407 Proxy Authentication Required\r\n"
                          b"Proxy-Authenticate: Basic realm=\"t\"\r\n"
                          b"Connection: close\r\n\r\n")
+    elif name == "slow-ok":
+        # Answers after 300 ms, longer than a non-blocking connect()
+        # under `proxystack run` builds the chain itself.
+        time.sleep(0.3)
+        conn.sendall(OK)
+        echo(conn)
+    elif name == "slow-503":
+        time.sleep(0.3)
+        conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+        time.sleep(0.5)
     elif name == "reset-before-answer":
         reset(conn)
     elif name == "reset-mid-head":

@@ -1,10 +1,12 @@
 #!/bin/bash
 # t_run_epoll.sh - `proxystack run` under a program with its own socket
 # code (tests/run_epoll.c): a non-blocking connect answers EINPROGRESS,
-# the socket is neither readable nor writable while the chain is built,
-# epoll then reports it writable and SO_ERROR is 0; getpeername() names
-# the address the program connected to, and bytes go both ways.  Blocking
-# connects too.  Failures carry the errno a program expects, from
+# epoll then reports it writable and SO_ERROR is 0; through a proxy that
+# answers late the socket is neither readable nor writable while the
+# chain is built; getpeername() names the address the program connected
+# to, and bytes go both ways.  Blocking connects too.  The program's own
+# socket is the tunnel: the options and bind() it set before connect()
+# are kept.  Failures carry the errno a program expects, from
 # connect() or from SO_ERROR, and one proxystack line on stderr: squid
 # cannot reach the destination (503): ECONNREFUSED; squid forbids the
 # port (403): EACCES.
@@ -35,6 +37,10 @@ squid_log_mark sq
 expect_run_epoll "epoll: non-blocking connect" "$RUN_HOST" "$ECHO_PORT" ok
 expect_connect_logged "$ECHO_PORT" "epoll: squid tunnelled CONNECT $RUN_HOST:$ECHO_PORT"
 expect_run_epoll "blocking connect" -b "$RUN_HOST" "$ECHO_PORT" ok
+# PROXYSTACK_RUN_INLINE_MS=0: never inline, the socket waits for the
+# relay thread.
+PROXYSTACK_RUN_INLINE_MS=0 \
+expect_run_epoll "inline bound 0: built by the relay thread" -s "$RUN_HOST" "$ECHO_PORT" ok
 
 REFUSED=$(dead_port)
 expect_run_epoll "epoll: refused destination" "$RUN_HOST" "$REFUSED" ECONNREFUSED
@@ -52,9 +58,12 @@ expect_run_epoll "blocking: squid 403" -b "$RUN_HOST" "$DENIED_PORT" EACCES
 expect_no_grep -F "alice" "$ERR" "403: no credential in the message"
 expect_no_grep -F "s@same" "$ERR" "403: no password in the message"
 
-# A blocking connect through a plain CONNECT chain gets the proxy's own
-# socket (its local address is real); a non-blocking one a relayed
-# socketpair end (no local address).  Both echo.
+# Through a plain CONNECT chain the program's own socket is the tunnel
+# (its local address is real), blocking or not.  Both echo.  A loaded
+# machine may take longer than the 20 ms a non-blocking connect() builds
+# inline (then it is relayed): PROXYSTACK_RUN_INLINE_MS raises the bound
+# here and below.
+PROXYSTACK_RUN_INLINE_MS=10000 \
 expect_exit 0 "blocking: the proxy's socket is handed over" -- \
 	"${PS_RUN[@]}" "$PYTHON" -c '
 import socket, sys
@@ -66,7 +75,42 @@ for timeout in (None, 20):
     s.close()
 ' "$RUN_HOST" "$ECHO_PORT"
 expect_grep "^None 127\.0\.0\.1 240\." "$OUT" "blocking: a real TCP socket, the name's address as peer"
-expect_grep "^20 0\.0\.0\.0 240\." "$OUT" "non-blocking: relayed, the name's address as peer"
+expect_grep "^20 127\.0\.0\.1 240\." "$OUT" "non-blocking: a real TCP socket too, the name's address as peer"
+
+# The options and the bind() a program sets before connect() are those
+# of the tunnel's socket: the chain ran on the program's own socket.
+PROXYSTACK_RUN_INLINE_MS=10000 \
+expect_exit 0 "socket options set before connect() are kept" -- \
+	"${PS_RUN[@]}" "$PYTHON" -c '
+import socket, sys
+for timeout in (None, 20):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.bind(("127.0.0.1", 0))
+    bound = s.getsockname()[1]
+    s.settimeout(timeout)
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.sendall(b"x")
+    assert s.recv(1) == b"x"
+    print(timeout, "keepalive", s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+          "nodelay", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+          "keepidle", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+          "rcvbuf", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+          "bound", s.getsockname()[1] == bound)
+    s.close()
+s = socket.socket()
+s.connect((sys.argv[1], int(sys.argv[2])))
+print("default nodelay", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+' "$RUN_HOST" "$ECHO_PORT"
+for mode in None 20; do
+	expect_grep "^$mode keepalive 1 nodelay 1 keepidle 77 rcvbuf 131072 bound True$" "$OUT" \
+		"options kept ($mode): SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, SO_RCVBUF, bind()"
+done
+expect_grep "^default nodelay 0$" "$OUT" \
+	"a program that did not ask for TCP_NODELAY keeps Nagle"
 
 # A proxy whose answer carries the first tunnel bytes in the same
 # segment (a server that speaks first): nothing is lost, blocking
@@ -100,6 +144,23 @@ for timeout in (None, 20):
 '
 expect_grep "^None early-bytes ping$" "$OUT" "early bytes: blocking (handed over)"
 expect_grep "^20 early-bytes ping$" "$OUT" "early bytes: non-blocking (relayed)"
+# A proxy answering later than connect() builds a chain itself: the
+# socket waits, neither readable nor writable, until the tunnel is up
+# (or its failure is in SO_ERROR).
+early_proxy slow-ok
+EARLY_RUN+=("$EPOLL")
+expect_exit 0 "slow proxy: run_epoll" -- "${EARLY_RUN[@]}" -s anything.example 7 ok
+expect_grep "^ok - not writable right after EINPROGRESS \\(epoll\\)" "$OUT" \
+	"slow proxy: not writable right after EINPROGRESS (epoll)"
+expect_grep "^ok - not readable or writable yet \\(poll\\)" "$OUT" \
+	"slow proxy: not readable or writable yet (poll)"
+expect_grep "^ok - a line echoed" "$OUT" "slow proxy: a line echoed"
+early_proxy slow-503
+EARLY_RUN+=("$EPOLL")
+expect_exit 0 "slow proxy's 503: ECONNREFUSED in SO_ERROR" -- \
+	"${EARLY_RUN[@]}" -s anything.example 7 ECONNREFUSED
+expect_grep "^ok - not writable right after EINPROGRESS \\(epoll\\)" "$OUT" \
+	"slow proxy's 503: not writable right after EINPROGRESS"
 early_proxy garbage
 EARLY_RUN+=("$EPOLL")
 expect_exit 0 "a proxy answering nonsense: ECONNRESET" -- \
