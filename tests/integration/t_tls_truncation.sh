@@ -5,7 +5,8 @@
 # directly and through an HTTPS proxy (the proxy hop's own TLS, the same
 # host/tls.c, must not hide the destination's bare close).  A destination
 # that sends close_notify, and a tcp:// tunnel through the HTTPS proxy
-# (whose end the proxy's TLS does not vouch for), exit 0.
+# to a server that answers and closes (the proxy's TLS does not vouch for
+# that end), exit 0.
 #
 # tls_echo.py echoes, and at our close_notify ends with its own
 # close_notify, or with --no-close-notify a bare TCP close.
@@ -26,8 +27,12 @@ CLEAN=$ECHO_PORT
 start_echo bare --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem" \
 	--no-close-notify
 BARE=$ECHO_PORT
-start_echo plain --plain
-PLAIN=$ECHO_PORT
+# A plain server that answers a request and closes (FIN): squid then ends
+# the tunnel's TLS to us, with or without close_notify.
+ANSWER_PORT=$(free_port) || bail_out "answer_server" "no free port"
+start_bg answer "$PYTHON" -u "$PS_LIB_DIR/answer_server.py" \
+	--port "$ANSWER_PORT" --size 700 --delay 0
+wait_port "$ANSWER_PORT"
 start_squid tlsproxy --https "$CERTS/proxysrv-chain.pem" "$CERTS/proxysrv-key.pem"
 SQ=$SQUID_PORT
 
@@ -66,4 +71,11 @@ clean "direct, close_notify" "$TMP/direct" "tls://localhost:$CLEAN"
 truncated "direct, bare close" "$TMP/direct" "$BARE"
 clean "https proxy, close_notify" "$TMP/proxied" "tls://localhost:$CLEAN"
 truncated "https proxy, bare close" "$TMP/proxied" "$BARE"
-clean "https proxy, tcp://" "$TMP/proxied" "tcp://localhost:$PLAIN"
+# No --half-close here: squid drops a tunnel on a TCP half-close.
+printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' >"$TMP/request"
+expect_exit 0 "https proxy, tcp://: connect exits 0 when the server closes" -- \
+	"$PROXYSTACK" -c "$TMP/proxied" connect "tcp://localhost:$ANSWER_PORT" \
+	<"$TMP/request" &&
+	expect_grep '^HTTP/1.1 200 OK' "$OUT" "https proxy, tcp://: the answer is printed" &&
+	expect_eq "$(grep -c '^answer$' "$OUT")" 100 "https proxy, tcp://: all of its body" &&
+	expect_no_grep . "$ERR" "https proxy, tcp://: nothing on stderr"
