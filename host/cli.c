@@ -1504,6 +1504,28 @@ static void cli_session_copy_message(struct cli_session *s)
 }
 
 /*
+ * The server's Close says how the session went: 1000 (normal), 1001
+ * (going away) and none (1005) are a clean end; any other code (1011
+ * internal error, an application's 4xxx) means the work failed, so
+ * connect must not exit 0.  The reason is the peer's UTF-8 text.
+ */
+static int cli_session_ws_close_status(struct cli_session *s,
+				       const ps_ws_message *msg)
+{
+	unsigned code = msg->close_code;
+
+	if (code == 1000 || code == 1001 || code == 1005)
+		return PS_OK;
+	cli_set_error(&s->err, PS_ERR_WEBSOCKET,
+		      "the server closed the websocket with %u: %.*s", code,
+		      (int)(msg->len > 123 ? 123 : msg->len),
+		      msg->len ? (const char *)msg->data : "(no reason)");
+	snprintf(s->err.hint, sizeof(s->err.hint), "%s",
+		 "see the server's logs: it ended the session with an error");
+	return PS_ERR_WEBSOCKET;
+}
+
+/*
  * Websocket: each message received prints on a line of its own.  The
  * message's bytes stay valid only until the next ps_ws_recv(), so one is
  * copied out completely before the next is asked for.  A connection
@@ -1528,7 +1550,7 @@ static int cli_session_receive_messages(struct cli_session *s)
 			s->peer_open = 0;
 			cli_session_debug(s, "the peer closed the websocket"
 					  " (%u)", msg.close_code);
-			break;
+			return cli_session_ws_close_status(s, &msg);
 		}
 		s->last_heard_us = cli_now_us();
 		s->ws_msg = msg.data;

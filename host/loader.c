@@ -135,17 +135,67 @@ static int ltdl_init_locked(ps_error *err)
 	return PS_OK;
 }
 
-static lt_dlhandle open_local(const char *path)
+/* NULL with *no_memory set when libltdl could not even start. */
+static lt_dlhandle open_local(const char *path, int *no_memory)
 {
 	lt_dladvise advise;
 	lt_dlhandle h = NULL;
 
-	if (lt_dladvise_init(&advise))
+	*no_memory = 0;
+	if (lt_dladvise_init(&advise)) {
+		*no_memory = 1;	/* it only allocates */
 		return NULL;
+	}
 	if (!lt_dladvise_local(&advise))
 		h = lt_dlopenadvise(path, advise);
 	lt_dladvise_destroy(&advise);
 	return h;
+}
+
+static int loader_nomem(ps_error *err, const char *path, const char *why)
+{
+	return err_set(err, PS_ERR_NOMEM, "loader", -1,
+		       "free some memory, or raise the agent's memory limit",
+		       "%s: cannot load: out of memory (%s)", path, why);
+}
+
+static int is_memory_error(const char *why)
+{
+	return why && (strstr(why, "Cannot allocate memory") ||
+		       strstr(why, "out of memory") ||
+		       strstr(why, "not enough memory"));
+}
+
+/*
+ * libltdl names most failures "file not found" (its last loader's
+ * verdict), an allocation failure included.  The file passed
+ * check_owner_and_mode() a moment ago, so ask the dynamic loader
+ * itself: its own reason, or, when the file loads now, a failure that
+ * went away, which for a file that is there is memory running out.
+ * Called with ltdl_lock held (dlerror() is per thread; libltdl's state
+ * is not).
+ */
+static int loader_open_failed(const char *path, int no_memory,
+			      ps_error *err)
+{
+	const char *ltdl_why = lt_dlerror();
+	const char *why;
+	void *probe;
+
+	if (no_memory || is_memory_error(ltdl_why))
+		return loader_nomem(err, path, ltdl_why ? ltdl_why
+							: "libltdl");
+	(void)dlerror();
+	probe = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (probe) {
+		dlclose(probe);
+		return loader_nomem(err, path, "it loads on a second try");
+	}
+	why = dlerror();
+	if (is_memory_error(why))
+		return loader_nomem(err, path, why);
+	return loader_fail(err, NULL, "%s: cannot load: %s", path,
+			   why ? why : ltdl_why ? ltdl_why : "unknown error");
 }
 
 static int check_descriptor(const struct ps_module *d, const char *name,
@@ -210,10 +260,11 @@ int loader_open(const char *module_path, const char *name,
 	pthread_mutex_lock(&ltdl_lock);
 	rc = ltdl_init_locked(err);
 	if (rc == PS_OK) {
-		m->handle = open_local(path);
+		int no_memory;
+
+		m->handle = open_local(path, &no_memory);
 		if (!m->handle)
-			rc = loader_fail(err, NULL, "%s: cannot load: %s", path,
-					 lt_dlerror());
+			rc = loader_open_failed(path, no_memory, err);
 	}
 	if (rc == PS_OK) {
 		desc = lt_dlsym((lt_dlhandle)m->handle, PS_MODULE_SYMBOL);

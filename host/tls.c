@@ -47,6 +47,8 @@ struct tls_state {
 	int verify_index_set;
 	const struct tls_proxy *proxy;  /* a proxy hop's TLS, or NULL */
 	unsigned long err_before;       /* newest error before our call */
+	/* SSL_is_init_finished() turns false again at a fatal error. */
+	int handshake_done;
 	/* The layer of the current call, for the BIO: a layer can move
 	 * (ps_layer_detach_below copies it into a sub-chain). */
 	ps_layer *layer;
@@ -92,7 +94,9 @@ static int layer_bio_read(BIO *bio, char *data, size_t len, size_t *nread)
 	rc = ps_layer_recv_below(layer, data, len, nread);
 	if (rc == PS_OK && *nread == 0) {
 		/* End of stream: BIO_eof() must say so, or OpenSSL takes the
-		 * 0 for an error and SSL_OP_IGNORE_UNEXPECTED_EOF is void. */
+		 * 0 for a syscall error: then neither its unexpected-EOF
+		 * reason (tls_unexpected_eof()) nor a proxy hop's
+		 * SSL_OP_IGNORE_UNEXPECTED_EOF works. */
 		BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
 		return 0;
 	}
@@ -312,11 +316,12 @@ static int new_ssl_ctx(ps_layer *layer, SSL_CTX **out)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/*
-	 * Many servers end with a TCP close and no close_notify; the
-	 * channel is a byte stream whose framing is the application's, so
-	 * such an end reads as end of stream, as it would over TCP.
+	 * No SSL_OP_IGNORE_UNEXPECTED_EOF: a TCP close without close_notify
+	 * is how an attacker (or a dying proxy) cuts an answer short, and
+	 * only TLS can tell; tls_fail_truncated() reports it.  A proxy
+	 * hop's TLS (tls_proxy.c) sets it: the destination's own TLS, or
+	 * nothing at all for tcp://, is what vouches for the end there.
 	 */
-	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
 	rc = ctx_load_trust(layer, ctx);
 	if (rc == PS_OK)
@@ -669,6 +674,51 @@ static const char *tls_error_hint(const struct tls_state *ts,
 			 : "is the destination speaking TLS on this port?";
 }
 
+/* The layer below failed (its error is kept) or closed. */
+static int tls_fail_closed(ps_layer *layer, const struct tls_state *ts,
+			   const char *what)
+{
+	if (!ts->proxy)
+		ERR_clear_error();
+	return ps_layer_fail(layer, PS_ERR_TLS,
+			     ts->proxy ? "is the proxy speaking TLS "
+					 "on this port? see its logs"
+				       : "is the destination speaking"
+					 " TLS on this port?",
+			     "%s: connection closed by %s%s", what,
+			     ts->proxy ? "proxy " : "", layer->target_host);
+}
+
+/* OpenSSL 3 saw the end of the stream before the peer's close_notify. */
+static int tls_unexpected_eof(const struct tls_state *ts)
+{
+	unsigned long e = tls_own_error(ts);
+
+	return e && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	       ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+/*
+ * A bare TCP close after the handshake: whatever came before it may be
+ * only part of what the peer sent, so it is an error, never the end of
+ * the stream (RFC 8446 6.1).  During the handshake it is a plain close.
+ */
+static int tls_fail_truncated(ps_layer *layer, const struct tls_state *ts,
+			      const char *what)
+{
+	if (!ts->handshake_done)
+		return tls_fail_closed(layer, ts, what);
+	if (!ts->proxy)
+		ERR_clear_error();
+	return ps_layer_fail(layer, PS_ERR_TLS,
+			     "the server (or something on the way) ended the"
+			     " TCP connection without ending TLS: check the"
+			     " answer's own framing, or the server's logs",
+			     "%s: the peer %s closed without close_notify"
+			     " (the answer may be truncated)", what,
+			     layer->target_host);
+}
+
 /* Map an SSL result; 'what' names the operation. */
 static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 		      const char *what)
@@ -683,6 +733,8 @@ static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 	case SSL_ERROR_ZERO_RETURN:
 		return PS_OK;
 	case SSL_ERROR_SSL:
+		if (tls_unexpected_eof(ts))
+			return tls_fail_truncated(layer, ts, what);
 		/* With insecure_tls the chain's result is recorded but was
 		 * not the failure. */
 		if (!tls_insecure(layer, ts) &&
@@ -693,17 +745,7 @@ static int tls_result(ps_layer *layer, struct tls_state *ts, int ret,
 				    tls_error_hint(ts, tls_own_error(ts)),
 				    what);
 	default:
-		/* The layer below failed (its error is kept) or closed. */
-		if (!ts->proxy)
-			ERR_clear_error();
-		return ps_layer_fail(layer, PS_ERR_TLS,
-				     ts->proxy ? "is the proxy speaking TLS "
-						 "on this port? see its logs"
-					       : "is the destination speaking"
-						 " TLS on this port?",
-				     "%s: connection closed by %s%s", what,
-				     ts->proxy ? "proxy " : "",
-				     layer->target_host);
+		return tls_fail_closed(layer, ts, what);
 	}
 }
 
@@ -751,6 +793,7 @@ static int tls_connect(ps_layer *layer, void *state)
 			tls_cache_evict(layer->conn->snap->tls_cache,
 					SSL_get_SSL_CTX(ts->ssl));
 	} else {
+		ts->handshake_done = 1;
 		tls_set_detail(layer, ts);
 	}
 	tls_leave(ts);

@@ -124,7 +124,9 @@ static int proxy_tls_context(ps_config *cfg, struct tls_proxy *p,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* A proxy that ends a tunnel with a bare TCP close ends the
-	 * stream, as over TCP. */
+	 * stream, as over TCP: the destination's TLS above (which treats
+	 * it as truncation) vouches for the end, and tcp:// has no end
+	 * to vouch for past the proxy anyway. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
 	if (wire_len && SSL_CTX_set_alpn_protos(ctx, wire,

@@ -7,6 +7,7 @@ plays one scenario, named by the request path (ws://HOST:PORT/NAME), or
 by --scenario for requests whose path names none:
 
     bad_ws.py --port P --log FILE [--scenario NAME] [--list]
+              [--cert CHAIN --key KEY]   (wss: the same over TLS)
 
 After a bad act the server keeps reading the client's frames (up to 6 s)
 and logs them, so a test can tell which close code the client sent.  The
@@ -31,6 +32,7 @@ import hashlib
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 
@@ -363,6 +365,21 @@ async def s_close_empty(c):
     await c.drain()
 
 
+def work_then_close(name, code, reason):
+    """A text message, then a close with CODE and REASON."""
+    async def run(c):
+        await c.send(c.answer_101())
+        await c.send(frame(OP_TEXT, b"working"), "text 'working'")
+        await c.send(close_frame(code, reason), f"close {code}")
+        await c.drain()
+    SCENARIOS[name] = (f"'working', then a close {code} {reason!r}", run)
+
+
+work_then_close("close-1000", 1000, b"done")
+work_then_close("close-1001", 1001, b"going away")
+work_then_close("close-1011", 1011, b"internal error")
+
+
 @scenario("close-4000", "a close with private-use code 4000")
 async def s_close_4000(c):
     await c.send(c.answer_101())
@@ -530,9 +547,13 @@ async def main(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(
             sig, lambda: stop.done() or stop.set_result(None))
+    ctx = None
+    if args.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
     server = await asyncio.start_server(
         lambda r, w: handle(r, w, args.scenario), args.host, args.port,
-        limit=1 << 20)
+        limit=1 << 20, ssl=ctx)
     print(f"listening on {args.host}:{args.port}", file=sys.stderr, flush=True)
     await stop
     server.close()
@@ -545,6 +566,8 @@ if __name__ == "__main__":
     p.add_argument("--log")
     p.add_argument("--scenario", choices=sorted(SCENARIOS))
     p.add_argument("--list", action="store_true")
+    p.add_argument("--cert", help="wss: serve TLS with this chain")
+    p.add_argument("--key", help="wss: the chain's key")
     a = p.parse_args()
     if a.list:
         for k in sorted(SCENARIOS):

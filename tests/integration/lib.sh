@@ -85,6 +85,22 @@ PS_PORTS_FILE=$TMP/.ports
 : >"$PS_PIDS_FILE"
 : >"$PS_PORTS_FILE"
 
+# "${LOOPBACK_DNS_NS[@]}" HOSTS_FILE CMD...: CMD in a private mount
+# namespace whose /etc/hosts is HOSTS_FILE and whose /etc/resolv.conf
+# names 127.0.0.1, where no server listens: a name the file lacks fails
+# at once and no lookup leaves the machine (a test of "does not resolve"
+# must not ask the machine's DNS server).  $LOOPBACK_HOSTS holds only
+# localhost.  unshare, env and sh exec in turn: start_bg records CMD's
+# PID.
+printf '%s\n' "nameserver 127.0.0.1" "options timeout:1 attempts:1" \
+	>"$TMP/loopback-resolv.conf"
+LOOPBACK_HOSTS=$TMP/loopback.hosts
+printf '127.0.0.1 localhost\n' >"$LOOPBACK_HOSTS"
+# shellcheck disable=SC2016  # $0, $@ and the variable are the inner shell's
+LOOPBACK_DNS_NS=(env "PS_LOOPBACK_RESOLV=$TMP/loopback-resolv.conf"
+	unshare -m /bin/sh -c 'mount --bind "$PS_LOOPBACK_RESOLV" /etc/resolv.conf &&
+	mount --bind "$0" /etc/hosts && exec "$@"')
+
 # ---------------------------------------------------------------------
 # Results
 

@@ -516,9 +516,10 @@ expect_no_secret() {
 #   start_ws_echo NAME [OPTIONS]      ws_echo.py (python3-websockets echo;
 #                                     --cert F --key F for wss,
 #                                     --subprotocol P); $WS_PORT
-#   start_bad_ws NAME                 bad_ws.py, a scripted misbehaving
+#   start_bad_ws NAME [OPTIONS]       bad_ws.py, a scripted misbehaving
 #                                     server, scenario = URL path;
-#                                     $BAD_WS_PORT, event log $BAD_WS_LOG
+#                                     $BAD_WS_PORT, event log $BAD_WS_LOG;
+#                                     --cert F --key F for wss
 #   start_nginx_ws NAME BACKEND_PORT CERT KEY [READ_TIMEOUT]
 #                                     nginx terminating TLS in front of a
 #                                     plain ws server on BACKEND_PORT, with
@@ -540,11 +541,12 @@ start_ws_echo() {
 
 start_bad_ws() {
 	local name=$1
+	shift
 	BAD_WS_PORT=$(free_port) || bail_out "start_bad_ws $name" "no free port"
 	BAD_WS_LOG=$TMP/$name.events
 	: >"$BAD_WS_LOG"
 	start_bg "$name" "$PYTHON" -u "$PS_LIB_DIR/bad_ws.py" \
-		--port "$BAD_WS_PORT" --log "$BAD_WS_LOG"
+		--port "$BAD_WS_PORT" --log "$BAD_WS_LOG" "$@"
 	wait_listen "$name" "$BG_PID" "$BAD_WS_PORT"
 }
 

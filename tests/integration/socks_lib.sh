@@ -23,6 +23,7 @@
 #       (extra LINEs go into [default])
 #   "${HOSTS_NS[@]}" HOSTS_FILE CMD...
 #       CMD in a private mount namespace whose /etc/hosts is HOSTS_FILE
+#       and whose resolv.conf names 127.0.0.1 (lib.sh, LOOPBACK_DNS_NS)
 #       (a command prefix, so expect_exit and start_bg can run it): a name
 #       that only one side can resolve proves who resolved a destination
 
@@ -125,6 +126,5 @@ socks_conf() {
 	} | write_conf "$dir" 10-socks.conf
 }
 
-# unshare and sh exec in turn: the PID start_bg records is CMD's.
-# shellcheck disable=SC2016  # $0 and $@ are the inner shell's
-HOSTS_NS=(unshare -m /bin/sh -c 'mount --bind "$0" /etc/hosts && exec "$@"')
+# lib.sh's namespace: the hosts file, and no DNS server off the machine.
+HOSTS_NS=("${LOOPBACK_DNS_NS[@]}")

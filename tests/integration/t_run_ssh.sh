@@ -56,6 +56,8 @@ expect_grep "^hello-again$" "$OUT" "ssh, blocking connect: the command's output"
 expect_connect_logged "$SSH_PORT" "ssh, blocking connect: squid tunnelled it"
 
 # Without proxystack the name does not even resolve: the proof above is
-# the proxy's resolution, not the program's.
+# the proxy's resolution, not the program's.  (Asked in a namespace whose
+# DNS server is nowhere, so the lookup never leaves the machine.)
 expect_exit 255 "ssh without proxystack cannot resolve the name" -- \
+	"${LOOPBACK_DNS_NS[@]}" "$LOOPBACK_HOSTS" \
 	"${SSH[@]}" "$(id -un)@$RUN_HOST" true

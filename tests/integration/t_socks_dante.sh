@@ -61,8 +61,11 @@ for s in socks5h; do
 		<"$TMP/hello" &&
 		expect_same_file "$TMP/hello" "$OUT" "$s to a name only dante resolves: echo"
 done
+# Resolved here: in the client's namespace, so the failed lookup never
+# reaches the machine's DNS server.
 for s in socks5 socks4; do
 	expect_exit 6 "$s to a name only dante resolves: exit 6 (resolved here)" -- \
+		"${HOSTS_NS[@]}" "$TMP/client.hosts" \
 		"$PROXYSTACK" -c "$TMP/$s" connect "tcp://socksonly.test:$TCP" </dev/null &&
 		expect_grep "resolve: cannot resolve socksonly.test" "$ERR" \
 			"$s to a name only dante resolves: resolve error, here"

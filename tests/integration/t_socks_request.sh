@@ -55,6 +55,7 @@ sends socks4 tcp://localhost:4246 "socks4 resolves here" \
 scenario sp ok
 socks_conf "$TMP/c5-unres" "socks5://127.0.0.1:$SP"
 expect_exit 6 "socks5 with an unresolvable name: exit 6" -- \
+	"${HOSTS_NS[@]}" "$LOOPBACK_HOSTS" \
 	"$PROXYSTACK" -c "$TMP/c5-unres" connect tcp://no-such-host.invalid:80 \
 	</dev/null &&
 	expect_grep "resolve: cannot resolve no-such-host.invalid" "$ERR" \

@@ -17,7 +17,7 @@
 #
 # Then what the client must accept (UTF-8 split across fragments, a ping
 # between fragments, exactly ws_max_message bytes, close without a code,
-# close 4000), bytes of the first frame in the same segment as the 101,
+# close 4000, which exits 1), bytes of the first frame in the same segment as the 101,
 # a server that never answers our close (given up after 5 s), one that
 # never pongs (pong timeout), and one that pings us and serves us only
 # once our pong came back (within 2 s).
@@ -216,7 +216,11 @@ accept ping-in-fragment "fragmented"
 expect_event "^ping-in-fragment: client pong 3$" "ping-in-fragment: we ponged the ping between fragments"
 accept max-ok "$(printf 'm%.0s' $(seq 1000))"
 accept close-empty "" 1000
-accept close-4000 "" 4000
+# A valid close 4000 is still answered in kind, but it is not a clean end:
+# exit 1 (t_ws_close_status.sh has the message).
+expect_exit 1 "close-4000: connect exits 1" -- \
+	"${PS[@]}" connect --half-close "$(url close-4000)" <"$TMP/stdin.fifo"
+expect_event "^close-4000: client close 4000 " "close-4000: we answered the close with 4000"
 
 # The first frame came in the same TCP segment as the 101.
 printf 'x\n' | expect_exit 0 "early-frame: connect exits 0" -- \
