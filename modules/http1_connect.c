@@ -105,12 +105,11 @@ static int forward_request_line(struct h1_connect *h)
 	if (!sp1 || !eol || sp1 > eol)
 		return -1;
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-	if (!sp2 || (size_t)(sp1 - h->fwd_head) >= sizeof(h->fwd_method) ||
-	    (size_t)(sp2 - sp1 - 1) >= sizeof(h->fwd_uri))
+	if (!sp2 || (size_t)(sp1 - h->fwd_head) >= sizeof(h->fwd_method))
 		return -1;
 	memcpy(h->fwd_method, h->fwd_head, (size_t)(sp1 - h->fwd_head));
-	memcpy(h->fwd_uri, sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	return 0;
+	h->fwd_uri = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	return h->fwd_uri ? 0 : -1;
 }
 
 int h1_connect_forward(struct h1_connect *h)
@@ -1535,4 +1534,6 @@ void h1_connect_cleanup(struct h1_connect *h)
 	explicit_bzero(h->auth_out, sizeof(h->auth_out));
 	negotiate_free(h->gss);
 	h->gss = NULL;
+	free(h->fwd_uri);
+	h->fwd_uri = NULL;
 }

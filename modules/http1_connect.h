@@ -142,7 +142,7 @@ struct h1_connect {
 	size_t fwd_len;
 	int fwd_has_body;
 	char fwd_method[24];   /* its method and target, for Digest */
-	char fwd_uri[H1_FORWARD_MAX];
+	char *fwd_uri;         /* malloc'd, freed by h1_connect_cleanup() */
 	int failure_code;      /* the error to report after the body */
 	char failure[400];
 	const char *failure_hint;
