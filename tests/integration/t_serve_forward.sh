@@ -5,12 +5,11 @@
 # hands the request head to the route's http-connect hop, which forwards
 # it as "GET http://host/path" with the site's credentials (Basic at
 # once when known, Digest after the 407 challenge, on the same
-# connection; NTLM's rounds on the one connection).  Clients: curl -x
-# and python3 urllib.  Each success is read
+# connection).  Clients: curl -x and python3 urllib.  Each success is read
 # from squid's access log (method, URL, user).  Also: keep-alive between
 # forwarded requests, a POST, the proxy's own 403 relayed as its answer,
-# a 407 nobody can satisfy (502 naming the hop), and http_forward =
-# tunnel, which squid then refuses.
+# a 407 nobody can satisfy (502 naming the hop).  NTLM and http_forward
+# = tunnel: t_serve_forward_ntlm.sh.
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,8 +29,6 @@ BASIC=$SQUID_PORT
 make_digest_file "$TMP/digest.pw" dave 'd4ve-pw'
 start_squid digest --digest "$TMP/digest.pw" "${DEFAULT_ACL[@]}"
 DIGEST=$SQUID_PORT
-start_squid ntlm --ntlm "${DEFAULT_ACL[@]}"
-NTLM=$SQUID_PORT
 W='%{http_code} n=%{num_connects}\n'
 
 # urllib NAME URL: python3 fetches URL through serve; body in $TMP/NAME.py
@@ -116,20 +113,6 @@ expect_grep "proxy-auth: .*http-connect\(http://127.0.0.1:$DIGEST\) answered 407
 expect_access s_digest "proto=http .*result=proxy-auth status=502" \
 	"Digest POST: serve logged proxy-auth"
 
-# --- NTLM: connection-based, every round on the forwarded connection ---------
-
-serve_with s_ntlm "[transport corp]" "module = http-connect" \
-	"url = http://127.0.0.1:$NTLM" 'username = CORP\alice' \
-	"password = x" "auth = ntlm" "[route all]" "match = *" "stack = corp"
-squid_log_mark ntlm
-expect_exit 0 "NTLM: curl -x GET" -- curl -sS --max-time 10 \
-	-x "http://127.0.0.1:$SERVE_PORT" "http://127.0.0.1:$A/"
-expect_stdout "hello from origin" "NTLM: the origin's answer"
-expect_squid_log ntlm "TCP_MISS/200 GET http://127.0.0.1:$A/ [^ ]*alice" \
-	"NTLM: squid logged GET http://... for the user"
-expect_eq "$(squid_log_lines ntlm | grep -c "GET http://127.0.0.1:$A/ ")" 2 \
-	"NTLM: two requests on one connection (Type 1, Type 3)"
-
 # --- wrong credentials: the module's 407 failure, as for CONNECT -------------
 
 serve_with s_wrong "[default]" "proxy_url = http://127.0.0.1:$BASIC" \
@@ -141,28 +124,6 @@ expect_grep "^502$" "$OUT" "wrong password: 502"
 expect_grep "proxy-auth.*127.0.0.1:$BASIC.*rejected" "$OUT" \
 	"wrong password: the answer names the proxy and the rejection"
 
-# --- http_forward = tunnel: CONNECT, which squid's default rules refuse ------
-
-serve_conf "$TMP/tun" "http_forward = tunnel"
-printf '[default]\nproxy_url = http://127.0.0.1:%s\nproxy_username = alice\nproxy_password = al1ce-pw\n' \
-	"$BASIC" | write_conf "$TMP/tun" 50-up.conf
-chmod 0600 "$TMP/tun/50-up.conf"
-start_serve s_tun "$TMP/tun" -v
-SERVE_PIDS[s_tun]=$SERVE_PID
-squid_log_mark basic
-expect_exit 0 "http_forward = tunnel: curl" -- curl -sS --max-time 10 \
-	-x "http://127.0.0.1:$SERVE_PORT" -o /dev/null -w '%{http_code}\n' \
-	"http://127.0.0.1:$A/"
-expect_stdout "502" "http_forward = tunnel: 502 (squid refuses CONNECT to $A)"
-expect_squid_log basic "TCP_DENIED/403 CONNECT 127.0.0.1:$A " \
-	"http_forward = tunnel: squid logged the refused CONNECT"
-
-serve_conf "$TMP/badfwd" "http_forward = sometimes"
-expect_exit 2 "http_forward = sometimes: refused" -- "$PROXYSTACK" \
-	-c "$TMP/badfwd" show-config
-expect_grep "http_forward: not auto or tunnel: 'sometimes'" "$ERR" \
-	"http_forward = sometimes: file:line and the value"
-
-for name in s_basic s_digest s_ntlm s_wrong s_tun; do
+for name in s_basic s_digest s_wrong; do
 	stop_serve "$name" "serve ($name)" "${SERVE_PIDS[$name]}"
 done
