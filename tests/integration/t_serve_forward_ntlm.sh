@@ -36,12 +36,7 @@ expect_eq "$(squid_log_lines ntlm | grep -c "GET http://127.0.0.1:$A/ ")" 2 \
 	"NTLM: two requests on one connection (Type 1, Type 3)"
 # A body goes up once, with the Type 1: the Type 2 challenge cannot be
 # answered, and the 407 is the hop's failure.
-expect_exit 0 "NTLM: POST" -- curl -sS --max-time 10 \
-	-x "http://127.0.0.1:$SERVE_PORT" --data-binary "hello" \
-	-w '\n%{http_code}\n' "http://127.0.0.1:$A/echo"
-expect_grep "^502$" "$OUT" "NTLM POST: 502, not the proxy's 407"
-expect_grep "proxy-auth: .*http-connect\(http://127.0.0.1:$NTLM\) answered 407" \
-	"$OUT" "NTLM POST: the answer names the hop"
+expect_post_407 "NTLM" "$NTLM"
 
 # --- http_forward = tunnel: CONNECT, which squid's default rules refuse ------
 
