@@ -156,6 +156,7 @@ int chain_setup_line(struct ps_conn *conn)
 	}
 	conn->nlayers = n;
 	conn->next = 0;
+	conn->opt.forward_taken = 0;  /* a new line: no hop sent it yet */
 	conn->reconnect_below = -1;
 	conn->reconnects = 0;
 	conn->deadline_ms = clock_now_ms() + conn->opt.timeout_ms;

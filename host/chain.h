@@ -89,6 +89,11 @@ struct conn_options {
 	long ws_ping_interval_ms;      /* 0: no pings */
 	long ws_pong_timeout_ms;
 	size_t ws_max_message;
+	/* ps_connect_options.forward_head (since 1.3) */
+	char *forward_head;
+	size_t forward_head_len;
+	int forward_has_body;
+	int forward_taken;             /* a hop of this line sent it */
 };
 
 struct ps_conn {

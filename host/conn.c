@@ -111,6 +111,9 @@ static int conn_options_take(const ps_connect_options *in,
 	PS_TAKE_FIELD(T, out, in, ws_ping_interval_s);
 	PS_TAKE_FIELD(T, out, in, ws_pong_timeout_s);
 	PS_TAKE_FIELD(T, out, in, ws_max_message);
+	PS_TAKE_FIELD(T, out, in, forward_head);
+	PS_TAKE_FIELD(T, out, in, forward_head_len);
+	PS_TAKE_FIELD(T, out, in, forward_has_body);
 	return PS_OK;
 }
 
@@ -155,6 +158,35 @@ static int conn_set_ws_options(struct ps_conn *conn,
 	return PS_OK;
 }
 
+/*
+ * The request head to forward (since 1.3): kept only for a tcp:// channel,
+ * whole (ending with its empty line) and free of NUL bytes, which no hop
+ * could send as they are.
+ */
+static int conn_set_forward(struct ps_conn *conn, const ps_connect_options *o)
+{
+	struct conn_options *co = &conn->opt;
+	size_t len = o->forward_head_len;
+
+	if (!o->forward_head)
+		return PS_OK;
+	if (len < 4 || memcmp(o->forward_head + len - 4, "\r\n\r\n", 4) ||
+	    memchr(o->forward_head, '\0', len))
+		return err_set(&conn->err, PS_ERR_USAGE, NULL, -1,
+			       "pass a whole request head, ending with"
+			       " its empty line",
+			       "forward_head is not a complete request head");
+	if (strcmp(conn->dest.scheme, "tcp"))
+		return PS_OK;
+	co->forward_head = malloc(len);
+	if (!co->forward_head)
+		return err_nomem(&conn->err);
+	memcpy(co->forward_head, o->forward_head, len);
+	co->forward_head_len = len;
+	co->forward_has_body = o->forward_has_body != 0;
+	return PS_OK;
+}
+
 /* Options: what the caller gave, else the snapshot's settings. */
 static int conn_set_options(struct ps_conn *conn,
 			    const ps_connect_options *caller_opts)
@@ -190,6 +222,8 @@ static int conn_set_options(struct ps_conn *conn,
 						 : s->connect_timeout_ms;
 	conn->opt.on_step = o->on_step;
 	conn->opt.step_user = o->step_user;
+	if (conn_set_forward(conn, o) != PS_OK)
+		return conn->err.code;
 	return conn_set_ws_options(conn, o);
 }
 
@@ -206,6 +240,7 @@ static void conn_free(struct ps_conn *conn)
 	free(conn->opt.ws_subprotocols);
 	free(conn->opt.ws_origin);
 	free_headers(conn->opt.ws_headers);
+	free(conn->opt.forward_head);
 	free(conn->description);
 	url_clear(&conn->dest);
 	snapshot_unref(conn->snap);
@@ -405,6 +440,11 @@ int ps_conn_fd(const ps_conn *conn)
 			return -1;
 	}
 	return conn->layers[0].socket_fd;
+}
+
+int ps_conn_forwarded(const ps_conn *conn)
+{
+	return conn && conn->state == CONN_READY && conn->opt.forward_taken;
 }
 
 const ps_error *ps_conn_error(const ps_conn *conn)

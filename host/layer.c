@@ -60,6 +60,25 @@ void ps_layer_set_socket(ps_layer *layer, int fd)
 	layer->has_socket = fd >= 0;
 }
 
+int ps_layer_forward_take(ps_layer *layer, size_t max_len,
+			  const char **head, size_t *len, int *has_body)
+{
+	struct ps_conn *conn = layer->conn;
+	struct conn_options *co = &conn->opt;
+
+	/* Only the last layer reaches the destination with nothing above
+	 * it, and only once per route line. */
+	if (!co->forward_head || co->forward_taken || layer->sub ||
+	    (size_t)layer->hop + 1 != conn->nlayers ||
+	    co->forward_head_len > max_len)
+		return PS_ERR_UNSUPPORTED;
+	co->forward_taken = 1;
+	*head = co->forward_head;
+	*len = co->forward_head_len;
+	*has_body = co->forward_has_body;
+	return PS_OK;
+}
+
 void ps_layer_wake_in(ps_layer *layer, long ms)
 {
 	struct ps_conn *conn = layer->conn;

@@ -147,11 +147,20 @@ static int serve_check_listen(const struct ini_section *sec, int have_allow,
 	return PS_OK;
 }
 
+/* http_forward: 0 auto, 1 tunnel, -1 neither. */
+static int serve_forward_mode(const char *value)
+{
+	if (!strcmp(value, "auto"))
+		return 0;
+	return !strcmp(value, "tunnel") ? 1 : -1;
+}
+
 int serve_config_check(struct ini_doc *doc, ps_error *err)
 {
 	static const char *const keys[] = {
 		"listen", "allow", "users_file", "access_log", "max_clients",
 		"max_tunnels_per_client", "idle_timeout", "drain_timeout",
+		"http_forward",
 	};
 	struct ini_section *sec = ini_find(doc, "serve", "");
 	const struct ini_entry *allow = serve_find(sec, "allow");
@@ -174,6 +183,11 @@ int serve_config_check(struct ini_doc *doc, ps_error *err)
 	    strcmp(e->value, "-"))
 		return serve_fail(err, e, "an absolute path, or - for stderr",
 				  "not an absolute path");
+	if ((e = serve_find(sec, "http_forward")) &&
+	    serve_forward_mode(e->value) < 0)
+		return serve_fail(err, e, "auto (forward http:// requests to"
+				  " an HTTP proxy) or tunnel (always"
+				  " CONNECT)", "not auto or tunnel:");
 	rc = serve_check_listen(sec, allow != NULL, &nlisten, err);
 	for (size_t i = 0; rc == PS_OK && i < sizeof(serve_numbers) /
 						  sizeof(serve_numbers[0]); i++)
@@ -254,6 +268,10 @@ static void serve_fill(ps_serve_config *c, const struct ini_section *sec,
 		c->access_log = serve_copy(b, log);
 	else if (log)
 		serve_copy(b, log);	/* counted by serve_strings_size */
+	if (serve_value(sec, "http_forward"))
+		c->http_forward_tunnel =
+			serve_forward_mode(serve_value(sec, "http_forward")) ==
+			1;
 	for (size_t i = 0; i < sizeof(serve_numbers) / sizeof(serve_numbers[0]);
 	     i++)
 		serve_check_number(sec, &serve_numbers[i],

@@ -342,6 +342,25 @@ typedef struct ps_connect_options {
 					N s; 0: config (ws_pong_timeout) */
 	size_t ws_max_message;       /* larger messages close with 1009;
 					0: config (ws_max_message) */
+
+	/*
+	 * Since 1.3: an HTTP request to forward (tcp:// only).  A complete
+	 * absolute-form request head ("GET http://host/path HTTP/1.1",
+	 * headers, the empty line), without hop-by-hop or Proxy-* fields:
+	 * when the last proxy hop of the route can forward requests (an
+	 * http-connect hop), it sends this head itself, with its
+	 * Proxy-Authorization, instead of a CONNECT, and the channel then
+	 * carries the rest of the request (its body, which the caller
+	 * sends) and the proxy's response; ps_conn_forwarded() tells which
+	 * happened.  NULL: a tunnel, as always.  Copied during
+	 * ps_conn_start(); a head that does not end with an empty line or
+	 * holds a NUL byte is PS_ERR_USAGE.
+	 */
+	const char *forward_head;
+	size_t forward_head_len;
+	int forward_has_body;        /* 1: a body follows the head (the hop
+					then cannot resend the request
+					after a 407 challenge) */
 	/* New fields are appended here (see "Growing structures" above). */
 } ps_connect_options;
 
@@ -589,6 +608,18 @@ int ps_forwarded_client(const char *peer, const char *x_forwarded_for,
 int ps_conn_fd(const ps_conn *conn);
 
 /*
+ * Since 1.3.  1 when the established channel was opened with
+ * ps_connect_options.forward_head and the route's last proxy hop sent
+ * that head itself (with its proxy authentication): the caller must not
+ * send it again, only the request's body; what it reads is the proxy's
+ * response.  0 otherwise (no forward_head, a direct route, a hop that
+ * only tunnels, or the channel is not up): the channel reaches the
+ * destination, and the caller sends the request itself in origin form.
+ * Thread-safety: as any call on 'conn'.  NULL gives 0.
+ */
+int ps_conn_forwarded(const ps_conn *conn);
+
+/*
  * Is 'addr' (an IPv4 or IPv6 address, e.g. a client's getpeername()
  * text; "::ffff:1.2.3.4" counts as 1.2.3.4) in 'list'?  'list' holds
  * IPs and CIDR blocks separated by commas and/or spaces, and the
@@ -626,6 +657,10 @@ typedef struct ps_serve_config {
 	int drain_timeout_s;         /* SIGTERM: tunnels get N s; 10 */
 	const char *source;          /* where [serve] starts ("file:line"),
 					or "default" */
+	/* Since 1.3 (read it only when struct_size holds it). */
+	int http_forward_tunnel;     /* http_forward: 0 auto (absolute-form
+					requests forwarded to an HTTP proxy
+					hop), 1 tunnel (always CONNECT) */
 } ps_serve_config;
 
 /*

@@ -154,13 +154,16 @@ static int http_connect_open(ps_layer *layer, void *instance, void **state)
 {
 	struct http_connect_config *c = instance;
 	struct http_connect_state *st = calloc(1, sizeof(*st));
+	int rc;
 
 	*state = st;
 	if (st)
 		st->exchange = malloc(sizeof(*st->exchange));
 	if (!st || !st->exchange)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL, "out of memory");
-	return h1_connect_init(st->exchange, layer, &c->settings);
+	rc = h1_connect_init(st->exchange, layer, &c->settings);
+	/* An HTTP request the agent asks us to forward (ABI 1.3). */
+	return rc != PS_OK ? rc : h1_connect_forward(st->exchange);
 }
 
 static int http_connect_connect(ps_layer *layer, void *state)

@@ -96,6 +96,34 @@ int h1_connect_init(struct h1_connect *h, ps_layer *layer,
 	return h1_connect_authority(layer, h->target, sizeof(h->target));
 }
 
+/* The request line's method and target: Digest hashes both. */
+static int forward_request_line(struct h1_connect *h)
+{
+	const char *sp1 = memchr(h->fwd_head, ' ', h->fwd_len), *sp2, *eol;
+
+	eol = memchr(h->fwd_head, '\r', h->fwd_len);
+	if (!sp1 || !eol || sp1 > eol)
+		return -1;
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+	if (!sp2 || (size_t)(sp1 - h->fwd_head) >= sizeof(h->fwd_method))
+		return -1;
+	memcpy(h->fwd_method, h->fwd_head, (size_t)(sp1 - h->fwd_head));
+	h->fwd_uri = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	return h->fwd_uri ? 0 : -1;
+}
+
+int h1_connect_forward(struct h1_connect *h)
+{
+	if (ps_layer_forward_take(h->layer, H1_FORWARD_MAX, &h->fwd_head,
+				  &h->fwd_len, &h->fwd_has_body) != PS_OK)
+		return PS_OK;
+	if (forward_request_line(h))
+		return ps_layer_fail(h->layer, PS_ERR_USAGE, NULL,
+				     "the request to forward has no"
+				     " request line");
+	return PS_OK;
+}
+
 static void out_printf(struct h1_connect *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -300,15 +328,21 @@ static int add_digest(struct h1_connect *h)
 {
 	const struct ps_proxy_info *p = h->set->proxy;
 	struct h1_digest *d = &h->digest;
-	char buf[1024], ha1[129], ha2[129], resp[129], cnonce[33];
+	char buf[H1_FORWARD_MAX + 1024], ha1[129], ha2[129], resp[129];
+	char cnonce[33];
 	char user[3 * H1_CREDENTIALS_MAX + 24];
 	char realm[2 * sizeof(d->realm) + 3], nonce[2 * sizeof(d->nonce) + 3];
 	char opaque[2 * sizeof(d->opaque) + 3];
+	/* the request's target: CONNECT's authority, or a forwarded URI */
+	const char *uri = h->fwd_head ? h->fwd_uri : h->target;
+	size_t quri_size = 2 * strlen(uri) + 3;
+	char *quri = NULL;
 	unsigned char rnd[16];
 	int sess = strcasestr(d->algorithm, "-sess") != NULL;
 	int rc = PS_OK;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	quri = malloc(quri_size);
+	if (!quri || RAND_bytes(rnd, sizeof(rnd)) != 1)
 		goto fail;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
@@ -330,7 +364,8 @@ static int add_digest(struct h1_connect *h)
 		    digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
 			goto fail;
 	}
-	if (fits(buf, sizeof(buf), "CONNECT:%s", h->target) ||
+	if (fits(buf, sizeof(buf), "%s:%s", h->fwd_head ? h->fwd_method
+						       : "CONNECT", uri) ||
 	    digest_hash(d->algorithm, buf, ha2, sizeof(ha2)))
 		goto fail;
 	if (d->qop_auth ? fits(buf, sizeof(buf), "%s:%s:%08x:%s:auth:%s", ha1,
@@ -352,11 +387,12 @@ static int add_digest(struct h1_connect *h)
 	}
 	if (h1_quote_string(d->realm, realm, sizeof(realm)) ||
 	    h1_quote_string(d->nonce, nonce, sizeof(nonce)) ||
-	    h1_quote_string(d->opaque, opaque, sizeof(opaque)))
+	    h1_quote_string(d->opaque, opaque, sizeof(opaque)) ||
+	    h1_quote_string(uri, quri, quri_size))
 		goto fail;
 	out_printf(h, "Proxy-Authorization: Digest %s, realm=%s, nonce=%s,"
-		   " uri=\"%s\", algorithm=%s, response=\"%s\"", user, realm,
-		   nonce, h->target, d->algorithm[0] ? d->algorithm : "MD5",
+		   " uri=%s, algorithm=%s, response=\"%s\"", user, realm,
+		   nonce, quri, d->algorithm[0] ? d->algorithm : "MD5",
 		   resp);
 	if (d->qop_auth)
 		out_printf(h, ", qop=auth, nc=%08x, cnonce=\"%s\"", d->nc,
@@ -372,6 +408,7 @@ fail:
 out:
 	explicit_bzero(buf, sizeof(buf));
 	explicit_bzero(ha1, sizeof(ha1));
+	free(quri);
 	return rc;
 }
 
@@ -423,8 +460,12 @@ static int build_request(struct h1_connect *h)
 	int rc = PS_OK;
 
 	h->out_len = h->out_sent = 0;
-	out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n",
-		   h->target, h->target, set->user_agent);
+	if (h->fwd_head)	/* the head without its empty line */
+		out_printf(h, "%.*s", (int)(h->fwd_len - 2), h->fwd_head);
+	else
+		out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+			   "User-Agent: %s\r\n", h->target, h->target,
+			   set->user_agent);
 	if (h->requests == 0 && !h->use)
 		start_preemptive(h);
 	if (h->use & (PROXY_AUTH_NTLM | PROXY_AUTH_NEGOTIATE)) {
@@ -454,7 +495,8 @@ static int build_request(struct h1_connect *h)
 	if (h->out_len >= sizeof(h->out))
 		return ps_layer_fail(h->layer, PS_ERR_CONFIG,
 				     "shorten the extra headers",
-				     "the CONNECT request exceeds %d bytes",
+				     "the %s request exceeds %d bytes",
+				     h->fwd_head ? "forwarded" : "CONNECT",
 				     H1_REQUEST_MAX);
 	h->requests++;
 	return PS_OK;
@@ -1306,10 +1348,40 @@ static int check_mutual_auth(struct h1_connect *h)
 			     complete ? "" : h->gss_error.message);
 }
 
+/* "HTTP/1.x 407": a forwarded request's answer we may have to act on. */
+static int head_is_407(const struct h1_connect *h)
+{
+	return h->head_len >= 12 && !memcmp(h->in, "HTTP/1.", 7) &&
+	       !memcmp(h->in + 8, " 407", 4);
+}
+
+/*
+ * A forwarded request's answer other than a 407: the agent's to read,
+ * the whole of it, as the proxy sent it.
+ */
+static int forward_answered(struct h1_connect *h, int learn)
+{
+	if (ps_layer_unread(h->layer, h->in, h->in_len) != PS_OK)
+		return ps_layer_fail(h->layer, PS_ERR_NOMEM, NULL,
+				     "out of memory");
+	if (learn && h->sent_basic && h->set->basic_accepted)
+		atomic_store(h->set->basic_accepted, 1);
+	if (learn && h->scheme && h->set->auth_cfg)
+		atomic_store(&h->set->auth_cfg->learned, h->scheme);
+	ps_layer_set_detail(h->layer, "forwarded %s%s%s", h->fwd_method,
+			    h->use ? ", auth " : "",
+			    proxy_auth_scheme_name(h->use));
+	h1_go_state(h, H1_DONE);
+	return PS_OK;
+}
+
 static int on_head(struct h1_connect *h)
 {
-	int rc = parse_head(h), next, done;
+	int rc, next, done;
 
+	if (h->fwd_head && !head_is_407(h))
+		return forward_answered(h, 1);
+	rc = parse_head(h);
 	if (rc != PS_OK)
 		return rc;
 	if (h->status >= 200 && h->status < 300) {
@@ -1425,6 +1497,12 @@ int h1_connect_step(struct h1_connect *h)
 			if (rc == PS_OK) {
 				h->out_len = 0;
 				h->in_len = h->head_len = 0;
+				/* With a body, the agent sends it now: the
+				 * answer is its to read. */
+				if (h->fwd_head && h->fwd_has_body) {
+					/* Not learned: no answer seen. */
+					return forward_answered(h, 0);
+				}
 				h1_go_state(h, H1_READ_HEAD);
 			}
 			break;
@@ -1457,4 +1535,6 @@ void h1_connect_cleanup(struct h1_connect *h)
 	explicit_bzero(h->auth_out, sizeof(h->auth_out));
 	negotiate_free(h->gss);
 	h->gss = NULL;
+	free(h->fwd_uri);
+	h->fwd_uri = NULL;
 }

@@ -32,7 +32,9 @@
 #include "proxy_auth.h"
 
 #define H1_HEAD_MAX (16 * 1024)       /* a longer answer head is hostile */
-#define H1_REQUEST_MAX (24 * 1024)    /* room for a Kerberos ticket */
+#define H1_REQUEST_MAX (40 * 1024)    /* a forwarded head and a Kerberos
+					 ticket */
+#define H1_FORWARD_MAX (16 * 1024)    /* the longest head forwarded */
 #define H1_DRAIN_MAX (64 * 1024)      /* body of a 407 we read to retry */
 #define H1_ERROR_TEXT_MAX 2048        /* body bytes kept for a message */
 #define H1_CREDENTIALS_MAX 512        /* "user:password" and its NUL */
@@ -134,6 +136,13 @@ struct h1_connect {
 	struct negotiate_error gss_error;    /* why Negotiate did not start */
 	int gss_failed;
 	struct h1_body body;
+	/* Forwarding (ABI 1.3, h1_connect_forward()): the request head the
+	 * host gave, sent instead of CONNECT; NULL when tunnelling. */
+	const char *fwd_head;
+	size_t fwd_len;
+	int fwd_has_body;
+	char fwd_method[24];   /* its method and target, for Digest */
+	char *fwd_uri;         /* malloc'd, freed by h1_connect_cleanup() */
 	int failure_code;      /* the error to report after the body */
 	char failure[400];
 	const char *failure_hint;
@@ -155,6 +164,20 @@ int h1_connect_authority(ps_layer *layer, char *out, size_t size);
  */
 int h1_connect_init(struct h1_connect *h, ps_layer *layer,
 		    const struct h1_settings *set);
+
+/*
+ * After h1_connect_init(): forward the request head the host offers
+ * (ps_layer_forward_take(), ABI 1.3) instead of sending CONNECT.  The
+ * head goes out with the Proxy-Authorization the proxy calls for; a
+ * request without a body is sent again on a 407 challenge (Digest,
+ * NTLM, Negotiate rounds on the same connection), one with a body only
+ * once, with the credentials known before any challenge (Basic).  The
+ * exchange is done once the head is written (with a body) or once an
+ * answer other than a 407 we can satisfy has come, which is handed back
+ * whole with ps_layer_unread().  PS_OK (forwarding, or nothing offered:
+ * CONNECT as usual), or an error via ps_layer_fail().
+ */
+int h1_connect_forward(struct h1_connect *h);
 
 /* Advance; PS_OK once the tunnel is up, PS_AGAIN, or an error. */
 int h1_connect_step(struct h1_connect *h);

@@ -356,11 +356,15 @@ static const char *https_proxy_tls_hint(const char *reason)
 
 static int https_proxy_h1_start(ps_layer *layer, struct https_proxy *hp)
 {
+	int rc;
+
 	hp->h1 = malloc(sizeof(*hp->h1));
 	if (hp->h1 == NULL)
 		return ps_layer_fail(layer, PS_ERR_NOMEM, NULL,
 				     "out of memory");
-	return h1_connect_init(hp->h1, layer, &hp->config->h1);
+	rc = h1_connect_init(hp->h1, layer, &hp->config->h1);
+	/* Over HTTP/1.1 a request may be forwarded as over plain TCP. */
+	return rc != PS_OK ? rc : h1_connect_forward(hp->h1);
 }
 
 static int https_proxy_h1_connect(ps_layer *layer, struct https_proxy *hp)

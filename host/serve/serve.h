@@ -144,6 +144,16 @@ char *http_origin_request(const char *head, const struct http_request *req,
 			  size_t *outlen);
 
 /*
+ * The same request for an HTTP proxy (forwarded by the route's proxy hop,
+ * which adds its Proxy-Authorization): absolute-form request line
+ * ("GET http://host[:port]/path HTTP/1.x", the port only when not 80),
+ * then the headers as http_origin_request() writes them.  Returns a
+ * malloc'd buffer (*outlen bytes) or NULL.
+ */
+char *http_forward_request(const char *head, const struct http_request *req,
+			   size_t *outlen);
+
+/*
  * An answer with a one-line text/plain body: "HTTP/1.1 STATUS REASON",
  * Connection: close, and for 407 a Proxy-Authenticate challenge.
  * Returns a malloc'd buffer or NULL.

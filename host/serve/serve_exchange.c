@@ -39,6 +39,7 @@ struct exchange *exchange_new(const struct http_request *r)
 	ex->req_done = r->body.done;
 	ex->head_request = !strcmp(r->method, "HEAD");
 	ex->keep_client = r->keep;
+	ex->has_body = !r->body.done;
 	ex->reusable = 1;
 	snprintf(ex->host, sizeof(ex->host), "%s", r->host);
 	ex->port = r->port;
@@ -52,6 +53,7 @@ void exchange_free(struct exchange *ex)
 		return;
 	free(ex->rhead);
 	free(ex->again);
+	free(ex->fwd);
 	free(ex);
 }
 
@@ -158,6 +160,7 @@ static int exchange_up(struct session *s, int *progress)
 		n = http_body_scan(&ex->req, d->buf, got);
 		if (n < 0) {
 			s->result = "bad-request";
+			ex->bad_body = 1;	/* answered 400 if still can */
 			return -1;
 		}
 		ex->req_done = ex->req.done;
@@ -224,6 +227,10 @@ static int exchange_final_head(struct session *s)
 	long n;
 	char *head;
 
+	if (ex->forwarded && ex->resp.status == 407) {
+		s->result = "proxy-auth";  /* the hop's, answered 502 */
+		return -1;
+	}
 	ex->head_done = 1;
 	s->status = ex->resp.status;
 	if (!ex->resp.keep)

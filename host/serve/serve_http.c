@@ -481,16 +481,35 @@ static size_t http_copy_end_to_end(const char *head, size_t head_len,
 	return n;
 }
 
-char *http_origin_request(const char *head, const struct http_request *req,
-			  size_t *outlen)
+/* "http://host[:port]": the authority of an absolute-form target. */
+static size_t http_absolute_prefix(const struct http_request *req, char *out,
+				   size_t cap)
 {
-	size_t cap = req->head_len + SERVE_HOST_MAX + 128, n;
+	char port[8] = "";
+
+	if (req->port != 80)
+		snprintf(port, sizeof(port), ":%u", req->port);
+	return (size_t)snprintf(out, cap, req->host_is_v6 ? "http://[%s]%s"
+							  : "http://%s%s",
+				req->host, port);
+}
+
+/* The request line (absolute or origin form), then the end-to-end
+ * headers, Host if missing and Connection: keep-alive. */
+static char *http_rewrite_request(const char *head,
+				  const struct http_request *req,
+				  int absolute, size_t *outlen)
+{
+	size_t cap = req->head_len + 2 * SERVE_HOST_MAX + 160, n;
 	char *out = malloc(cap);
 
 	if (!out)
 		return NULL;
-	n = (size_t)snprintf(out, cap, "%s %.*s HTTP/1.%d\r\n", req->method,
-			     (int)req->path_len, req->path, req->minor);
+	n = (size_t)snprintf(out, cap, "%s ", req->method);
+	if (absolute)
+		n += http_absolute_prefix(req, out + n, cap - n);
+	n += (size_t)snprintf(out + n, cap - n, "%.*s HTTP/1.%d\r\n",
+			      (int)req->path_len, req->path, req->minor);
 	n = http_copy_end_to_end(head, req->head_len, out, n);
 	if (!req->has_host_header)
 		n += (size_t)snprintf(out + n, cap - n,
@@ -501,6 +520,18 @@ char *http_origin_request(const char *head, const struct http_request *req,
 			      "Connection: keep-alive\r\n\r\n");
 	*outlen = n;
 	return out;
+}
+
+char *http_origin_request(const char *head, const struct http_request *req,
+			  size_t *outlen)
+{
+	return http_rewrite_request(head, req, 0, outlen);
+}
+
+char *http_forward_request(const char *head, const struct http_request *req,
+			   size_t *outlen)
+{
+	return http_rewrite_request(head, req, 1, outlen);
 }
 
 /* ------------------------------------------------------------------ */

@@ -447,6 +447,7 @@ static int serve_apply_config(struct serve *srv, ps_serve_config **keep,
 		srv->max_per_client = c->max_tunnels_per_client;
 		srv->idle_ms = c->idle_timeout_s * 1000;
 		srv->drain_ms = c->drain_timeout_s * 1000;
+		srv->http_forward_tunnel = c->http_forward_tunnel;
 	}
 	if (keep && rc == PS_OK)
 		*keep = c;

@@ -187,13 +187,21 @@ static void session_start_chain(struct session *s, const char *host,
 				unsigned port, int v6)
 {
 	char url[SERVE_HOST_MAX + 32];
+	ps_connect_options opts;
 	ps_error err;
 
 	snprintf(url, sizeof(url), v6 ? "tcp://[%s]:%u" : "tcp://%s:%u",
 		 host, port);
 	snprintf(s->dest, sizeof(s->dest), v6 ? "[%s]:%u" : "%s:%u", host,
 		 port);
-	s->conn = ps_conn_start(s->srv->ctx, url, NULL, &err);
+	ps_connect_options_init(&opts);
+	if (s->ex && s->ex->fwd) {
+		/* An HTTP proxy hop may forward the request as it is. */
+		opts.forward_head = s->ex->fwd;
+		opts.forward_head_len = s->ex->fwd_len;
+		opts.forward_has_body = s->ex->has_body;
+	}
+	s->conn = ps_conn_start(s->srv->ctx, url, &opts, &err);
 	if (!s->conn) {
 		session_chain_failed(s, &err);
 		return;
@@ -231,6 +239,21 @@ static int session_queue_up(struct session *s, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * The proxy hop sent the request head itself (absolute form, with its
+ * credentials): the origin-form head queued first is not sent, only the
+ * body; the connection, authenticated for this one request, is not
+ * reused.
+ */
+static void session_exchange_forwarded(struct session *s)
+{
+	memmove(s->up.buf, s->up.buf + s->prefix_up, s->up.end - s->prefix_up);
+	s->up.end -= s->prefix_up;
+	s->prefix_up = 0;	/* the hop sent the head: nup counts the body */
+	s->ex->forwarded = 1;
+	s->ex->reusable = 0;
+}
+
 static void session_enter_relay(struct session *s)
 {
 	static const char established[] =
@@ -242,6 +265,8 @@ static void session_enter_relay(struct session *s)
 	if (s->ex) {
 		s->status = -1;
 		s->last_io_ms = serve_now_ms();
+		if (ps_conn_forwarded(s->conn))
+			session_exchange_forwarded(s);
 		session_pumped(s, tunnel_start(s));
 		return;
 	}
@@ -307,6 +332,15 @@ static void session_drop_conn(struct session *s)
 	s->conn_dest[0] = '\0';
 }
 
+/* An answer of ours ends the exchange: the upstream side, kept for the
+ * access log's chain, is no longer watched. */
+static void session_quiet_conn(struct session *s)
+{
+	s->nwant = 0;
+	s->wake_ms = 0;
+	loop_upstream_sync(s);
+}
+
 /* The origin request, then the body bytes that came with the head; the
  * bytes after the body stay in the head buffer for the next request. */
 static int session_exchange_queue(struct session *s,
@@ -325,13 +359,25 @@ static int session_exchange_queue(struct session *s,
 	free(req);
 	s->prefix_up = len;
 	body = http_body_scan(&s->ex->req, s->head + r->head_len, rest);
-	if (body < 0)
+	if (body < 0) {
+		s->ex->bad_body = 1;
 		return -1;
+	}
 	s->ex->req_done = s->ex->req.done;
 	if (session_queue_up(s, s->head + r->head_len, (size_t)body))
 		return -1;
 	session_head_consume(s, r->head_len + (size_t)body);
 	return 0;
+}
+
+/* The request body's chunked framing is broken: say so, in one line.
+ * (A bad Content-Length is refused with the head, by the parser.) */
+static void session_bad_body(struct session *s)
+{
+	session_quiet_conn(s);
+	session_http_error(s, 400, "bad-request", "proxystack: bad-request:"
+			   " malformed chunked request body (a bad chunk"
+			   " size, or a chunk without its CRLF)");
 }
 
 /* On a reused tunnel the origin may have closed it while idle: keep the
@@ -378,8 +424,21 @@ static void session_exchange_start(struct session *s,
 {
 	exchange_free(s->ex);
 	s->ex = exchange_new(r);
-	if (!s->ex || session_exchange_queue(s, r)) {
-		session_finish(s, s->ex ? "bad-request" : "nomem", 0);
+	if (s->ex && !s->srv->http_forward_tunnel &&
+	    !(s->ex->fwd = http_forward_request(s->head, r,
+						&s->ex->fwd_len))) {
+		session_finish(s, "nomem", 0);
+		return;
+	}
+	if (!s->ex) {
+		session_finish(s, "nomem", 0);
+		return;
+	}
+	if (session_exchange_queue(s, r)) {
+		if (s->ex->bad_body)
+			session_bad_body(s);
+		else
+			session_finish(s, "nomem", 0);
 		return;
 	}
 	if (s->conn && !strcmp(s->conn_dest, s->dest)) {
@@ -424,6 +483,24 @@ static void session_exchange_done(struct session *s)
 		session_finish(s, "internal", 0);
 }
 
+/*
+ * The proxy hop's 407 to a forwarded request with a body: that body went
+ * up once, so no challenge could be answered; it is the hop's failure,
+ * not the client's to answer (407 is only for our own client auth).
+ */
+static void session_forward_407(struct session *s)
+{
+	char line[PS_ERROR_MESSAGE_MAX + 64];
+
+	snprintf(line, sizeof(line), "proxystack: proxy-auth: %s answered"
+		 " 407 to a request with a body, which is sent once without"
+		 " waiting for a challenge: use auth = basic for this proxy,"
+		 " or [serve] http_forward = tunnel",
+		 ps_conn_describe(s->conn));
+	session_quiet_conn(s);
+	session_http_error(s, 502, "proxy-auth", line);
+}
+
 /* The relay ended early: a 502 if the client got nothing yet. */
 static void session_relay_ended(struct session *s)
 {
@@ -431,6 +508,15 @@ static void session_relay_ended(struct session *s)
 
 	if (session_exchange_retry(s))
 		return;
+	if (ex && ex->bad_body && ex->sent == 0 && !ex->head_done) {
+		session_bad_body(s);
+		return;
+	}
+	if (ex && ex->forwarded && ex->sent == 0 && s->result &&
+	    !strcmp(s->result, "proxy-auth")) {
+		session_forward_407(s);
+		return;
+	}
 	if (ex && !ex->head_done && ex->sent == 0 && s->result &&
 	    (!strcmp(s->result, "bad-response") || !strcmp(s->result, "io"))) {
 		session_http_error(s, 502, "bad-response",

@@ -64,6 +64,12 @@ struct exchange {
 	char *again;            /* the whole request, to send again on a new
 				   tunnel if a reused one was closed; NULL */
 	size_t again_len;
+	char *fwd;              /* the absolute-form head for an HTTP proxy
+				   hop to forward (http_forward = auto) */
+	size_t fwd_len;
+	int has_body;           /* the request has a body */
+	int forwarded;          /* the proxy hop sent fwd: its response */
+	int bad_body;           /* the request body's framing is malformed */
 	char host[SERVE_HOST_MAX + 3];  /* the origin, for that new tunnel */
 	unsigned port;
 	int host_is_v6;
@@ -137,6 +143,7 @@ struct serve {
 
 	struct serve_acl acl;
 	int max_clients, max_per_client, idle_ms, drain_ms;
+	int http_forward_tunnel;/* [serve] http_forward = tunnel */
 	FILE *log;
 	int verbose;
 	long long last_config_check_ms;

@@ -148,11 +148,20 @@ static enum io_result client_read(struct session *s, void *buf, size_t len,
 	return tunnel_fd_result(recv(s->fd, buf, len, 0), n);
 }
 
+/* A write to the client that fails: the client hung up. */
+static enum io_result client_gone(struct session *s, enum io_result r)
+{
+	if (r == IO_FAIL && !s->result)
+		s->result = "client-closed";
+	return r;
+}
+
 static enum io_result client_write(struct session *s, const void *buf,
 				   size_t len, size_t *n)
 {
 	*n = 0;
-	return tunnel_fd_result(send(s->fd, buf, len, MSG_NOSIGNAL), n);
+	return client_gone(s, tunnel_fd_result(send(s->fd, buf, len,
+						    MSG_NOSIGNAL), n));
 }
 
 static enum io_result client_shutdown(struct session *s)
@@ -267,6 +276,8 @@ static enum io_result dir_splice(struct session *s, struct relay_dir *d,
 						    d->in_pipe,
 						    SPLICE_F_MOVE |
 						    SPLICE_F_NONBLOCK), &n);
+			if (dst == &client_ops)
+				client_gone(s, r);
 			if (r == IO_AGAIN)
 				d->wait_dst = 1;
 			if (r != IO_DONE)

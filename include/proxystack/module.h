@@ -87,7 +87,13 @@ extern "C" {
  * ps_select_* services (a select-phase module such as pac chooses the
  * stacks of a route).
  */
-#define PS_MODULE_ABI_MINOR 2
+#define PS_MODULE_ABI_MINOR 3
+/*
+ * 1.3 adds ps_layer_forward_take() (see "ABI 1.3: forwarding a request"
+ * at the end of this file): the last proxy hop may send an HTTP request
+ * head it is given instead of a CONNECT.  No op, no structure change:
+ * modules built for 1.0-1.2 load unchanged and simply tunnel.
+ */
 /*
  * 1.2 adds (see the "ABI 1.2: layers that ask the layers below" block):
  * the query op appended to ps_module_ops, ps_layer_query_below() with
@@ -840,6 +846,39 @@ int ps_layer_skip_below(ps_layer *layer);
  * and timeouts a module keeps itself.  Thread-safe.  Since ABI 1.2.
  */
 long long ps_clock_ms(void);
+
+/* ------------------------------------------------------------------ */
+/* ABI 1.3: forwarding a request                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An agent (proxystack serve) may open a tcp:// channel with an HTTP
+ * request head to forward (ps_connect_options.forward_head): an
+ * absolute-form head ("GET http://host/path HTTP/1.1", its headers and
+ * the empty line), without hop-by-hop or Proxy-* fields.  HTTP proxies
+ * often refuse CONNECT to port 80 (squid's default rules allow it only
+ * to 443), so such a request must reach the proxy as a request.
+ *
+ * From open() or connect() of the layer whose target is the destination:
+ * when the connection carries such a head, the layer is the top of the
+ * chain (nothing above it: no TLS to the destination), no other layer of
+ * this route line took it, and the head is at most 'max_len' bytes,
+ * take it: *head and *len point at the host's copy (valid until the
+ * connection closes; do not free), *has_body says whether a body
+ * follows it (the agent sends that once the layer is established, so a
+ * layer cannot send the request again after a 407 challenge then).
+ * Returns PS_OK, the head now the layer's to send: it must write it
+ * (with its Proxy-Authorization inserted before the empty line) instead
+ * of a CONNECT, and be established once the request is sent; bytes of
+ * the proxy's response it read (to answer a challenge) go back with
+ * ps_layer_unread(), for the agent reads the response from the channel
+ * (ps_conn_forwarded() tells it so).  Otherwise PS_ERR_UNSUPPORTED,
+ * nothing recorded: tunnel as usual (the agent then sends the request
+ * itself, in origin form).  A layer that never calls it (every module
+ * built before 1.3) tunnels.  Connection's thread only.  Since ABI 1.3.
+ */
+int ps_layer_forward_take(ps_layer *layer, size_t max_len,
+			  const char **head, size_t *len, int *has_body);
 
 #ifdef __cplusplus
 }

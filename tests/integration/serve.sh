@@ -19,6 +19,10 @@
 #   serve_with NAME LINES..., curl_via TEST, serve_tls_origin  (see below)
 #   serve_alive NAME TEST                  another client still gets through
 #                                          (CONNECT to $ORIGIN_PORT)
+#   expect_post_407 TEST PROXY_PORT        a POST to $ORIGIN_PORT through
+#                                          the serve started last, whose
+#                                          proxy hop answers 407: our 502
+#                                          naming the hop
 
 start_origin() {
 	local name=$1
@@ -89,6 +93,16 @@ serve_alive() {
 	expect_exit 0 "$test" -- curl -sS --max-time 10 \
 		-x "http://127.0.0.1:$SERVE_PORT" -p \
 		"http://127.0.0.1:$ORIGIN_PORT/"
+}
+
+expect_post_407() {
+	local test=$1 proxy=$2
+	expect_exit 0 "$test: POST" -- curl -sS --max-time 10 \
+		-x "http://127.0.0.1:$SERVE_PORT" --data-binary "hello" \
+		-w '\n%{http_code}\n' "http://127.0.0.1:$ORIGIN_PORT/echo"
+	expect_grep "^502$" "$OUT" "$test: 502, not the proxy's 407"
+	expect_grep "proxy-auth: .*http-connect\(http://127.0.0.1:$proxy\) answered 407" \
+		"$OUT" "$test: the answer names the hop"
 }
 
 # raw_request NAME PORT TEXT: send TEXT (printf format) on a new TCP

@@ -59,8 +59,8 @@ expect_exit 0 "curl -x absolute-form http://" -- curl -sS --max-time 10 \
 		"absolute-form: the origin gets the origin form" &&
 	expect_no_grep -i "^proxy-" "$OUT" \
 		"absolute-form: Proxy-* headers are not passed on"
-expect_squid_log squid "TCP_TUNNEL/200 CONNECT 127.0.0.1:$ORIGIN_PORT" \
-	"absolute-form: fetched over a tunnel squid logged"
+expect_squid_log squid "TCP_MISS/200 GET http://127.0.0.1:$ORIGIN_PORT/headers " \
+	"absolute-form: forwarded to squid as a request, squid logged it"
 expect_access serve "proto=http dest=127.0.0.1:$ORIGIN_PORT .*result=ok" \
 	"absolute-form: serve logged it"
 

@@ -27,7 +27,8 @@ wait_port "$B"
 start_squid squid
 
 CONF=$TMP/conf
-serve_conf "$CONF"
+# Over tunnels (t_serve_forward.sh has requests forwarded to the proxy).
+serve_conf "$CONF" "http_forward = tunnel"
 write_conf "$CONF" 50-default.conf <<EOF2
 [default]
 proxy_url = http://127.0.0.1:$SQUID_PORT

@@ -70,9 +70,9 @@ wait "$LOAD" || load_rc=$?
 expect_eq "$load_rc" 0 "100 clients x 5 requests across a reload: none failed"
 show_file load.out "$TMP/load.out"
 expect_grep "configuration reloaded" "$TMP/serve.log" "SIGHUP: reloaded, logged"
-expect_squid_log sqa "TCP_TUNNEL/200 CONNECT 127.0.0.1:$ORIGIN_PORT " \
+expect_squid_log sqa "TCP_MISS/200 GET http://127.0.0.1:$ORIGIN_PORT/ " \
 	"before the reload: through squid A"
-expect_squid_log sqb "TCP_TUNNEL/200 CONNECT 127.0.0.1:$ORIGIN_PORT " \
+expect_squid_log sqb "TCP_MISS/200 GET http://127.0.0.1:$ORIGIN_PORT/ " \
 	"after the reload: through squid B"
 
 echo "still here" >&"${TUN[1]}"

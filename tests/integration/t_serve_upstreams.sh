@@ -3,7 +3,8 @@
 # TLS proxies, with curl as the client: squid with Basic and with Digest
 # (serve carries the site's credentials, the client has none) and squid's
 # https_port (TLS to the proxy: relayed by the chain's reads and writes,
-# not splice).  Each success is also read from squid's access log.
+# not splice; an http:// request forwarded over it).  Each success is
+# also read from squid's access log.
 # t_serve_routes.sh has HTTP/2, direct routes and failover.
 
 # shellcheck source=tests/integration/lib.sh
@@ -53,6 +54,15 @@ expect_grep "relayed by the chain's read/write" "$TMP/s_tls.log" \
 	"squid https_port: relayed through the chain, not spliced"
 expect_access s_tls "chain=\"direct -> tls\(localhost:$TLSSQ\) -> https-proxy\(https://localhost:$TLSSQ\)\"" \
 	"squid https_port: the access log names the https proxy"
+# An http:// request: forwarded over the TLS connection to the proxy
+# (HTTP/1.1), as over plain TCP.
+start_origin plain
+squid_log_mark tls
+expect_exit 0 "squid https_port: curl -x http://" -- curl -sS --max-time 10 \
+	-x "http://127.0.0.1:$SERVE_PORT" "http://127.0.0.1:$ORIGIN_PORT/"
+expect_stdout "hello from origin" "squid https_port: the origin's answer"
+expect_squid_log tls "TCP_MISS/200 GET http://127.0.0.1:$ORIGIN_PORT/ " \
+	"squid https_port: the request was forwarded, not tunnelled"
 
 for name in s_basic s_digest s_tls; do
 	stop_serve "$name" "serve ($name)" "${SERVE_PIDS[$name]}"

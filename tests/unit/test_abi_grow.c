@@ -56,6 +56,9 @@ typedef struct connect_options_tomorrow {
 	int ws_ping_interval_s;
 	int ws_pong_timeout_s;
 	size_t ws_max_message;
+	const char *forward_head;       /* 1.3 */
+	size_t forward_head_len;
+	int forward_has_body;
 	const char *tomorrow_field;
 } connect_options_tomorrow;
 
@@ -214,6 +217,19 @@ static void connect_tomorrow_is_honoured(ps_ctx *ctx)
 	CHECK_MSG(!conn && err.code == PS_ERR_USAGE &&
 		  strstr(err.message, "ws_origin"),
 		  "tomorrow's connect options: ws_origin honoured (%s)",
+		  err.message);
+	ps_conn_close(conn);
+
+	/* forward_head (1.3) is read too: a head without its empty line is
+	 * refused. */
+	o.ws_origin = NULL;
+	o.forward_head = "GET http://a/ HTTP/1.1\r\n";
+	o.forward_head_len = strlen(o.forward_head);
+	conn = ps_conn_start(ctx, "tcp://127.0.0.1:9",
+			     (const ps_connect_options *)&o, &err);
+	CHECK_MSG(!conn && err.code == PS_ERR_USAGE &&
+		  strstr(err.message, "forward_head"),
+		  "tomorrow's connect options: forward_head honoured (%s)",
 		  err.message);
 	ps_conn_close(conn);
 }

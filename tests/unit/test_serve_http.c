@@ -81,6 +81,41 @@ static void test_absolute(void)
 	free(out);
 }
 
+/* The head an HTTP proxy hop forwards: absolute form, port only when
+ * not 80, IPv6 in brackets, the same headers as the origin form. */
+static void test_forward_request(void)
+{
+	struct http_request r;
+	size_t len;
+	char *out;
+	const char *h = "POST http://example.com/a?b=c HTTP/1.1\r\n"
+			"Host: example.com\r\n"
+			"Proxy-Authorization: Basic c2VjcmV0\r\n"
+			"Proxy-Connection: keep-alive\r\n"
+			"Content-Length: 2\r\n\r\nhi";
+
+	CHECK(parse(h, &r) == 0);
+	out = http_forward_request(h, &r, &len);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK(len > 4 && !memcmp(out + len - 4, "\r\n\r\n", 4));
+	out[len] = '\0';
+	CHECK(!strncmp(out, "POST http://example.com/a?b=c HTTP/1.1\r\n",
+		       40));
+	CHECK(strstr(out, "Content-Length: 2\r\n") != NULL);
+	CHECK(strstr(out, "Proxy-") == NULL);
+	CHECK(strstr(out, "hi") == NULL);
+	free(out);
+
+	CHECK(parse("GET http://[::1]:8080 HTTP/1.0\r\n\r\n", &r) == 0);
+	out = http_forward_request("GET http://[::1]:8080 HTTP/1.0\r\n\r\n",
+				   &r, &len);
+	CHECK(out && !strncmp(out, "GET http://[::1]:8080/ HTTP/1.0\r\n", 33));
+	CHECK(out && strstr(out, "Host: [::1]:8080\r\n"));
+	free(out);
+}
+
 static void test_prefixes_need_more(void)
 {
 	const char *h = "CONNECT a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -371,6 +406,7 @@ int main(void)
 {
 	test_connect();
 	test_absolute();
+	test_forward_request();
 	test_prefixes_need_more();
 	test_limits();
 	test_malformed();
