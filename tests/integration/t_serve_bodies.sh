@@ -87,7 +87,11 @@ while n < (1 << 20):
     n += len(s.recv(65536))
 s.close()
 closed = time.monotonic()
-want = "dest=127.0.0.1:%s .*result=client-closed" % a
+# A splice tunnel may meet the hang-up as a failed read or write of
+# either socket first (EPIPE, ECONNRESET): io is as honest as
+# client-closed there; an absolute-form exchange knows the side.
+want = "dest=127.0.0.1:%s .*result=%s" % (
+    a, "(client-closed|io)" if mode == "tunnel" else "client-closed")
 while time.monotonic() - closed < 5:
     lines = [l for l in open(log) if re.search(want, l)]
     if lines and ("proto=connect" if mode == "tunnel" else "proto=http") in lines[-1]:
@@ -103,8 +107,9 @@ EOF
 	local ms down
 	ms=$(sed -n 's/^logged after \([0-9]*\) ms.*/\1/p' "$TMP/$name.out")
 	down=$(sed -n 's/.*down=\([0-9]*\)$/\1/p' "$TMP/$name.out")
-	expect_exit 0 "$name: within 1 s of the hang-up (${ms:-?} ms)" -- \
-		test "${ms:-9999}" -lt 1000
+	# Long before the 4 GiB would end; loose for a loaded machine.
+	expect_exit 0 "$name: within 3 s of the hang-up (${ms:-?} ms)" -- \
+		test "${ms:-9999}" -lt 3000
 	expect_exit 0 "$name: down= holds the bytes so far, not 4 GiB (${down:-?})" -- \
 		test "${down:-0}" -ge 1048576 -a "${down:-0}" -lt 1073741824
 	# No connection from serve to the origin is left open.
