@@ -330,6 +330,8 @@ static int add_digest(struct h1_connect *h)
 	struct h1_digest *d = &h->digest;
 	char buf[H1_FORWARD_MAX + 1024], ha1[129], ha2[129], resp[129];
 	char cnonce[33];
+	/* "user:realm:password": its own bound, whatever the URI's */
+	char cred[1024];
 	char user[3 * H1_CREDENTIALS_MAX + 24];
 	char realm[2 * sizeof(d->realm) + 3], nonce[2 * sizeof(d->nonce) + 3];
 	char opaque[2 * sizeof(d->opaque) + 3];
@@ -349,7 +351,7 @@ static int add_digest(struct h1_connect *h)
 	d->nc++;
 	/* A cut string would give a wrong hash: too long credentials are
 	 * a config error, anything else cut an internal one. */
-	if (fits(buf, sizeof(buf), "%s:%s:%s", p->username, d->realm,
+	if (fits(cred, sizeof(cred), "%s:%s:%s", p->username, d->realm,
 		 p->password ? p->password : "")) {
 		rc = ps_layer_fail(h->layer, PS_ERR_CONFIG,
 				   "shorten the user name or password",
@@ -357,7 +359,9 @@ static int add_digest(struct h1_connect *h)
 				   " for Digest", p->display);
 		goto out;
 	}
-	if (digest_hash(d->algorithm, buf, ha1, sizeof(ha1)))
+	rc = digest_hash(d->algorithm, cred, ha1, sizeof(ha1));
+	explicit_bzero(cred, sizeof(cred));
+	if (rc)
 		goto fail;
 	if (sess) {
 		if (fits(buf, sizeof(buf), "%s:%s:%s", ha1, d->nonce, cnonce) ||
