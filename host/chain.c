@@ -180,8 +180,7 @@ void chain_close_layers(struct ps_conn *conn, size_t count)
 		l->established = 0;
 		l->skipped = 0;
 		buf_free(&l->unread);
-		resolve_release(l->resolve);
-		l->resolve = NULL;
+		layer_release_jobs(l);
 		l->detail[0] = '\0';
 	}
 }

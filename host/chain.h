@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "offload.h"
 #include "resolve.h"
 #include "route.h"
 #include "snapshot.h"
@@ -39,6 +40,8 @@ struct ps_layer {
 	unsigned target_port;
 	struct buf unread;                /* bytes given back for the layer above */
 	struct resolve_job *resolve;
+	struct offload_job *offload;      /* ps_layer_offload(), while its
+					     work is the host's */
 	char detail[200];
 	int socket_fd;                    /* ps_layer_set_socket(), if */
 	int has_socket;                   /* has_socket */
@@ -127,6 +130,7 @@ struct ps_conn {
 	int reconnects;                   /* asked so far on this line */
 
 	struct select_job *select_job;    /* a selection running (select.h) */
+	struct offload_job *select_thread; /* ... its thread, until taken */
 };
 
 /*
@@ -173,6 +177,12 @@ void chain_wait(struct ps_conn *conn);
 
 /* 1 for ws:// and wss:// connections. */
 int conn_is_websocket(const struct ps_conn *conn);
+
+/*
+ * Let go of a layer's name lookup and offloaded work (a job still running
+ * finishes on its own thread and frees what it holds there).
+ */
+void layer_release_jobs(struct ps_layer *l);
 
 /* The layer below 'l' in its connection or sub-chain, or NULL. */
 struct ps_layer *layer_below(struct ps_layer *l);

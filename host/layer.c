@@ -2,8 +2,14 @@
  * layer.c - the services a layer may call (module.h), and I/O through a
  * chain of layers.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* dladdr */
+#endif
+
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -204,6 +210,72 @@ int ps_layer_resolve(ps_layer *layer, const char *host, unsigned port,
 				     "cannot resolve %s: %s", host,
 				     gai_strerror(gai_error));
 	return PS_OK;
+}
+
+/*
+ * Keep the module whose code 'fn' is mapped for the rest of the process:
+ * its work (or its abandon function) may still run on a helper thread
+ * after the snapshot that loaded it is gone.  Best effort: when it fails
+ * (the code is in the program itself), there is nothing to unload.
+ */
+static void pin_module_of(void (*fn)(void *))
+{
+	Dl_info info;
+	void *self;
+
+	if (!dladdr((const void *)(uintptr_t)fn, &info) || !info.dli_fname)
+		return;
+	/* RTLD_NOLOAD: only a library already mapped; the handle adds a
+	 * reference that is never dropped, on top of RTLD_NODELETE. */
+	self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+	(void)self;
+}
+
+static int offload_begin(ps_layer *layer, void (*work)(void *arg),
+			 void (*abandon)(void *arg), void *arg)
+{
+	int e;
+
+	if (offload_start(work, abandon, arg, &layer->offload) == 0) {
+		if (layer->inst)
+			pin_module_of(work);
+		ps_layer_want(layer, offload_fd(layer->offload), POLLIN);
+		return PS_AGAIN;
+	}
+	e = errno;
+	/* Out of memory, threads or descriptors: resources, as NOMEM. */
+	return ps_layer_fail(layer, PS_ERR_NOMEM,
+			     e == EMFILE || e == ENFILE
+				     ? "raise the limit on open files (ulimit -n)"
+				     : NULL,
+			     "%s: cannot start a helper thread: %s",
+			     layer->name, strerror(e));
+}
+
+int ps_layer_offload(ps_layer *layer, void (*work)(void *arg),
+		     void (*abandon)(void *arg), void *arg)
+{
+	if (!layer->offload)
+		return offload_begin(layer, work, abandon, arg);
+	if (offload_arg(layer->offload) != arg)
+		return ps_layer_fail(layer, PS_ERR_INTERNAL, NULL,
+				     "%s: a second offloaded job while one"
+				     " runs", layer->name);
+	if (!offload_done(layer->offload)) {
+		ps_layer_want(layer, offload_fd(layer->offload), POLLIN);
+		return PS_AGAIN;
+	}
+	offload_take(layer->offload);
+	layer->offload = NULL;
+	return PS_OK;
+}
+
+void layer_release_jobs(struct ps_layer *l)
+{
+	resolve_release(l->resolve);
+	l->resolve = NULL;
+	offload_release(l->offload);
+	l->offload = NULL;
 }
 
 /* ------------------------------------------------------------------ */

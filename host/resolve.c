@@ -1,43 +1,43 @@
 /*
- * resolve.c - asynchronous name resolution with a thread per lookup.
+ * resolve.c - asynchronous name resolution: getaddrinfo on a helper
+ * thread (offload.c), IP literals answered at once without one.
  *
- * A thread per lookup is simple and lookups are rare (once per chain
- * hop); a libc without getaddrinfo_a, c-ares or a pool is not needed.
+ * A libc without getaddrinfo_a, c-ares or a pool is not needed: lookups
+ * are rare (once per chain hop), and most proxies are named by address,
+ * which costs neither a thread nor a descriptor.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
+#include "offload.h"
 #include "resolve.h"
 
-struct resolve_job {
-	atomic_int refs;
-	atomic_int done;
-	int efd;
+/* What the lookup needs and finds: the helper thread's until done. */
+struct resolve_query {
 	char *host;
 	char port[8];
 	struct addrinfo *res;
 	int gai_error;
 };
 
-static void job_unref(struct resolve_job *job)
+struct resolve_job {
+	struct offload_job *thread;     /* NULL: no lookup (still) running */
+	struct resolve_query *query;
+};
+
+static void query_free(void *arg)
 {
-	if (atomic_fetch_sub(&job->refs, 1) != 1)
-		return;
-	if (job->res)
-		freeaddrinfo(job->res);
-	if (job->efd >= 0)
-		close(job->efd);
-	free(job->host);
-	free(job);
+	struct resolve_query *q = arg;
+
+	if (q->res)
+		freeaddrinfo(q->res);
+	free(q->host);
+	free(q);
 }
 
-static void job_lookup(struct resolve_job *job, int flags)
+static void query_lookup(struct resolve_query *q, int flags)
 {
 	struct addrinfo hints;
 
@@ -46,92 +46,72 @@ static void job_lookup(struct resolve_job *job, int flags)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = flags;
-	job->gai_error = getaddrinfo(job->host, job->port, &hints, &job->res);
-	if (job->gai_error)
-		job->res = NULL;
+	q->gai_error = getaddrinfo(q->host, q->port, &hints, &q->res);
+	if (q->gai_error)
+		q->res = NULL;
 }
 
-static void job_finish(struct resolve_job *job)
+static void query_work(void *arg)
 {
-	uint64_t one = 1;
-
-	atomic_store(&job->done, 1);
-	/* The eventfd counter cannot overflow with one write. */
-	if (write(job->efd, &one, sizeof(one)) < 0) {
-		/* Nothing to do: the poller also checks 'done'. */
-	}
-}
-
-static void *job_thread(void *arg)
-{
-	struct resolve_job *job = arg;
-
-	job_lookup(job, AI_ADDRCONFIG);
-	job_finish(job);
-	job_unref(job);
-	return NULL;
+	query_lookup(arg, AI_ADDRCONFIG);
 }
 
 int resolve_start(const char *host, unsigned port, struct resolve_job **out)
 {
 	struct resolve_job *job = calloc(1, sizeof(*job));
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc;
+	struct resolve_query *q = calloc(1, sizeof(*q));
+	int e;
 
 	*out = NULL;
-	if (!job)
-		return -1;
-	atomic_init(&job->refs, 1);
-	atomic_init(&job->done, 0);
-	snprintf(job->port, sizeof(job->port), "%u", port);
-	job->host = strdup(host);
-	job->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!job->host || job->efd < 0)
+	if (!job || !q || !(q->host = strdup(host)))
 		goto fail;
+	snprintf(q->port, sizeof(q->port), "%u", port);
+	job->query = q;
 	/* Literals need no thread: ask getaddrinfo not to look anything up. */
-	job_lookup(job, AI_NUMERICHOST);
-	if (job->gai_error == 0) {
-		job_finish(job);
+	query_lookup(q, AI_NUMERICHOST);
+	if (q->gai_error == 0) {
 		*out = job;
 		return 0;
 	}
-	atomic_fetch_add(&job->refs, 1);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&tid, &attr, job_thread, job);
-	pthread_attr_destroy(&attr);
-	if (rc) {
-		atomic_fetch_sub(&job->refs, 1);
-		errno = rc;
+	if (offload_start(query_work, query_free, q, &job->thread) < 0)
 		goto fail;
-	}
 	*out = job;
 	return 0;
 fail:
-	rc = errno;
-	job_unref(job);
-	errno = rc;
+	e = errno;
+	if (q)
+		query_free(q);
+	free(job);
+	errno = e;
 	return -1;
 }
 
 int resolve_fd(const struct resolve_job *job)
 {
-	return job->efd;
+	return job->thread ? offload_fd(job->thread) : -1;
 }
 
 int resolve_result(struct resolve_job *job, const struct addrinfo **res,
 		   int *gai_error)
 {
-	if (!atomic_load(&job->done))
-		return 1;
-	*res = job->res;
-	*gai_error = job->gai_error;
+	if (job->thread) {
+		if (!offload_done(job->thread))
+			return 1;
+		offload_take(job->thread);
+		job->thread = NULL;
+	}
+	*res = job->query->res;
+	*gai_error = job->query->gai_error;
 	return 0;
 }
 
 void resolve_release(struct resolve_job *job)
 {
-	if (job)
-		job_unref(job);
+	if (!job)
+		return;
+	if (job->thread)
+		offload_release(job->thread);   /* frees the query when done */
+	else
+		query_free(job->query);
+	free(job);
 }

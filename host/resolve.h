@@ -2,10 +2,11 @@
  * resolve.h - getaddrinfo on a helper thread (internal).
  *
  * The non-blocking path must never wait for DNS.  A job runs one
- * getaddrinfo on a detached thread and signals an eventfd when done; the
- * connection polls that fd.  The job is shared by the thread and the
- * connection and freed by whichever lets go last, so a connection may be
- * closed while its lookup is still running.
+ * getaddrinfo on a helper thread (offload.c) that signals an eventfd when
+ * done; the connection polls that fd.  The lookup is freed by whichever
+ * of the thread and the connection lets go last, so a connection may be
+ * closed while its lookup is still running.  An IP literal is answered
+ * at once, without a thread or a descriptor.
  */
 #ifndef HOST_RESOLVE_H
 #define HOST_RESOLVE_H
@@ -20,7 +21,8 @@ struct resolve_job;
  */
 int resolve_start(const char *host, unsigned port, struct resolve_job **out);
 
-/* The fd that becomes readable when the job is done. */
+/* The fd that becomes readable when the job is done (only while
+ * resolve_result() says 1). */
 int resolve_fd(const struct resolve_job *job);
 
 /*

@@ -3,15 +3,12 @@
  * helper thread for connections) and turning the alternatives it names
  * into route lines that fail over in order (select.h).
  */
-#include <stdatomic.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
-#include <pthread.h>
 #include <poll.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "chain.h"
@@ -271,90 +268,70 @@ int select_choose_blocking(struct snapshot *s, const struct url *dest,
 /* on a helper thread, for connections                                 */
 /* ------------------------------------------------------------------ */
 
-/* Shared by the thread and the connection; freed by the last to go. */
+/*
+ * What the selection needs and finds: the helper thread's (offload.c)
+ * while conn->select_thread is set, the connection's once taken back.
+ */
 struct select_job {
-	atomic_int refs;
-	atomic_int done;
-	int efd;
 	int rc;
-	ps_select sel;
+	ps_select sel;          /* sel.inst never changes once started */
 	char *url;
 	char *host;
 };
 
-static void job_unref(struct select_job *job)
+static void job_free(void *arg)
 {
-	if (atomic_fetch_sub(&job->refs, 1) != 1)
-		return;
+	struct select_job *job = arg;
+
 	sel_clear(&job->sel);
 	snapshot_unref(job->sel.snap);
-	if (job->efd >= 0)
-		close(job->efd);
 	free(job->url);
 	free(job->host);
 	free(job);
 }
 
-static void *job_thread(void *arg)
+static void job_work(void *arg)
 {
 	struct select_job *job = arg;
-	uint64_t one = 1;
 
 	job->rc = select_call(&job->sel, job->url, job->host);
-	atomic_store(&job->done, 1);
-	if (write(job->efd, &one, sizeof(one)) < 0) {
-		/* The poller also checks 'done'. */
-	}
-	job_unref(job);
-	return NULL;
-}
-
-static int job_start(struct ps_conn *conn, struct select_job *job)
-{
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc;
-
-	atomic_fetch_add(&job->refs, 1);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&tid, &attr, job_thread, job);
-	pthread_attr_destroy(&attr);
-	if (rc) {
-		atomic_fetch_sub(&job->refs, 1);
-		return err_set(&conn->err, PS_ERR_INTERNAL, "select", -1,
-			       NULL, "cannot start a thread: %s",
-			       strerror(rc));
-	}
-	return PS_OK;
 }
 
 int select_begin(struct ps_conn *conn)
 {
 	struct select_job *job = calloc(1, sizeof(*job));
+	int e;
 
 	if (!job)
 		return err_nomem(&conn->err);
-	atomic_init(&job->refs, 1);
-	atomic_init(&job->done, 0);
 	sel_init(&job->sel, snapshot_ref(conn->snap), conn->choice.select,
 		 conn->opt.timeout_ms);
-	job->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	job->url = select_url_of(&conn->dest);
 	job->host = strdup(conn->dest.host);
-	conn->select_job = job;
 	conn->deadline_ms = job->sel.deadline_ms;
-	if (job->efd < 0 || !job->url || !job->host)
+	if (!job->url || !job->host) {
+		job_free(job);
 		return err_nomem(&conn->err);
+	}
 	log_msg(&conn->snap->lg, PS_LOG_DEBUG, "select %s: asking module %s",
 		job->sel.inst->name, job->sel.inst->mod->name);
-	return job_start(conn, job);
+	if (offload_start(job_work, job_free, job, &conn->select_thread) < 0) {
+		e = errno;
+		job_free(job);
+		return err_set(&conn->err, PS_ERR_NOMEM, "select", -1, NULL,
+			       "cannot start a thread: %s", strerror(e));
+	}
+	conn->select_job = job;
+	return PS_OK;
 }
 
 void select_release(struct ps_conn *conn)
 {
-	if (conn->select_job)
-		job_unref(conn->select_job);
+	if (conn->select_thread)
+		offload_release(conn->select_thread);   /* frees the job */
+	else if (conn->select_job)
+		job_free(conn->select_job);
+	conn->select_thread = NULL;
 	conn->select_job = NULL;
 }
 
@@ -369,9 +346,9 @@ int select_step(struct ps_conn *conn)
 {
 	struct select_job *job = conn->select_job;
 
-	if (!atomic_load(&job->done)) {
+	if (!offload_done(conn->select_thread)) {
 		if (clock_now_ms() < conn->deadline_ms) {
-			conn->wants[0].fd = job->efd;
+			conn->wants[0].fd = offload_fd(conn->select_thread);
 			conn->wants[0].events = POLLIN;
 			conn->nwants = 1;
 			return PS_AGAIN;
@@ -383,6 +360,8 @@ int select_step(struct ps_conn *conn)
 			job->sel.inst->name, conn->opt.timeout_ms);
 		return select_failed(conn);
 	}
+	offload_take(conn->select_thread);
+	conn->select_thread = NULL;
 	if (job->rc != PS_OK) {
 		err_copy(&conn->err, &job->sel.err);
 		return select_failed(conn);

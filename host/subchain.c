@@ -43,7 +43,7 @@ ps_subchain *ps_layer_detach_below(ps_layer *layer)
 	for (size_t i = 0; i < n; i++) {
 		struct ps_layer *from = &conn->layers[i];
 
-		sub->layers[i] = *from;	/* state, unread bytes, resolver */
+		sub->layers[i] = *from;	/* state, unread bytes, jobs */
 		sub->layers[i].sub = sub;
 		sub->layers[i].conn = sub->shell;
 		/* The connection keeps the recipe (a reconnect below builds
@@ -52,6 +52,7 @@ ps_subchain *ps_layer_detach_below(ps_layer *layer)
 		from->opened = 0;
 		buf_init(&from->unread);
 		from->resolve = NULL;
+		from->offload = NULL;
 	}
 	sub->nlayers = n;
 	ps_layer_log(layer, PS_LOG_DEBUG, "took over the %zu layer%s below",
@@ -120,7 +121,7 @@ void ps_subchain_close(ps_subchain *sub, ps_layer *driver)
 		if (l->ops->close)
 			l->ops->close(l, l->state);
 		buf_free(&l->unread);
-		resolve_release(l->resolve);
+		layer_release_jobs(l);
 	}
 	free(sub->shell);
 	free(sub);

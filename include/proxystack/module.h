@@ -87,7 +87,13 @@ extern "C" {
  * ps_select_* services (a select-phase module such as pac chooses the
  * stacks of a route).
  */
-#define PS_MODULE_ABI_MINOR 3
+#define PS_MODULE_ABI_MINOR 4
+/*
+ * 1.4 adds ps_layer_offload() (see "ABI 1.4: work that must block" at the
+ * end of this file): a layer hands a call that can only block (GSSAPI
+ * asking the KDC for a ticket) to a helper thread and waits for it the
+ * non-blocking way.  No op, no structure change.
+ */
 /*
  * 1.3 adds ps_layer_forward_take() (see "ABI 1.3: forwarding a request"
  * at the end of this file): the last proxy hop may send an HTTP request
@@ -879,6 +885,49 @@ long long ps_clock_ms(void);
  */
 int ps_layer_forward_take(ps_layer *layer, size_t max_len,
 			  const char **head, size_t *len, int *has_body);
+
+/* ------------------------------------------------------------------ */
+/* ABI 1.4: work that must block                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A layer never blocks, but some libraries offer only calls that do:
+ * gss_init_sec_context() sends the Kerberos request for a service ticket
+ * to the KDC and waits for the answer (seconds on a slow link, the
+ * library's own timeouts when the KDC is down).  Such a call goes to the
+ * host, which runs it on a helper thread while the connection (and every
+ * other connection of the same thread: an event loop such as proxystack
+ * serve) goes on:
+ *
+ *   first call      starts work(arg) on a helper thread (every signal
+ *                   blocked there) and returns PS_AGAIN: return PS_AGAIN
+ *                   from connect(); the host calls connect() again when
+ *                   work has returned, or fails the chain at its deadline.
+ *   later calls     with the same arguments: PS_AGAIN while work runs;
+ *                   PS_OK once it has returned.  The job is then over and
+ *                   the next call starts a new one.
+ *
+ * One job per layer at a time: a call with another 'arg' while one is
+ * pending fails with PS_ERR_INTERNAL.  Failing to start (no memory,
+ * thread or descriptor) returns PS_ERR_NOMEM, recorded.
+ *
+ * Memory: from the first call until it returns PS_OK, 'arg' is the job's:
+ * the layer must not touch it (work runs concurrently).  PS_OK gives it
+ * back, with whatever work wrote in it.  If the layer is closed first (the
+ * deadline passed, the application closed the connection, a failover),
+ * the host does not wait: once work has returned, abandon(arg) is called
+ * on the helper thread (or at once, if it already had), and the layer's
+ * close op must not free 'arg' itself.  abandon may be NULL.  When the
+ * first call fails, 'arg' is still the layer's and nothing was called.
+ *
+ * Thread-safety: work and abandon run on the helper thread; they may use
+ * only 'arg' and thread-safe libraries, never a ps_* service.  The module
+ * that holds them stays mapped for the rest of the process (the host pins
+ * it), since work may outlive the snapshot that loaded the module.
+ * Connection's thread only.  Since ABI 1.4.
+ */
+int ps_layer_offload(ps_layer *layer, void (*work)(void *arg),
+		     void (*abandon)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }
