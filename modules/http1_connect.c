@@ -22,6 +22,8 @@
 
 /* Internal step result: state changed, keep stepping (never returned). */
 #define H1_CONTINUE 1000
+/* Internal: this scheme cannot start (no ticket); choose another. */
+#define H1_TRY_NEXT (-1)
 
 /* chunked decoder states */
 enum {
@@ -40,6 +42,7 @@ enum {
 
 static const char *const state_names[] = {
 	"reconnect", "send-request", "read-head", "drain-body", "read-error-body", "done",
+	"auth-token",
 };
 
 /* Copy with truncation (snprintf would warn about the intended cut). */
@@ -434,27 +437,35 @@ static int basic_learned(const struct h1_settings *set)
 static int start_negotiate(struct h1_connect *h);
 
 /*
- * With the first request: the NTLM or Negotiate handshake that 'auth'
+ * Before the first request: the NTLM or Negotiate handshake that 'auth'
  * names or this instance learned, before any 407 (one round trip less).
  * A scheme that cannot start (no ticket) is left for the 407 to decide.
+ * PS_OK, PS_AGAIN while Negotiate's token is being made (call again: the
+ * same scheme is picked), or an error.
  */
-static void start_preemptive(struct h1_connect *h)
+static int start_preemptive(struct h1_connect *h)
 {
 	struct proxy_auth_config *a = h->set->auth_cfg;
 	unsigned pick;
+	int rc;
 
 	while (a && (pick = proxy_auth_preemptive(a, h->tried,
 						  h->set->proxy->username !=
 							  NULL))) {
-		if (pick == PROXY_AUTH_NEGOTIATE ? start_negotiate(h) == 0
-		    : proxy_auth_ntlm_negotiate(h->auth_out,
-						sizeof(h->auth_out)) == 0) {
+		rc = pick == PROXY_AUTH_NEGOTIATE
+			     ? start_negotiate(h)
+			     : proxy_auth_ntlm_negotiate(h->auth_out,
+							 sizeof(h->auth_out));
+		if (rc == PS_OK) {
 			h->scheme = h->use = pick;
 			h->rounds = 0;
-			return;
+			return PS_OK;
 		}
+		if (rc != H1_TRY_NEXT)
+			return rc;
 		h->tried |= pick;
 	}
+	return PS_OK;
 }
 
 static int build_request(struct h1_connect *h)
@@ -470,8 +481,6 @@ static int build_request(struct h1_connect *h)
 		out_printf(h, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
 			   "User-Agent: %s\r\n", h->target, h->target,
 			   set->user_agent);
-	if (h->requests == 0 && !h->use)
-		start_preemptive(h);
 	if (h->use & (PROXY_AUTH_NTLM | PROXY_AUTH_NEGOTIATE)) {
 		if (h->auth_out[0])
 			out_printf(h, "Proxy-Authorization: %s %s\r\n",
@@ -1070,7 +1079,6 @@ static int can_retry_on_this_connection(const struct h1_connect *h)
 }
 
 /* Step result of start_scheme(): this scheme cannot start, try another. */
-#define H1_TRY_NEXT (-1)
 
 /* Record the failure reported once the 407's body is read. */
 static int auth_fail(struct h1_connect *h, int code, const char *hint,
@@ -1113,26 +1121,76 @@ static const char *supported_text(void)
 				       " built without GSSAPI)";
 }
 
-/* Negotiate's first token; -1 (the reason kept) if it cannot start. */
-static int start_negotiate(struct h1_connect *h)
+/* Negotiate cannot start (gss_error says why): choose another scheme. */
+static int negotiate_cannot_start(struct h1_connect *h)
 {
-	const struct proxy_auth_config *a = h->set->auth_cfg;
-	int complete;
-
-	negotiate_free(h->gss);
-	h->gss = negotiate_new(h->set->proxy->host, a ? a->keytab : NULL,
-			       a ? a->ccache : NULL, &h->gss_error);
-	if (h->gss &&
-	    proxy_auth_negotiate_step(h->gss, NULL, h->auth_out,
-				      sizeof(h->auth_out), &complete,
-				      &h->gss_error) == 0)
-		return 0;
 	ps_layer_log(h->layer, PS_LOG_INFO, "proxy %s: Negotiate: %s",
 		     h->set->proxy->display, h->gss_error.message);
 	negotiate_free(h->gss);
 	h->gss = NULL;
 	h->gss_failed = 1;
-	return -1;
+	return H1_TRY_NEXT;
+}
+
+/* A job for the first token; NULL with gss_error set. */
+static struct proxy_auth_negotiate_first *negotiate_job(struct h1_connect *h)
+{
+	const struct proxy_auth_config *a = h->set->auth_cfg;
+	struct proxy_auth_negotiate_first *job;
+
+	if (!negotiate_available()) {
+		/* No thread for what fails at once: it says why. */
+		negotiate_new(h->set->proxy->host, NULL, NULL, &h->gss_error);
+		return NULL;
+	}
+	job = proxy_auth_negotiate_first_new(h->set->proxy->host,
+					     a ? a->keytab : NULL,
+					     a ? a->ccache : NULL);
+	if (!job) {
+		h->gss_error.code = PS_ERR_NOMEM;
+		h->gss_error.hint = NULL;
+		text_copy(h->gss_error.message, sizeof(h->gss_error.message),
+			  "out of memory");
+	}
+	return job;
+}
+
+/*
+ * Negotiate's first token, made on a helper thread: GSSAPI asks the KDC
+ * for the proxy's service ticket there and waits for the answer, which
+ * must stall neither this connection's deadline nor an event loop that
+ * drives other connections.  PS_OK with the token in auth_out and the
+ * context in h->gss; PS_AGAIN while it is being made (call again);
+ * H1_TRY_NEXT (gss_error says why) if Negotiate cannot start: no ticket,
+ * no GSSAPI; or an error, recorded (no thread could be started).
+ */
+static int start_negotiate(struct h1_connect *h)
+{
+	struct proxy_auth_negotiate_first *job = h->gss_job;
+	int rc;
+
+	if (!job) {
+		job = negotiate_job(h);
+		if (!job)
+			return negotiate_cannot_start(h);
+		h->gss_job = job;
+	}
+	rc = ps_layer_offload(h->layer, proxy_auth_negotiate_first_run,
+			      proxy_auth_negotiate_first_free, job);
+	if (rc == PS_AGAIN)
+		return rc;
+	h->gss_job = NULL;	/* ours again (or never started) */
+	if (rc == PS_OK && job->rc == 0) {
+		negotiate_free(h->gss);
+		h->gss = job->ctx;
+		job->ctx = NULL;
+		text_copy(h->auth_out, sizeof(h->auth_out), job->token);
+	} else if (rc == PS_OK) {
+		h->gss_error = job->err;
+		rc = H1_TRY_NEXT;
+	}
+	proxy_auth_negotiate_first_free(job);
+	return rc == H1_TRY_NEXT ? negotiate_cannot_start(h) : rc;
 }
 
 /* Prepare the next request with scheme 'pick'; its next state. */
@@ -1142,8 +1200,11 @@ static int start_scheme(struct h1_connect *h, unsigned pick)
 	int next = can_retry_on_this_connection(h) ? H1_DRAIN_BODY
 						   : H1_RECONNECT;
 
-	if (pick == PROXY_AUTH_NEGOTIATE && start_negotiate(h))
-		return H1_TRY_NEXT;
+	if (pick == PROXY_AUTH_NEGOTIATE) {
+		/* Its token comes from a helper thread (H1_AUTH_TOKEN). */
+		h->gss_after = (enum h1_state)next;
+		return H1_AUTH_TOKEN;
+	}
 	if (pick == PROXY_AUTH_NTLM &&
 	    proxy_auth_ntlm_negotiate(h->auth_out, sizeof(h->auth_out)))
 		return H1_TRY_NEXT;
@@ -1379,9 +1440,11 @@ static int forward_answered(struct h1_connect *h, int learn)
 	return PS_OK;
 }
 
+static int on_decision(struct h1_connect *h, int next);
+
 static int on_head(struct h1_connect *h)
 {
-	int rc, next, done;
+	int rc;
 
 	if (h->fwd_head && !head_is_407(h))
 		return forward_answered(h, 1);
@@ -1411,8 +1474,37 @@ static int on_head(struct h1_connect *h)
 	}
 	if (h->status < 200)
 		return fail_protocol(h, "an interim (1xx) answer to CONNECT");
-	next = h->status == 407 ? on_auth_required(h) : on_refused(h);
+	return on_decision(h, h->status == 407 ? on_auth_required(h)
+					       : on_refused(h));
+}
+
+/*
+ * H1_AUTH_TOKEN: Negotiate's first token is ready, or Negotiate cannot
+ * start and another scheme is chosen; then on as start_scheme() decided.
+ */
+static int on_auth_token(struct h1_connect *h)
+{
+	int rc = start_negotiate(h);
+
+	if (rc == PS_OK) {
+		h->scheme = h->use = PROXY_AUTH_NEGOTIATE;
+		h->rounds = 0;
+		return on_decision(h, (int)h->gss_after);
+	}
+	if (rc != H1_TRY_NEXT)
+		return rc;      /* PS_AGAIN, or an error */
+	h->tried |= PROXY_AUTH_NEGOTIATE;
+	return on_decision(h, on_auth_required(h));
+}
+
+/* The answer (its head read) decided 'next': reconnect, or read its body. */
+static int on_decision(struct h1_connect *h, int next)
+{
+	int rc, done;
+
 	h1_go_state(h, (enum h1_state)next);
+	if (next == H1_AUTH_TOKEN)
+		return on_auth_token(h);
 	if (next == H1_RECONNECT) {
 		/* This connection is done for: ask for a new one below. */
 		rc = build_request(h);
@@ -1492,9 +1584,12 @@ int h1_connect_step(struct h1_connect *h)
 
 	for (;;) {
 		switch (h->state) {
-		case H1_RECONNECT:	/* passed through in on_head */
+		case H1_RECONNECT:	/* passed through in on_decision */
 		case H1_SEND_REQUEST:
-			if (h->requests == 0 || h->out_len == 0)
+			if (h->requests == 0 && !h->use)
+				rc = start_preemptive(h);
+			if (rc == PS_OK &&
+			    (h->requests == 0 || h->out_len == 0))
 				rc = build_request(h);
 			if (rc == PS_OK)
 				rc = send_request(h);
@@ -1519,6 +1614,9 @@ int h1_connect_step(struct h1_connect *h)
 		case H1_READ_ERROR_BODY:
 			rc = read_body(h);
 			break;
+		case H1_AUTH_TOKEN:
+			rc = on_auth_token(h);
+			break;
 		case H1_DONE:
 			return PS_OK;
 		}
@@ -1539,6 +1637,9 @@ void h1_connect_cleanup(struct h1_connect *h)
 	explicit_bzero(h->auth_out, sizeof(h->auth_out));
 	negotiate_free(h->gss);
 	h->gss = NULL;
+	/* A token still being made is the host's: it frees the job once
+	 * the helper thread is done. */
+	h->gss_job = NULL;
 	free(h->fwd_uri);
 	h->fwd_uri = NULL;
 }

@@ -39,7 +39,7 @@
 #define H1_ERROR_TEXT_MAX 2048        /* body bytes kept for a message */
 #define H1_CREDENTIALS_MAX 512        /* "user:password" and its NUL */
 #define H1_TOKEN_MAX 4096             /* an NTLM/Negotiate token from a 407 */
-#define H1_AUTH_OUT_MAX (16 * 1024)   /* base64 of the token we send */
+#define H1_AUTH_OUT_MAX PROXY_AUTH_OUT_MAX /* base64 of the token we send */
 
 /* Which authentication the client may use. */
 enum h1_auth_policy {
@@ -72,7 +72,9 @@ enum h1_state {
 	H1_READ_HEAD,
 	H1_DRAIN_BODY,
 	H1_READ_ERROR_BODY,
-	H1_DONE
+	H1_DONE,
+	H1_AUTH_TOKEN          /* after a 407: Negotiate's first token is
+				  being made on a helper thread */
 };
 
 /* A parsed Digest challenge (RFC 7616). */
@@ -135,6 +137,10 @@ struct h1_connect {
 	struct negotiate_ctx *gss;
 	struct negotiate_error gss_error;    /* why Negotiate did not start */
 	int gss_failed;
+	/* Negotiate's first token, made by ps_layer_offload() (GSSAPI
+	 * waits for the KDC): the host's while set, never freed here. */
+	struct proxy_auth_negotiate_first *gss_job;
+	enum h1_state gss_after;             /* H1_AUTH_TOKEN's next state */
 	struct h1_body body;
 	/* Forwarding (ABI 1.3, h1_connect_forward()): the request head the
 	 * host gave, sent instead of CONNECT; NULL when tunnelling. */

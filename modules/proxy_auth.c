@@ -295,3 +295,51 @@ int proxy_auth_negotiate_step(struct negotiate_ctx *ctx, const char *in,
 	free(token);
 	return rc;
 }
+
+struct proxy_auth_negotiate_first *
+proxy_auth_negotiate_first_new(const char *host, const char *keytab,
+			       const char *ccache)
+{
+	struct proxy_auth_negotiate_first *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->rc = -1;
+	job->host = strdup(host);
+	job->keytab = keytab ? strdup(keytab) : NULL;
+	job->ccache = ccache ? strdup(ccache) : NULL;
+	if (!job->host || (keytab && !job->keytab) ||
+	    (ccache && !job->ccache)) {
+		proxy_auth_negotiate_first_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+void proxy_auth_negotiate_first_run(void *arg)
+{
+	struct proxy_auth_negotiate_first *job = arg;
+	int complete;
+
+	job->ctx = negotiate_new(job->host, job->keytab, job->ccache,
+				 &job->err);
+	if (!job->ctx)
+		return;
+	job->rc = proxy_auth_negotiate_step(job->ctx, NULL, job->token,
+					    sizeof(job->token), &complete,
+					    &job->err);
+}
+
+void proxy_auth_negotiate_first_free(void *arg)
+{
+	struct proxy_auth_negotiate_first *job = arg;
+
+	if (!job)
+		return;
+	negotiate_free(job->ctx);
+	explicit_bzero(job->token, sizeof(job->token));
+	free(job->host);
+	free(job->keytab);
+	free(job->ccache);
+	free(job);
+}

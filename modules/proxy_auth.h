@@ -138,4 +138,34 @@ int proxy_auth_negotiate_step(struct negotiate_ctx *ctx, const char *in,
 			      char *out, size_t outsz, int *complete,
 			      struct negotiate_error *err);
 
+/* Room for the base64 of a token we send (a Kerberos ticket with a PAC). */
+#define PROXY_AUTH_OUT_MAX (16 * 1024)
+
+/*
+ * Negotiate's first step, made off the connecting thread: there GSSAPI
+ * asks the KDC for the proxy's service ticket and waits for its answer.
+ * A job holds copies of what it needs, so that it can outlive the
+ * connection that started it.  proxy_auth_negotiate_first_run() is the
+ * work for ps_layer_offload(), proxy_auth_negotiate_first_free() the
+ * abandon function (and what frees the job after it is taken back).
+ */
+struct proxy_auth_negotiate_first {
+	char *host, *keytab, *ccache;        /* copies; NULL: none */
+	int rc;                              /* 0: ctx and token are set */
+	struct negotiate_ctx *ctx;           /* moved out by the taker */
+	char token[PROXY_AUTH_OUT_MAX];      /* base64, to send */
+	struct negotiate_error err;          /* rc -1: why */
+};
+
+/* A job for HTTP@host; NULL when out of memory. */
+struct proxy_auth_negotiate_first *
+proxy_auth_negotiate_first_new(const char *host, const char *keytab,
+			       const char *ccache);
+
+/* negotiate_new() and the first proxy_auth_negotiate_step(): blocks. */
+void proxy_auth_negotiate_first_run(void *job);
+
+/* Free the job, its context if still there, the token wiped.  NULL-safe. */
+void proxy_auth_negotiate_first_free(void *job);
+
 #endif

@@ -17,6 +17,10 @@
 #                    not exist: no ticket unless a test makes one.
 #   kdc_kinit CACHE  alice's ticket into CACHE (FILE:...), with her
 #                    password on stdin; bails out if kinit fails.
+#   kdc_squid_alice NAME
+#                    start_kdc, a squid NAME asking for Negotiate with
+#                    the KDC's HTTP/localhost keytab ($SQUID_PORT; needs
+#                    proxies.sh), and alice's ticket in FILE:$TMP/alice.cc.
 #   kdc_need NAME [--gssapi] [TOOL...]
 #                    skip the script NAME (exit 77) unless the KDC's
 #                    tools, squid's Negotiate helper and each TOOL are
@@ -98,6 +102,12 @@ start_kdc() {
 kdc_kinit() {
 	echo "$KDC_ALICE_PW" | KRB5CCNAME=$1 kinit alice >"$KDC/kinit.out" 2>&1 ||
 		bail_out "kinit alice" "$(cat "$KDC/kinit.out")"
+}
+
+kdc_squid_alice() {
+	start_kdc
+	start_squid "$1" --negotiate "$KDC/http.keytab" "$SPN"
+	kdc_kinit "FILE:$TMP/alice.cc"
 }
 
 kdc_need() {

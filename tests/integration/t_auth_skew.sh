@@ -22,13 +22,11 @@
 
 kdc_need t_auth_skew --gssapi faketime
 
-start_kdc
 start_echo plain --plain
 TCP_DEST=$ECHO_PORT
-start_squid neg --negotiate "$KDC/http.keytab" "$SPN"
+kdc_squid_alice neg
 NEG=$SQUID_PORT
 CC=FILE:$TMP/alice.cc
-kdc_kinit "$CC"
 conf_every sso http-connect "http://localhost:$NEG" "auth = negotiate"
 
 # A sanitizer build's runtime must come first in the library list; with
