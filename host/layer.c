@@ -9,8 +9,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
-#include <stdint.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 

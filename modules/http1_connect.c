@@ -1078,8 +1078,6 @@ static int can_retry_on_this_connection(const struct h1_connect *h)
 	return !h->close_after && (h->body.chunked || h->body.left >= 0);
 }
 
-/* Step result of start_scheme(): this scheme cannot start, try another. */
-
 /* Record the failure reported once the 407's body is read. */
 static int auth_fail(struct h1_connect *h, int code, const char *hint,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
