@@ -13,7 +13,7 @@
 declare -A LEVEL=(
 	# 0: utilities that know nothing of the configuration
 	[error]=0 [log]=0 [buf]=0 [clock]=0 [codec]=0 [credential]=0
-	[env]=0 [hostmatch]=0 [url]=0 [resolve]=0 [ini_load]=0
+	[env]=0 [hostmatch]=0 [url]=0 [offload]=0 [resolve]=0 [ini_load]=0
 	[loader]=0 [ws_frame]=0 [tls_files]=0 [tls_cache]=0 [api_args]=0
 	[forwarded]=0 [config]=0 [schemes]=0
 	[proxystack]=0 # the public header
