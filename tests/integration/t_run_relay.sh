@@ -1,0 +1,25 @@
+#!/bin/bash
+# t_run_relay.sh - `proxystack run` relays many connections with one
+# thread: a program (tests/run_many.c) opens 50 connections at once
+# through an HTTPS proxy (TLS to squid's https_port, so each is relayed
+# through a socketpair), and has at most 2 more threads than before
+# while all are open; every connection echoes its own line.  Blocking
+# connects (built inline, then relayed) and non-blocking ones built by
+# the relay thread itself (PROXYSTACK_RUN_INLINE_MS=0), waited for with
+# epoll.  After fork() the child's connection gets its own relay thread.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proxies.sh"
+. "$(dirname "$0")/run_lib.sh"
+
+run_setup
+run_https_proxy_setup 127.0.0.1
+start_echo plain --plain
+MANY=$PS_BUILD/tests/run_many
+
+squid_log_mark hsq
+expect_run_program "blocking x50" "$MANY" -f "$RUN_HOST" "$ECHO_PORT" 50 2
+PROXYSTACK_RUN_INLINE_MS=0 \
+expect_run_program "non-blocking x50, built by the relay thread" "$MANY" \
+	-n -f "$RUN_HOST" "$ECHO_PORT" 50 2
+expect_squid_log hsq "TCP_TUNNEL/200 CONNECT ${RUN_HOST//./\\.}:$ECHO_PORT alice" \
+	"the https proxy tunnelled CONNECT $RUN_HOST:$ECHO_PORT"

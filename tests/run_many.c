@@ -1,0 +1,191 @@
+/*
+ * run_many.c - many connections from one process, for
+ * tests/integration/t_run_relay.sh to run under `proxystack run`.  It
+ * knows nothing of proxystack.
+ *
+ *   run_many [-n] [-f] HOST PORT COUNT MAX_NEW_THREADS
+ *
+ * Counts its threads (/proc/self/task), opens COUNT TCP connections to
+ * the echo server at HOST:PORT and keeps them all open: blocking
+ * connects, or with -n non-blocking ones waited for with one epoll set.
+ * With all of them open it counts its threads again: at most
+ * MAX_NEW_THREADS more than before.  Then each connection sends its own
+ * line and must get that line back.  -f: then fork(); the child opens
+ * one more connection, echoes a line and exits, and the parent checks
+ * the child's status.  One "ok - " or "not ok - " line per check on
+ * stdout; exit 0 when all passed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "run_check.h"
+
+#define MAX_CONNS 1000
+#define WAIT_MS 20000
+
+/* The number of threads of this process. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static int connect_one(const struct addrinfo *ai, int nonblocking)
+{
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+					  (nonblocking ? SOCK_NONBLOCK : 0), 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+	    (nonblocking && errno == EINPROGRESS))
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Wait with one epoll set until every fd is writable; failures in SO_ERROR. */
+static int wait_all_connected(const int *fds, int count)
+{
+	struct epoll_event ev, got[64];
+	int ep = epoll_create1(EPOLL_CLOEXEC), left = count, bad = 0, n, err;
+	socklen_t len;
+
+	if (ep < 0)
+		return -1;
+	for (int i = 0; i < count; i++) {
+		ev.events = EPOLLOUT;
+		ev.data.u32 = (unsigned)i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			bad++, left--;
+	}
+	while (left > 0 && (n = epoll_wait(ep, got, 64, WAIT_MS)) > 0) {
+		for (int i = 0; i < n; i++) {
+			int fd = fds[got[i].data.u32];
+
+			len = sizeof(err);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
+			    err != 0)
+				bad++;
+			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+			left--;
+		}
+	}
+	close(ep);
+	return bad + left;
+}
+
+/* Send "line N" on fd, 1 when exactly that came back. */
+static int echo_line(int fd, int n)
+{
+	char line[64], buf[64];
+	int len = snprintf(line, sizeof(line), "line %d of this process\n", n);
+	ssize_t got = 0, r;
+
+	if (write(fd, line, (size_t)len) != len)
+		return 0;
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, WAIT_MS) != 1)
+			return 0;
+		r = read(fd, buf + got, sizeof(buf) - (size_t)got);
+		if (r <= 0)
+			return 0;
+		got += r;
+	}
+	return got == len && !memcmp(buf, line, (size_t)len);
+}
+
+/* fork(): the child opens its own connection, relayed by its own thread. */
+static void check_fork(const struct addrinfo *ai, int nonblocking)
+{
+	int status = -1, fd;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fd = connect_one(ai, nonblocking);
+		if (fd >= 0 && nonblocking && wait_all_connected(&fd, 1) != 0)
+			_exit(3);
+		_exit(fd < 0 ? 2 : echo_line(fd, 4242) ? 0 : 1);
+	}
+	check(pid > 0 && waitpid(pid, &status, 0) == pid &&
+		      WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "a child after fork() connects and echoes",
+	      "the child failed (2: connect, 3: SO_ERROR, 1: echo)");
+}
+
+int main(int argc, char **argv)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int nonblocking = 0, do_fork = 0, opt, count, max_new, before, during;
+	int fds[MAX_CONNS], opened = 0, echoed = 0;
+	char detail[128];
+
+	while ((opt = getopt(argc, argv, "nf")) != -1) {
+		if (opt == 'n')
+			nonblocking = 1;
+		else if (opt == 'f')
+			do_fork = 1;
+		else
+			return 2;
+	}
+	if (argc - optind != 4 || (count = atoi(argv[optind + 2])) <= 0 ||
+	    count > MAX_CONNS) {
+		fprintf(stderr, "usage: run_many [-n] [-f] HOST PORT COUNT "
+				"MAX_NEW_THREADS\n");
+		return 2;
+	}
+	max_new = atoi(argv[optind + 3]);
+	if (getaddrinfo(argv[optind], argv[optind + 1], &hints, &ai) != 0) {
+		check(0, "getaddrinfo", argv[optind]);
+		return 1;
+	}
+	before = thread_count();
+	for (; opened < count; opened++)
+		if ((fds[opened] = connect_one(ai, nonblocking)) < 0)
+			break;
+	snprintf(detail, sizeof(detail), "%d of %d", opened, count);
+	check(opened == count, "every connect() started", detail);
+	if (nonblocking) {
+		int bad = wait_all_connected(fds, opened);
+
+		snprintf(detail, sizeof(detail), "%d failed or timed out", bad);
+		check(bad == 0, "epoll: every connection writable, SO_ERROR 0",
+		      detail);
+	}
+	during = thread_count();
+	snprintf(detail, sizeof(detail), "%d threads before, %d with %d open",
+		 before, during, opened);
+	check(during >= 0 && during - before <= max_new,
+	      "thread count bounded while all are open", detail);
+	for (int i = 0; i < opened; i++)
+		echoed += echo_line(fds[i], i);
+	snprintf(detail, sizeof(detail), "%d of %d", echoed, opened);
+	check(echoed == count, "every connection echoes its own line", detail);
+	if (do_fork)
+		check_fork(ai, nonblocking);
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	freeaddrinfo(ai);
+	return failures ? 1 : 0;
+}
