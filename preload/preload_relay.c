@@ -173,32 +173,34 @@ static uint32_t slot_wanted(const struct relay_slot *s)
 }
 
 /*
- * Register what slot 'fd' wants, one-shot.  'force': re-arm even if it
- * looks armed (its number may name another file since).
+ * Register what slot 'fd' wants, one-shot (POLLIN and POLLOUT are
+ * EPOLLIN and EPOLLOUT).  'force': re-arm even if it looks armed (its
+ * number may name another file since).  0, or -1 when epoll refused the
+ * descriptor.
  */
-static void slot_sync(int fd, int force)
+static int slot_sync(int fd, int force)
 {
 	struct relay_slot *s = &relay_slots[fd];
 	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
 	uint32_t want = slot_wanted(s);
 
 	if (want == s->armed && !force)
-		return;
+		return 0;
 	if (!want) {
 		if (s->armed)
 			epoll_ctl(relay_epoll, EPOLL_CTL_DEL, fd, NULL);
 		s->armed = 0;
-		return;
+		return 0;
 	}
 	ev.events = want | EPOLLONESHOT;
 	if (epoll_ctl(relay_epoll, EPOLL_CTL_MOD, fd, &ev) < 0 &&
 	    (errno != ENOENT ||
 	     epoll_ctl(relay_epoll, EPOLL_CTL_ADD, fd, &ev) < 0)) {
-		/* Not a descriptor epoll takes: poll it by time instead. */
 		s->armed = 0;
-		return;
+		return -1;
 	}
 	s->armed = want;
+	return 0;
 }
 
 /* Stop waiting for the connection's descriptor. */
@@ -222,8 +224,9 @@ static void wait_conn_drop(struct relayed *e)
 }
 
 /*
- * Wait for 'events' on 'fd' (the library's), re-armed in any case.  Out
- * of memory for the slot: try again in a while.
+ * Wait for 'events' on 'fd' (the library's), re-armed in any case.  No
+ * memory for the slot, or a descriptor epoll refuses: run again in a
+ * while instead.
  */
 static void wait_conn(struct relayed *e, int fd, short events)
 {
@@ -246,14 +249,16 @@ static void wait_conn(struct relayed *e, int fd, short events)
 		s->waiters = e;
 	}
 	e->conn_events = events;
-	slot_sync(fd, 1);
+	if (slot_sync(fd, 1) < 0)
+		e->deadline_ms = relay_now_ms() + RETRY_MS;
 }
 
 /* Wait for 'events' on our end of the pair (0: nothing). */
 static void wait_ours(struct relayed *e, short events)
 {
 	e->our_events = events;
-	slot_sync(e->r->ours, 0);
+	if (slot_sync(e->r->ours, 0) < 0)
+		e->deadline_ms = relay_now_ms() + RETRY_MS;
 }
 
 static void wait_deadline(struct relayed *e, int timeout_ms)

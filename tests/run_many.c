@@ -3,14 +3,17 @@
  * tests/integration/t_run_relay.sh to run under `proxystack run`.  It
  * knows nothing of proxystack.
  *
- *   run_many [-n] [-f] HOST PORT COUNT MAX_NEW_THREADS
+ *   run_many [-n] [-f] [-d BYTES] HOST PORT COUNT MAX_NEW_THREADS
  *
  * Counts its threads (/proc/self/task), opens COUNT TCP connections to
  * the echo server at HOST:PORT and keeps them all open: blocking
  * connects, or with -n non-blocking ones waited for with one epoll set.
  * With all of them open it counts its threads again: at most
  * MAX_NEW_THREADS more than before.  Then each connection sends its own
- * line and must get that line back.  -f: then fork(); the child opens
+ * line and must get that line back.  -d: then every connection at once
+ * sends BYTES bytes of its own and reads them back, shuts its sending
+ * side down, and must then see the end of stream (the server closes
+ * when it sees ours).  -f: then fork(); the child opens
  * one more connection, echoes a line and exits, and the parent checks
  * the child's status.  One "ok - " or "not ok - " line per check on
  * stdout; exit 0 when all passed.
@@ -116,6 +119,87 @@ static int echo_line(int fd, int n)
 	return got == len && !memcmp(buf, line, (size_t)len);
 }
 
+/* A connection's byte number 'k', different on every connection. */
+static unsigned char pattern(int conn, size_t k)
+{
+	return (unsigned char)(conn * 31 + k * 7 + (k >> 9));
+}
+
+struct bulk {
+	size_t sent, got;
+	int shut, eof, bad;
+};
+
+/* One step of connection 'i' of the bulk exchange; 1 when it is over. */
+static int bulk_step(int fd, int i, struct bulk *b, size_t bytes, short ready)
+{
+	unsigned char buf[8192];
+	ssize_t n;
+
+	if ((ready & POLLOUT) && b->sent < bytes) {
+		size_t len = bytes - b->sent < sizeof(buf) ? bytes - b->sent
+							  : sizeof(buf);
+
+		for (size_t k = 0; k < len; k++)
+			buf[k] = pattern(i, b->sent + k);
+		n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN)
+			b->bad = 1;
+		if (n > 0)
+			b->sent += (size_t)n;
+	}
+	if (ready & (POLLIN | POLLHUP | POLLERR)) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			b->eof = 1;
+		else if (n < 0 && errno != EAGAIN)
+			b->bad = 1;
+		for (ssize_t k = 0; k < n; k++)
+			b->bad |= b->got >= bytes ||
+				  buf[k] != pattern(i, b->got + (size_t)k);
+		if (n > 0)
+			b->got += (size_t)n;
+	}
+	if (!b->shut && b->got == bytes) {
+		b->shut = 1;
+		b->bad |= shutdown(fd, SHUT_WR) < 0;
+	}
+	return b->bad || b->eof;
+}
+
+/*
+ * Every connection sends 'bytes' and reads them back at the same time,
+ * then half-closes and waits for the end of stream.  The number of
+ * connections that did all of it.
+ */
+static int bulk_all(const int *fds, int count, size_t bytes)
+{
+	struct pollfd pfd[MAX_CONNS];
+	struct bulk b[MAX_CONNS];
+	int left = count, good = 0;
+
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < count; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLIN | POLLOUT;
+	}
+	while (left > 0 && poll(pfd, (nfds_t)count, WAIT_MS) > 0) {
+		for (int i = 0; i < count; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			if (!bulk_step(fds[i], i, &b[i], bytes, pfd[i].revents))
+				pfd[i].events = b[i].sent < bytes ? POLLIN | POLLOUT
+								  : POLLIN;
+			else {
+				good += !b[i].bad && b[i].got == bytes;
+				pfd[i].fd = -1;
+				left--;
+			}
+		}
+	}
+	return good;
+}
+
 /* fork(): the child opens its own connection, relayed by its own thread. */
 static void check_fork(const struct addrinfo *ai, int nonblocking)
 {
@@ -138,21 +222,24 @@ int main(int argc, char **argv)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	int nonblocking = 0, do_fork = 0, opt, count, max_new, before, during;
+	size_t bulk_bytes = 0;
 	int fds[MAX_CONNS], opened = 0, echoed = 0;
 	char detail[128];
 
-	while ((opt = getopt(argc, argv, "nf")) != -1) {
+	while ((opt = getopt(argc, argv, "nfd:")) != -1) {
 		if (opt == 'n')
 			nonblocking = 1;
 		else if (opt == 'f')
 			do_fork = 1;
+		else if (opt == 'd')
+			bulk_bytes = strtoul(optarg, NULL, 10);
 		else
 			return 2;
 	}
 	if (argc - optind != 4 || (count = atoi(argv[optind + 2])) <= 0 ||
 	    count > MAX_CONNS) {
-		fprintf(stderr, "usage: run_many [-n] [-f] HOST PORT COUNT "
-				"MAX_NEW_THREADS\n");
+		fprintf(stderr, "usage: run_many [-n] [-f] [-d BYTES] HOST PORT "
+				"COUNT MAX_NEW_THREADS\n");
 		return 2;
 	}
 	max_new = atoi(argv[optind + 3]);
@@ -182,6 +269,14 @@ int main(int argc, char **argv)
 		echoed += echo_line(fds[i], i);
 	snprintf(detail, sizeof(detail), "%d of %d", echoed, opened);
 	check(echoed == count, "every connection echoes its own line", detail);
+	if (bulk_bytes) {
+		int good = bulk_all(fds, opened, bulk_bytes);
+
+		snprintf(detail, sizeof(detail), "%d of %d", good, opened);
+		check(good == count, "all at once: every connection's bytes "
+		      "back, then its half-close answered by end of stream",
+		      detail);
+	}
 	if (do_fork)
 		check_fork(ai, nonblocking);
 	for (int i = 0; i < opened; i++)

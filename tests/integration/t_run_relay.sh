@@ -3,7 +3,9 @@
 # thread: a program (tests/run_many.c) opens 50 connections at once
 # through an HTTPS proxy (TLS to squid's https_port, so each is relayed
 # through a socketpair), and has at most 2 more threads than before
-# while all are open; every connection echoes its own line.  Blocking
+# while all are open; every connection echoes its own line, then all
+# at once send 64 KiB each and read it back, and each half-close is
+# answered by an end of stream (the echo server closes).  Blocking
 # connects (built inline, then relayed) and non-blocking ones built by
 # the relay thread itself (PROXYSTACK_RUN_INLINE_MS=0), waited for with
 # epoll.  After fork() the child's connection gets its own relay thread.
@@ -17,9 +19,9 @@ start_echo plain --plain
 MANY=$PS_BUILD/tests/run_many
 
 squid_log_mark hsq
-expect_run_program "blocking x50" "$MANY" -f "$RUN_HOST" "$ECHO_PORT" 50 2
+expect_run_program "blocking x50" "$MANY" -f -d 65536 "$RUN_HOST" "$ECHO_PORT" 50 2
 PROXYSTACK_RUN_INLINE_MS=0 \
 expect_run_program "non-blocking x50, built by the relay thread" "$MANY" \
-	-n -f "$RUN_HOST" "$ECHO_PORT" 50 2
+	-n -f -d 65536 "$RUN_HOST" "$ECHO_PORT" 50 2
 expect_squid_log hsq "TCP_TUNNEL/200 CONNECT ${RUN_HOST//./\\.}:$ECHO_PORT alice" \
 	"the https proxy tunnelled CONNECT $RUN_HOST:$ECHO_PORT"
