@@ -22,11 +22,11 @@
  * failure (connect_errno_of).
  *
  * Non-blocking sockets: the chain is built inline for CONNECT_INLINE_MS
- * (or PROXYSTACK_RUN_INLINE_MS) at most; then connect() says EINPROGRESS and the socket is writable
- * at once.  A slower chain is handed to the relay thread, which goes on
- * building it, and the program's descriptor becomes the socketpair end
- * before connect()
- * returns EINPROGRESS.  Until the chain is built that end must look
+ * (or PROXYSTACK_RUN_INLINE_MS) at most; then connect() says EINPROGRESS
+ * and the socket is writable at once.  A slower chain is handed to the
+ * relay thread, which goes on building it, and the program's descriptor
+ * becomes the socketpair end before connect() returns EINPROGRESS.
+ * Until the chain is built that end must look
  * like a TCP socket in SYN-SENT, not readable and not writable, so that
  * poll/select/epoll wait: its send buffer is shrunk and filled with
  * filler bytes the program never sees.  Once the chain is up the thread
@@ -67,7 +67,7 @@
 #define RELAY_WAIT_SNDBUF 4096
 /*
  * How long a non-blocking connect() may build the chain itself before it
- * hands the rest to a relay thread: a proxy on the LAN answers well
+ * hands the rest to the relay thread: a proxy on the LAN answers well
  * within it, and an event loop never stalls longer than this.
  * PRELOAD_ENV_INLINE_MS sets another bound, up to CONNECT_INLINE_MAX.
  */
