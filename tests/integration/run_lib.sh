@@ -37,6 +37,7 @@
 #         https_port whose certificate chains to the test CA "proxy", and
 #         50-https.conf: [transport corp] (https-proxy to PROXY_HOST:$HSQ,
 #         alice) for $RUN_HOST, by a [route]
+#   run_https_proxy_conf URL   that 50-https.conf, the proxy at URL
 #   expect_run_program NAME PROGRAM ARGS...   PROGRAM under run exits 0;
 #         each of its own "ok - " / "not ok - " lines becomes a check
 #         named "NAME: ..."
@@ -142,10 +143,14 @@ run_https_proxy_setup() {
 	start_squid hsq --basic "$TMP/htpasswd" --line "hosts_file $TMP/hosts" \
 		--https "$CERTS/proxysrv-chain.pem" "$CERTS/proxysrv-key.pem"
 	HSQ=$SQUID_PORT
+	run_https_proxy_conf "https://$1:$HSQ"
+}
+
+run_https_proxy_conf() {
 	write_run_conf 50-https.conf <<EOC
 [transport corp]
 module = https-proxy
-url = https://$1:$HSQ
+url = $1
 username = alice
 password = op3n s@same
 ca_file = $CERTS/proxy.pem
