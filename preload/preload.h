@@ -6,7 +6,9 @@
  *   preload_dns.c      remote DNS: fake addresses mapped back to names
  *   preload_track.c    the program's descriptors we connected ourselves
  *   preload_connect.c  a routed connect(): the chain, the hand-over or
- *                      the socketpair and the relay thread behind it
+ *                      the socketpair behind which it is relayed
+ *   preload_relay.c    the relay thread: one per process, one epoll set,
+ *                      every relayed connection a small state machine
  *   preload_errno.c    the errno a program gets for each failure
  *   preload_route.c    whether a destination goes out directly, kept
  *   preload_config.c   the process's context, [run] settings, error lines
@@ -147,6 +149,33 @@ void preload_reportf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
 /* ---- preload_connect.c, preload_errno.c: routed connects ------------ */
+
+/* A connection connect() could not hand over as a socket: relayed. */
+struct relay {
+	ps_conn *conn;          /* the channel (being built, or built) */
+	int fd;                 /* the program's descriptor (its number) */
+	ino_t ino;              /* ... and its socket, for preload_track */
+	int ours;               /* our end of the socketpair */
+	int theirs;             /* a copy of the program's end, or -1 */
+	size_t filler;          /* bytes to read away before relaying */
+	int sndbuf;             /* the program end's SO_SNDBUF to restore */
+	char url[300];
+	char what[300];         /* "connect to HOST:PORT" for reports */
+};
+
+/*
+ * Hand 'r' to the process's relay thread (preload_relay.c), started on
+ * first use and again in a forked child.  'building': r->conn is still
+ * being built and the program's end holds r->filler bytes of filler
+ * (the thread finishes the chain, then reads them away); otherwise the
+ * channel is up and the thread only pumps.  0: the thread owns 'r' and
+ * frees it.  -1 with errno (ENOMEM, EAGAIN: no thread): 'r' is still
+ * the caller's.  Thread-safe.
+ */
+int relay_submit(struct relay *r, int building);
+
+/* Close everything 'r' holds and free it (NULL: nothing). */
+void relay_free(struct relay *r);
 
 /*
  * Connect the program's TCP socket 'fd' to host:port through the stack.

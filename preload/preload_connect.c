@@ -14,17 +14,19 @@
  * the chain ended on another socket (the other family, a failover), the
  * proxy's socket is put in place of the program's (dup2, flags kept).
  * Otherwise (TLS to a proxy, HTTP/2, early bytes) the program gets one
- * end of a socketpair whose other end a relay thread pumps to and from
- * the channel.
+ * end of a socketpair whose other end the process's relay thread
+ * (preload_relay.c: one thread, one epoll set, for every relayed
+ * connection) pumps to and from the channel.
  *
  * Blocking sockets: connect() returns 0 or -1 with the errno of the
  * failure (connect_errno_of).
  *
  * Non-blocking sockets: the chain is built inline for CONNECT_INLINE_MS
- * (or PROXYSTACK_RUN_INLINE_MS) at most; then connect() says EINPROGRESS and the socket is writable
- * at once.  A slower chain goes on in the relay thread, and the
- * program's descriptor becomes the socketpair end before connect()
- * returns EINPROGRESS.  Until the chain is built that end must look
+ * (or PROXYSTACK_RUN_INLINE_MS) at most; then connect() says EINPROGRESS
+ * and the socket is writable at once.  A slower chain is handed to the
+ * relay thread, which goes on building it, and the program's descriptor
+ * becomes the socketpair end before connect() returns EINPROGRESS.
+ * Until the chain is built that end must look
  * like a TCP socket in SYN-SENT, not readable and not writable, so that
  * poll/select/epoll wait: its send buffer is shrunk and filled with
  * filler bytes the program never sees.  Once the chain is up the thread
@@ -50,7 +52,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,29 +61,18 @@
 
 #include "preload.h"
 
-#define RELAY_BUF 16384
+/* Bytes a server that speaks first may have sent with the tunnel. */
+#define EARLY_BUF 16384
 /* The program's send buffer while it waits (the kernel's minimum). */
 #define RELAY_WAIT_SNDBUF 4096
 /*
  * How long a non-blocking connect() may build the chain itself before it
- * hands the rest to a relay thread: a proxy on the LAN answers well
+ * hands the rest to the relay thread: a proxy on the LAN answers well
  * within it, and an event loop never stalls longer than this.
  * PRELOAD_ENV_INLINE_MS sets another bound, up to CONNECT_INLINE_MAX.
  */
 #define CONNECT_INLINE_MS 20
 #define CONNECT_INLINE_MAX 60000
-
-struct relay {
-	ps_conn *conn;          /* NULL until the thread built it */
-	int fd;                 /* the program's descriptor (its number) */
-	ino_t ino;              /* ... and its socket, for preload_track */
-	int ours;               /* our end of the socketpair */
-	int theirs;             /* a copy of the program's end, or -1 */
-	size_t filler;          /* bytes to read away before relaying */
-	int sndbuf;             /* the program end's SO_SNDBUF to restore */
-	char url[300];
-	char what[300];         /* "connect to HOST:PORT" for reports */
-};
 
 #define INNER_MAX 8
 
@@ -152,18 +142,6 @@ static int connect_adopt_end(void)
 	return adopted;
 }
 
-static void relay_free(struct relay *r)
-{
-	if (!r)
-		return;         /* relay_new() found no memory */
-	if (r->ours >= 0)
-		close(r->ours);
-	if (r->theirs >= 0)
-		close(r->theirs);
-	ps_conn_close(r->conn);
-	free(r);
-}
-
 /* A chain to 'url' started on this thread; NULL with *err filled. */
 static ps_conn *chain_start(const char *url, ps_error *err)
 {
@@ -214,211 +192,6 @@ static int chain_drive(ps_conn *conn, int budget_ms)
 		pfd.events = p.events;
 		poll(&pfd, p.fd >= 0 ? 1 : 0, wait);
 	}
-	return rc;
-}
-
-/* ---- the relay --------------------------------------------------------- */
-
-struct pump {
-	char up[RELAY_BUF], down[RELAY_BUF];
-	size_t up_len, up_off, down_len, down_off;
-	int prog_eof, peer_eof, up_shut, dead;
-	short conn_events, our_events;
-	int conn_fd;
-};
-
-/* Note what the channel waits for after a PS_AGAIN. */
-static void pump_wait_conn(struct pump *p, ps_conn *conn)
-{
-	ps_poll w;
-
-	ps_conn_poll(conn, &w);
-	if (w.fd >= 0) {
-		p->conn_fd = w.fd;
-		p->conn_events |= w.events;
-	}
-}
-
-/* Program to channel; 1 when something moved. */
-static int pump_up(struct pump *p, struct relay *r)
-{
-	size_t n;
-	ssize_t got;
-	int rc, moved = 0;
-
-	if (!p->prog_eof && p->up_len == 0) {
-		got = recv(r->ours, p->up, sizeof(p->up), MSG_DONTWAIT);
-		if (got > 0) {
-			p->up_len = (size_t)got;
-			p->up_off = 0;
-			moved = 1;
-		} else if (got == 0) {
-			p->prog_eof = moved = 1;
-		} else if (errno != EAGAIN && errno != EINTR) {
-			p->dead = 1;
-		} else {
-			p->our_events |= POLLIN;
-		}
-	}
-	if (p->up_len > p->up_off) {
-		rc = ps_conn_write(r->conn, p->up + p->up_off,
-				   p->up_len - p->up_off, &n);
-		if (rc == PS_OK) {
-			p->up_off += n;
-			if (p->up_off == p->up_len)
-				p->up_len = p->up_off = 0;
-			moved = 1;
-		} else if (rc == PS_AGAIN) {
-			pump_wait_conn(p, r->conn);
-		} else {
-			p->dead = 1;
-		}
-	}
-	if (p->prog_eof && p->up_len == 0 && !p->up_shut) {
-		rc = ps_conn_shutdown_write(r->conn);
-		if (rc == PS_OK)
-			p->up_shut = moved = 1;
-		else if (rc == PS_AGAIN)
-			pump_wait_conn(p, r->conn);
-		else
-			p->dead = 1;
-	}
-	return moved;
-}
-
-/* Channel to program; 1 when something moved. */
-static int pump_down(struct pump *p, struct relay *r)
-{
-	size_t n;
-	ssize_t put;
-	int rc, moved = 0;
-
-	if (!p->peer_eof && p->down_len == 0) {
-		rc = ps_conn_read(r->conn, p->down, sizeof(p->down), &n);
-		if (rc == PS_OK && n > 0) {
-			p->down_len = n;
-			p->down_off = 0;
-			moved = 1;
-		} else if (rc == PS_OK) {
-			p->peer_eof = moved = 1;
-			shutdown(r->ours, SHUT_WR);
-		} else if (rc == PS_AGAIN) {
-			pump_wait_conn(p, r->conn);
-		} else {
-			p->dead = 1;
-		}
-	}
-	if (p->down_len > p->down_off) {
-		put = send(r->ours, p->down + p->down_off,
-			   p->down_len - p->down_off,
-			   MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (put > 0) {
-			p->down_off += (size_t)put;
-			if (p->down_off == p->down_len)
-				p->down_len = p->down_off = 0;
-			moved = 1;
-		} else if (put < 0 && (errno == EAGAIN || errno == EINTR)) {
-			p->our_events |= POLLOUT;
-		} else {
-			p->dead = 1;    /* the program closed its end */
-		}
-	}
-	return moved;
-}
-
-static void relay_pump(struct relay *r)
-{
-	struct pump *p = calloc(1, sizeof(*p));
-	struct pollfd pfd[2];
-	int moved;
-
-	if (!p)
-		return;
-	while (!p->dead && !(p->peer_eof && p->down_len == 0 &&
-			     (p->up_shut || p->prog_eof))) {
-		p->conn_events = p->our_events = 0;
-		p->conn_fd = -1;
-		moved = pump_up(p, r);
-		moved |= pump_down(p, r);
-		if (moved || p->dead)
-			continue;
-		pfd[0].fd = r->ours;
-		pfd[0].events = p->our_events;
-		pfd[1].fd = p->conn_fd;
-		pfd[1].events = p->conn_events;
-		if (poll(pfd, p->conn_fd >= 0 ? 2 : 1, -1) < 0 &&
-		    errno != EINTR)
-			break;
-	}
-	free(p);
-}
-
-/* Read the filler away: the program's end turns writable. */
-static int relay_release(struct relay *r)
-{
-	char sink[4096];
-	ssize_t got;
-
-	while (r->filler > 0) {
-		got = recv(r->ours, sink,
-			   r->filler < sizeof(sink) ? r->filler : sizeof(sink),
-			   0);
-		if (got == 0 || (got < 0 && errno != EINTR))
-			return -1;
-		if (got > 0)
-			r->filler -= (size_t)got;
-	}
-	setsockopt(r->theirs, SOL_SOCKET, SO_SNDBUF, &r->sndbuf,
-		   sizeof(r->sndbuf));
-	close(r->theirs);
-	r->theirs = -1;
-	return 0;
-}
-
-/* The chain failed: SO_ERROR, the report, and the pair torn down. */
-static void relay_failed(struct relay *r, const ps_error *err)
-{
-	track_finish(r->fd, r->ino, TRACK_FAILED, connect_errno_of_error(err));
-	preload_report(r->what, err);
-	relay_free(r);  /* filler unread: ECONNRESET, HUP */
-}
-
-static void *relay_main(void *arg)
-{
-	struct relay *r = arg;
-	ps_error err;
-
-	preload_set_inside(1);
-	if (r->filler > 0) {
-		/* The chain connect() began and left to us. */
-		if (chain_drive(r->conn, -1) != PS_OK) {
-			err = *ps_conn_error(r->conn);
-			relay_failed(r, &err);
-			return NULL;
-		}
-		track_finish(r->fd, r->ino, TRACK_CONNECTED, 0);
-		if (relay_release(r) < 0) {
-			relay_free(r);
-			return NULL;
-		}
-	}
-	relay_pump(r);
-	relay_free(r);
-	return NULL;
-}
-
-/* ---- connect() --------------------------------------------------------- */
-
-static int relay_start(struct relay *r)
-{
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&tid, &attr, relay_main, r);
-	pthread_attr_destroy(&attr);
 	return rc;
 }
 
@@ -581,7 +354,7 @@ static int chain_socket(void)
 static int connect_hand_over(struct relay *r, const struct sockaddr *sa,
 			     socklen_t salen, const struct prog_socket *ps)
 {
-	char early[RELAY_BUF];
+	char early[EARLY_BUF];
 	size_t n = 0;
 	int sock, rc;
 	struct stat st;
@@ -673,8 +446,8 @@ static int connect_later(struct relay *r, const struct sockaddr *sa,
 	if (relay_pair(r) < 0 || relay_fill(r) < 0 ||
 	    relay_swap_in(r, sa, salen, ps, TRACK_CONNECTING) < 0)
 		return connect_fail(r, ENOBUFS);
-	if (relay_start(r) != 0)
-		return connect_fail(r, EAGAIN);
+	if (relay_submit(r, 1) < 0)
+		return connect_fail(r, errno);
 	errno = EINPROGRESS;
 	return -1;
 }
@@ -688,8 +461,8 @@ static int connect_relayed(struct relay *r, const struct sockaddr *sa,
 		return connect_fail(r, ENOBUFS);
 	close(r->theirs);
 	r->theirs = -1;
-	if (relay_start(r) != 0)
-		return connect_fail(r, EAGAIN);
+	if (relay_submit(r, 0) < 0)
+		return connect_fail(r, errno);
 	return 0;
 }
 

@@ -26,18 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int failures;
-
-static void check(int cond, const char *what, const char *detail)
-{
-	if (cond) {
-		printf("ok - %s\n", what);
-	} else {
-		printf("not ok - %s: %s\n", what, detail);
-		failures++;
-	}
-	fflush(stdout);
-}
+#include "run_check.h"
 
 static const char *errno_name(int e)
 {

@@ -33,6 +33,14 @@
 #         a file of both configuration directories (sanitized, plain)
 #   expect_connect_logged PORT TEST   squid logged a tunnel to $RUN_HOST:PORT
 #   expect_no_connect_logged PORT TEST
+#   run_https_proxy_setup PROXY_HOST   (after run_setup) squid "hsq" with an
+#         https_port whose certificate chains to the test CA "proxy", and
+#         50-https.conf: [transport corp] (https-proxy to PROXY_HOST:$HSQ,
+#         alice) for $RUN_HOST, by a [route]
+#   run_https_proxy_conf URL   that 50-https.conf, the proxy at URL
+#   expect_run_program NAME PROGRAM ARGS...   PROGRAM under run exits 0;
+#         each of its own "ok - " / "not ok - " lines becomes a check
+#         named "NAME: ..."
 
 RUN_PRELOAD=$PS_BUILD/.libs/libproxystack-preload.so
 [ -f "$RUN_PRELOAD" ] || bail_out "run_lib" "no $RUN_PRELOAD (build first)"
@@ -127,4 +135,44 @@ expect_connect_logged() {
 
 expect_no_connect_logged() {
 	expect_no_squid_log sq "CONNECT [^ ]*:$1 " "$2"
+}
+
+run_https_proxy_setup() {
+	make_ca proxy
+	make_leaf proxy proxysrv
+	start_squid hsq --basic "$TMP/htpasswd" --line "hosts_file $TMP/hosts" \
+		--https "$CERTS/proxysrv-chain.pem" "$CERTS/proxysrv-key.pem"
+	HSQ=$SQUID_PORT
+	run_https_proxy_conf "https://$1:$HSQ"
+}
+
+run_https_proxy_conf() {
+	write_run_conf 50-https.conf <<EOC
+[transport corp]
+module = https-proxy
+url = $1
+username = alice
+password = op3n s@same
+ca_file = $CERTS/proxy.pem
+
+[stack corp]
+transport = corp
+
+[route through-https]
+match = $RUN_HOST
+stack = corp
+EOC
+}
+
+expect_run_program() {
+	local name=$1 line
+	shift
+	expect_exit 0 "$name" -- "${PS_RUN[@]}" "$@"
+	sed -n 's/^\(not \)\{0,1\}ok - /&'"$name"': /p' "$OUT" |
+		while IFS= read -r line; do
+			case $line in
+			ok*) ok "${line#ok - }" ;;
+			*) fail "${line#not ok - }" ;;
+			esac
+		done
 }

@@ -23,14 +23,7 @@ EPOLL=$PS_BUILD/tests/run_epoll
 expect_run_epoll() {
 	local name=$1
 	shift
-	expect_exit 0 "$name" -- "${PS_RUN[@]}" "$EPOLL" "$@"
-	sed -n 's/^\(not \)\{0,1\}ok - /&'"$name"': /p' "$OUT" |
-		while IFS= read -r line; do
-			case $line in
-			ok*) ok "${line#ok - }" ;;
-			*) fail "${line#not ok - }" ;;
-			esac
-		done
+	expect_run_program "$name" "$EPOLL" "$@"
 }
 
 squid_log_mark sq

@@ -10,26 +10,7 @@
 . "$(dirname "$0")/run_lib.sh"
 
 run_setup
-make_ca proxy
-make_leaf proxy proxysrv
-start_squid hsq --basic "$TMP/htpasswd" --line "hosts_file $TMP/hosts" \
-	--https "$CERTS/proxysrv-chain.pem" "$CERTS/proxysrv-key.pem"
-HSQ=$SQUID_PORT
-write_run_conf 50-https.conf <<EOC
-[transport corp]
-module = https-proxy
-url = https://localhost:$HSQ
-username = alice
-password = op3n s@same
-ca_file = $CERTS/proxy.pem
-
-[stack corp]
-transport = corp
-
-[route through-https]
-match = $RUN_HOST
-stack = corp
-EOC
+run_https_proxy_setup localhost
 start_echo tls --cert "$RUN_CERT" --key "$RUN_KEY"
 
 squid_log_mark hsq
