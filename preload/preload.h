@@ -9,6 +9,8 @@
  *                      the socketpair behind which it is relayed
  *   preload_relay.c    the relay thread: one per process, one epoll set,
  *                      every relayed connection a small state machine
+ *   preload_sockopt.c  a program's socket options, carried over to the
+ *                      proxy's socket that replaces its socket
  *   preload_errno.c    the errno a program gets for each failure
  *   preload_route.c    whether a destination goes out directly, kept
  *   preload_config.c   the process's context, [run] settings, error lines
@@ -147,6 +149,15 @@ int preload_udp_refused(void);
 void preload_report(const char *what, const ps_error *err);
 void preload_reportf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+
+/* ---- preload_sockopt.c: options carried to a replacing socket -------- */
+
+/*
+ * Copy the options a program sets before connect() from its socket
+ * 'from' to the socket 'to' that will take its place (the list is in
+ * preload_sockopt.c).  Best effort: nothing fails.
+ */
+void sockopt_carry(int from, int to);
 
 /* ---- preload_connect.c, preload_errno.c: routed connects ------------ */
 

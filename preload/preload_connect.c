@@ -12,7 +12,9 @@
  * socket is the tunnel: the program's file flags and TCP_NODELAY are
  * given back and the library's number closes with the connection.  If
  * the chain ended on another socket (the other family, a failover), the
- * proxy's socket is put in place of the program's (dup2, flags kept).
+ * proxy's socket is put in place of the program's (dup2), with the
+ * program's file flags and the options it set (preload_sockopt.c; only
+ * bind() is lost).
  * Otherwise (TLS to a proxy, HTTP/2, early bytes) the program gets one
  * end of a socketpair whose other end the process's relay thread
  * (preload_relay.c: one thread, one epoll set, for every relayed
@@ -378,8 +380,11 @@ static int connect_hand_over(struct relay *r, const struct sockaddr *sa,
 		setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &ps->nodelay,
 			   sizeof(ps->nodelay));
 		ino = ps->ino;
-	} else if (swap_in(r->fd, sock, ps, &ino) < 0) {
-		return -1;
+	} else {
+		/* Another socket: the program's options go with it. */
+		sockopt_carry(r->fd, sock);
+		if (swap_in(r->fd, sock, ps, &ino) < 0)
+			return -1;
 	}
 	return track_add(r->fd, ino, sa, salen, TRACK_HANDED) < 0 ? -1 : 0;
 }

@@ -6,7 +6,7 @@
 # chain is built; getpeername() names the address the program connected
 # to, and bytes go both ways.  Blocking connects too.  The program's own
 # socket is the tunnel: the options and bind() it set before connect()
-# are kept.  Failures carry the errno a program expects, from
+# are kept; an IPv6 socket replaced by squid's IPv4 one gets its options.  Failures carry the errno a program expects, from
 # connect() or from SO_ERROR, and one proxystack line on stderr: squid
 # cannot reach the destination (503): ECONNREFUSED; squid forbids the
 # port (403): EACCES.
@@ -70,40 +70,32 @@ for timeout in (None, 20):
 expect_grep "^None 127\.0\.0\.1 240\." "$OUT" "blocking: a real TCP socket, the name's address as peer"
 expect_grep "^20 127\.0\.0\.1 240\." "$OUT" "non-blocking: a real TCP socket too, the name's address as peer"
 
+# expect_sockopts NAME FAMILY BOUND WHAT: run_sockopts.py's socket of
+# FAMILY (4 or 6), blocking and not, reads back every option it set
+# (SO_RCVBUF doubled, the traffic class as IP_TOS) and bound BOUND.
+expect_sockopts() {
+	local name=$1 family=$2 bound=$3 what=$4 mode
+	PROXYSTACK_RUN_INLINE_MS=10000 \
+	expect_exit 0 "$name" -- "${PS_RUN[@]}" "$PYTHON" \
+		"$PS_LIB_DIR/run_sockopts.py" "$RUN_HOST" "$ECHO_PORT" "$family"
+	for mode in None 20; do
+		expect_grep "^$mode keepalive 1 nodelay 1 keepidle 77 usertimeout 4321 rcvbuf 65536 tos 32 bound $bound$" \
+			"$OUT" "$name ($mode): $what"
+	done
+}
+
 # The options and the bind() a program sets before connect() are those
 # of the tunnel's socket: the chain ran on the program's own socket.
-PROXYSTACK_RUN_INLINE_MS=10000 \
-expect_exit 0 "socket options set before connect() are kept" -- \
-	"${PS_RUN[@]}" "$PYTHON" -c '
-import socket, sys
-for timeout in (None, 20):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    s.bind(("127.0.0.1", 0))
-    bound = s.getsockname()[1]
-    s.settimeout(timeout)
-    s.connect((sys.argv[1], int(sys.argv[2])))
-    s.sendall(b"x")
-    assert s.recv(1) == b"x"
-    print(timeout, "keepalive", s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-          "nodelay", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
-          "keepidle", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
-          "rcvbuf", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
-          "bound", s.getsockname()[1] == bound)
-    s.close()
-s = socket.socket()
-s.connect((sys.argv[1], int(sys.argv[2])))
-print("default nodelay", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-' "$RUN_HOST" "$ECHO_PORT"
-for mode in None 20; do
-	expect_grep "^$mode keepalive 1 nodelay 1 keepidle 77 rcvbuf 131072 bound True$" "$OUT" \
-		"options kept ($mode): SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, SO_RCVBUF, bind()"
-done
+expect_sockopts "socket options set before connect() are kept" 4 True \
+	"SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_USER_TIMEOUT, SO_RCVBUF, IP_TOS, bind()"
 expect_grep "^default nodelay 0$" "$OUT" \
 	"a program that did not ask for TCP_NODELAY keeps Nagle"
+# An IPv6 socket to the name's IPv6 address while squid listens on
+# 127.0.0.1: the chain cannot run on the program's socket (the other
+# family), so squid's socket takes its place, with the options the
+# program set but not a bind().
+expect_sockopts "IPv6 socket, IPv4 proxy: the program's options carried over" 6 - \
+	"SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_USER_TIMEOUT, SO_RCVBUF, IPV6_TCLASS as IP_TOS"
 
 # A proxy whose answer carries the first tunnel bytes in the same
 # segment (a server that speaks first): nothing is lost, blocking
