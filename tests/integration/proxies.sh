@@ -71,6 +71,10 @@
 #   conf_every NAME MODULE URL LINE...  a config dir $TMP/conf/NAME sending
 #                                    every destination through one
 #                                    [transport] of MODULE with LINEs
+#   make_dest_and_proxy_certs        CAs "dest" and "proxy", leaves "server"
+#                                    (dest) and "proxysrv" (proxy); sets
+#                                    DEST_CA, PROXY_CA, PCERT and PKEY (the
+#                                    proxy's chain and key)
 #   make_htpasswd FILE USER PASS     add USER to an htpasswd file (MD5)
 #   make_digest_file FILE USER PASS  add USER to a digest_file_auth file
 #   dead_port                        a free port nothing listens on
@@ -164,6 +168,17 @@ conf_every() {
 		echo "stack = corp"
 	} | write_conf "$dir" 50-corp.conf
 	chmod 0600 "$dir/50-corp.conf"
+}
+
+make_dest_and_proxy_certs() {
+	make_ca dest
+	make_ca proxy
+	make_leaf dest server
+	make_leaf proxy proxysrv
+	DEST_CA=$CERTS/dest.pem
+	PROXY_CA=$CERTS/proxy.pem
+	PCERT=$CERTS/proxysrv-chain.pem
+	PKEY=$CERTS/proxysrv-key.pem
 }
 
 # make_htpasswd FILE USER PASS: add (or replace) USER with an MD5 (apr1)

@@ -26,13 +26,7 @@ if [ ! -x "$HELPER" ]; then
 fi
 N=10
 
-make_ca dest
-make_ca proxy
-make_leaf dest server
-make_leaf proxy proxysrv
-DEST_CA=$CERTS/dest.pem
-PCERT=$CERTS/proxysrv-chain.pem
-PKEY=$CERTS/proxysrv-key.pem
+make_dest_and_proxy_certs
 
 start_echo dest --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem"
 URL=tls://localhost:$ECHO_PORT

@@ -13,12 +13,9 @@
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-# A build configured --without-duktape cannot run scripts: nothing here
-# applies (test_pac_eval checks what it says instead).
-if "$PROXYSTACK" modules 2>/dev/null | grep -q "built without duktape"; then
-	skip "$(basename "$0")" "this build has no JavaScript engine"
-	exit 77
-fi
+# shellcheck source=tests/integration/pac_lib.sh
+. "$(dirname "$0")/pac_lib.sh"
+need_duktape
 # shellcheck source=tests/integration/proxies.sh
 . "$(dirname "$0")/proxies.sh"
 

@@ -13,26 +13,16 @@
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-# A build configured --without-duktape cannot run scripts: nothing here
-# applies (test_pac_eval checks what it says instead).
-if "$PROXYSTACK" modules 2>/dev/null | grep -q "built without duktape"; then
-	skip "$(basename "$0")" "this build has no JavaScript engine"
-	exit 77
-fi
+# shellcheck source=tests/integration/pac_lib.sh
+. "$(dirname "$0")/pac_lib.sh"
+need_duktape
 
-make_ca pacca
-make_leaf pacca pacserver
-cat >"$TMP/proxy.pac" <<'EOF'
-function FindProxyForURL(url, host) { return "PROXY 127.0.0.1:3128; DIRECT"; }
-EOF
+pac_script
 HTTPS=$(free_port)
-start_bg https "$PYTHON" -u "$PS_LIB_DIR/pac_server.py" --port "$HTTPS" \
-	--script "$TMP/proxy.pac" --cert "$CERTS/pacserver-chain.pem" \
-	--key "$CERTS/pacserver-key.pem"
+start_pac_server https "$HTTPS" --tls
 wait_port "$HTTPS"
 HTTP=$(free_port)
-start_bg http "$PYTHON" -u "$PS_LIB_DIR/pac_server.py" --port "$HTTP" \
-	--script "$TMP/proxy.pac"
+start_pac_server http "$HTTP"
 wait_port "$HTTP"
 
 # which_with LABEL KEY=VALUE...: which through a [select] with those keys.

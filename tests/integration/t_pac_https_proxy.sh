@@ -12,10 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/proxies.sh
 . "$(dirname "$0")/proxies.sh"
-if "$PROXYSTACK" modules 2>/dev/null | grep -q "built without duktape"; then
-	skip "$(basename "$0")" "this build has no JavaScript engine"
-	exit 77
-fi
+# shellcheck source=tests/integration/pac_lib.sh
+. "$(dirname "$0")/pac_lib.sh"
+need_duktape
 
 make_ca dest
 make_ca proxy

@@ -9,24 +9,15 @@
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-if "$PROXYSTACK" modules 2>/dev/null | grep -q "built without duktape"; then
-	skip "$(basename "$0")" "this build has no JavaScript engine"
-	exit 77
-fi
+# shellcheck source=tests/integration/pac_lib.sh
+. "$(dirname "$0")/pac_lib.sh"
+need_duktape
 
-make_ca pacca
-make_leaf pacca pacserver
-cat >"$TMP/proxy.pac" <<'PAC'
-function FindProxyForURL(url, host) { return "PROXY 127.0.0.1:3128; DIRECT"; }
-PAC
+pac_script
 HTTP=$(free_port)
 HTTPS=$(free_port)
-start_bg http "$PYTHON" -u "$PS_LIB_DIR/pac_server.py" --port "$HTTP" \
-	--script "$TMP/proxy.pac" --other "https://localhost:$HTTPS/up/proxy.pac"
-start_bg https "$PYTHON" -u "$PS_LIB_DIR/pac_server.py" --port "$HTTPS" \
-	--script "$TMP/proxy.pac" --cert "$CERTS/pacserver-chain.pem" \
-	--key "$CERTS/pacserver-key.pem" \
-	--other "http://127.0.0.1:$HTTP/proxy.pac"
+start_pac_server http "$HTTP" --other "https://localhost:$HTTPS/up/proxy.pac"
+start_pac_server https "$HTTPS" --tls --other "http://127.0.0.1:$HTTP/proxy.pac"
 wait_port "$HTTP"
 wait_port "$HTTPS"
 ANSWER="answered: PROXY 127.0.0.1:3128; DIRECT"

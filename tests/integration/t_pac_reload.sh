@@ -14,10 +14,9 @@
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-if "$PROXYSTACK" modules 2>/dev/null | grep -q "built without duktape"; then
-	skip "$(basename "$0")" "this build has no JavaScript engine"
-	exit 77
-fi
+# shellcheck source=tests/integration/pac_lib.sh
+. "$(dirname "$0")/pac_lib.sh"
+need_duktape
 # shellcheck source=tests/integration/proxies.sh
 . "$(dirname "$0")/proxies.sh"
 # shellcheck source=tests/integration/serve.sh

@@ -16,14 +16,7 @@
 # shellcheck source=tests/integration/proxies.sh
 . "$(dirname "$0")/proxies.sh"
 
-make_ca dest
-make_ca proxy
-make_leaf dest server
-make_leaf proxy proxysrv
-DEST_CA=$CERTS/dest.pem
-PROXY_CA=$CERTS/proxy.pem
-PCERT=$CERTS/proxysrv-chain.pem
-PKEY=$CERTS/proxysrv-key.pem
+make_dest_and_proxy_certs
 
 start_echo dest --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem"
 DEST=$ECHO_PORT

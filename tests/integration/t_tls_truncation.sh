@@ -16,11 +16,7 @@
 # shellcheck source=tests/integration/proxies.sh
 . "$(dirname "$0")/proxies.sh"
 
-make_ca dest
-make_ca proxy
-make_leaf dest server
-make_leaf proxy proxysrv
-DEST_CA=$CERTS/dest.pem
+make_dest_and_proxy_certs
 
 start_echo clean --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem"
 CLEAN=$ECHO_PORT

@@ -22,14 +22,7 @@
 
 [ -x "$WS_CHECK" ] || bail_out "ws_check" "$WS_CHECK missing: make tests/ws_check"
 
-make_ca dest
-make_ca proxy
-make_leaf dest server
-make_leaf proxy proxysrv
-DEST_CA=$CERTS/dest.pem
-PROXY_CA=$CERTS/proxy.pem
-PCERT=$CERTS/proxysrv-chain.pem
-PKEY=$CERTS/proxysrv-key.pem
+make_dest_and_proxy_certs
 
 start_ws_echo wss --cert "$CERTS/server-chain.pem" --key "$CERTS/server-key.pem"
 WSS=$WS_PORT
